@@ -1,0 +1,53 @@
+from rest_framework import serializers
+
+from collab.accounts.models import Role, User
+
+
+class UserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "email", "name", "role", "created_at"]
+        read_only_fields = fields
+
+
+class UserSummarySerializer(serializers.ModelSerializer):
+    """How a user appears to other users: no email."""
+
+    class Meta:
+        model = User
+        fields = ["id", "name", "role"]
+        read_only_fields = fields
+
+
+class RegisterSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    name = serializers.CharField(max_length=150)
+
+
+class LoginSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+
+
+class RefreshSerializer(serializers.Serializer):
+    refresh = serializers.CharField(max_length=2048)
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class AuthResponseSerializer(TokenPairSerializer):
+    user = UserSerializer()
+
+
+class WsTicketSerializer(serializers.Serializer):
+    ticket = serializers.CharField()
+    expires_in = serializers.IntegerField(help_text="Seconds the ticket stays valid; it works once.")
+
+
+class RoleField(serializers.ChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(choices=Role.choices, **kwargs)

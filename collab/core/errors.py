@@ -1,0 +1,52 @@
+"""Domain errors raised by services and selectors.
+
+One family serves both doors: the REST exception handler turns them into
+`{error: {code, message}}` with their status, the socket turns them into `error` frames.
+`code` is stable and machine-readable; `message` is for people.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status = 400
+    default_code = "bad_request"
+    default_message = "The request is not valid."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None, fields: dict | None = None):
+        self.message = message or self.default_message
+        self.code = code or self.default_code
+        self.fields = fields
+        super().__init__(self.message)
+
+
+class InvalidInput(DomainError):
+    status = 400
+    default_code = "invalid"
+    default_message = "The input is not valid."
+
+
+class NotAllowed(DomainError):
+    status = 403
+    default_code = "permission_denied"
+    default_message = "You are not allowed to do this."
+
+
+class NotFound(DomainError):
+    status = 404
+    default_code = "not_found"
+    default_message = "Not found."
+
+
+class Conflict(DomainError):
+    """The resource is in a state that refuses the change (full, closed, already ended)."""
+
+    status = 409
+    default_code = "conflict"
+    default_message = "The resource is not in a state that allows this."
+
+
+class NotAuthenticated(DomainError):
+    status = 401
+    default_code = "not_authenticated"
+    default_message = "Authentication credentials were not provided or are not valid."

@@ -1,0 +1,70 @@
+"""One error shape for every REST response: {"error": {"code", "message", "fields"?}}."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from collab.core.errors import DomainError
+
+_DEFAULT_CODES = {
+    status.HTTP_400_BAD_REQUEST: "invalid",
+    status.HTTP_401_UNAUTHORIZED: "not_authenticated",
+    status.HTTP_403_FORBIDDEN: "permission_denied",
+    status.HTTP_404_NOT_FOUND: "not_found",
+    status.HTTP_405_METHOD_NOT_ALLOWED: "method_not_allowed",
+    status.HTTP_409_CONFLICT: "conflict",
+    status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: "unsupported_media_type",
+    status.HTTP_429_TOO_MANY_REQUESTS: "throttled",
+}
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    body = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    return {"error": body}
+
+
+def _first_message(detail) -> str:
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    if isinstance(detail, dict) and detail:
+        return _first_message(next(iter(detail.values())))
+    return str(detail)
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail
+        fields = detail if isinstance(detail, dict) else {"nonFieldErrors": detail}
+        message = "The input is not valid: " + _first_message(detail)
+        response.data = error_body("invalid", message, fields)
+        return response
+
+    code = _DEFAULT_CODES.get(response.status_code, "error")
+    detail = getattr(exc, "detail", None)
+    if isinstance(detail, dict):
+        # simplejwt puts its own code and message in a dict (e.g. token_not_valid).
+        code = str(detail.get("code", code))
+        message = str(detail.get("detail", "")) or _first_message(detail)
+    else:
+        if detail is not None and getattr(detail, "code", None) not in (None, "error"):
+            code = str(detail.code) if response.status_code != 401 else code
+        message = str(detail) if detail is not None else str(exc)
+    response.data = error_body(code, message)
+    return response

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import redis
+from django.conf import settings
+from django.db import connection
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+
+def _database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except Exception:
+        return False
+
+
+def _channel_layer_ok() -> bool:
+    # The channel layer, the cache, tickets and Celery all live on this Redis.
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:
+        return False
+
+
+class HealthView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    @extend_schema(
+        summary="Liveness of the web process and the parts it needs",
+        responses={
+            (200, "application/json"): inline_serializer(
+                "Health",
+                {
+                    "status": serializers.ChoiceField(choices=["ok", "unavailable"]),
+                    "database": serializers.ChoiceField(choices=["ok", "unavailable"]),
+                    "channelLayer": serializers.ChoiceField(choices=["ok", "unavailable"]),
+                },
+            ),
+            (503, "application/json"): None,
+        },
+    )
+    def get(self, request):
+        parts = {
+            "database": "ok" if _database_ok() else "unavailable",
+            "channelLayer": "ok" if _channel_layer_ok() else "unavailable",
+        }
+        healthy = all(value == "ok" for value in parts.values())
+        body = {"status": "ok" if healthy else "unavailable", **parts}
+        # Keys are already camelCase; the renderer leaves them as they are.
+        return Response(body, status=200 if healthy else 503)

@@ -1,0 +1,17 @@
+"""Course events: names and payloads, built next to the services that send them."""
+
+from __future__ import annotations
+
+from collab.courses.models import Course
+
+COURSE_ENROLLED = "course-enrolled"
+COURSE_UNENROLLED = "course-unenrolled"
+
+
+def course_payload(course: Course) -> dict:
+    return {
+        "id": str(course.id),
+        "title": course.title,
+        "description": course.description,
+        "instructor": {"id": str(course.instructor_id), "name": course.instructor.name},
+    }

@@ -1,0 +1,36 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Course(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=5000)
+    # PROTECT: a course's history (sessions, queues) outlives no instructor silently;
+    # staff reassign the course before deleting its instructor.
+    instructor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="courses_taught")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["title"]
+        indexes = [models.Index(fields=["instructor", "title"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Enrollment(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="enrollments")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrollments")
+    enrolled_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["course", "user"], name="courses_enrollment_unique")]
+        indexes = [models.Index(fields=["user", "course"])]
+        ordering = ["enrolled_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.course}"

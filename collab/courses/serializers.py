@@ -1,0 +1,45 @@
+from rest_framework import serializers
+
+from collab.accounts.serializers import UserSummarySerializer
+from collab.courses.models import Course, Enrollment
+
+
+class CourseSerializer(serializers.ModelSerializer):
+    instructor = UserSummarySerializer(read_only=True)
+    student_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Course
+        fields = ["id", "title", "description", "instructor", "student_count", "created_at"]
+        read_only_fields = ["id", "instructor", "student_count", "created_at"]
+
+
+class CourseCreateSerializer(serializers.Serializer):
+    title = serializers.CharField(min_length=1, max_length=200)
+    description = serializers.CharField(max_length=5000, allow_blank=True, required=False, default="")
+
+
+class EnrollmentCreateSerializer(serializers.Serializer):
+    user_id = serializers.UUIDField(required=False)
+    email = serializers.EmailField(required=False)
+
+    def validate(self, attrs):
+        if bool(attrs.get("user_id")) == bool(attrs.get("email")):
+            raise serializers.ValidationError("Give exactly one of userId or email.")
+        return attrs
+
+
+class EnrollmentSerializer(serializers.ModelSerializer):
+    course_id = serializers.UUIDField(read_only=True)
+    user = UserSummarySerializer(read_only=True)
+
+    class Meta:
+        model = Enrollment
+        fields = ["id", "course_id", "user", "enrolled_at"]
+
+
+class CourseMemberSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="user.id")
+    name = serializers.CharField(source="user.name")
+    role = serializers.CharField(help_text="instructor or student: the member's role in this course")
+    enrolled_at = serializers.DateTimeField(allow_null=True)

@@ -1,0 +1,72 @@
+"""Course writes. Enrolment changes move the user's open sockets in or out of the
+course room at once, after commit."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import IntegrityError, transaction
+
+from collab.accounts.models import User
+from collab.accounts.selectors import user_find
+from collab.core.errors import Conflict, NotAllowed, NotFound
+from collab.courses import events
+from collab.courses.models import Course, Enrollment
+from collab.courses.permissions import CoursePermission
+from collab.realtime.broadcast import sockets_control_on_commit
+from collab.realtime.rooms import course_room, user_room
+
+
+@transaction.atomic
+def course_create(*, actor: User, title: str, description: str = "") -> Course:
+    if not CoursePermission.can_create(actor):
+        raise NotAllowed("Only instructors can create courses.", code="not_instructor")
+    course = Course.objects.create(title=title, description=description, instructor=actor)
+    # The instructor's open sockets start following the new course right away.
+    sockets_control_on_commit(
+        user_room(actor.id), join=[course_room(course.id)], event=events.COURSE_ENROLLED, data=events.course_payload(course)
+    )
+    return course
+
+
+def _require_manager(actor: User, course: Course) -> None:
+    if not CoursePermission.can_manage(actor, course):
+        raise NotAllowed("Only the course's instructor or an admin can change enrolments.", code="not_course_instructor")
+
+
+@transaction.atomic
+def enrollment_create(
+    *, actor: User, course: Course, user_id: uuid.UUID | None = None, email: str | None = None
+) -> Enrollment:
+    _require_manager(actor, course)
+    user = user_find(user_id=user_id, email=email)
+    if user is None:
+        raise NotFound("No active user with that id or email.", code="user_not_found")
+    if user.id == course.instructor_id:
+        raise Conflict("The instructor is already a member of the course.", code="already_member")
+    try:
+        with transaction.atomic():
+            enrollment = Enrollment.objects.create(course=course, user=user)
+    except IntegrityError:
+        raise Conflict("This user is already enrolled.", code="already_enrolled")
+    sockets_control_on_commit(
+        user_room(user.id),
+        join=[course_room(course.id)],
+        event=events.COURSE_ENROLLED,
+        data=events.course_payload(course),
+    )
+    return enrollment
+
+
+@transaction.atomic
+def enrollment_delete(*, actor: User, course: Course, user_id: uuid.UUID) -> None:
+    _require_manager(actor, course)
+    deleted, _ = Enrollment.objects.filter(course=course, user_id=user_id).delete()
+    if not deleted:
+        raise NotFound("This user is not enrolled in the course.", code="enrollment_not_found")
+    sockets_control_on_commit(
+        user_room(user_id),
+        leave=[course_room(course.id)],
+        event=events.COURSE_UNENROLLED,
+        data={"courseId": str(course.id)},
+    )

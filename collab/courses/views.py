@@ -1,0 +1,64 @@
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from collab.courses import selectors, services
+from collab.courses.permissions import CoursePermission
+from collab.courses.serializers import (
+    CourseCreateSerializer,
+    CourseMemberSerializer,
+    CourseSerializer,
+    EnrollmentCreateSerializer,
+    EnrollmentSerializer,
+)
+
+
+class CourseViewSet(viewsets.ViewSet):
+    permission_classes = [CoursePermission]
+    lookup_url_kwarg = "course_id"
+
+    @extend_schema(responses={200: CourseSerializer(many=True)}, summary="Courses I teach or am enrolled in")
+    def list(self, request):
+        courses = selectors.course_list_for_user(user=request.user)[:500]
+        return Response(CourseSerializer(courses, many=True).data)
+
+    @extend_schema(request=CourseCreateSerializer, responses={201: CourseSerializer}, summary="Create a course (instructors)")
+    def create(self, request):
+        body = CourseCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        course = services.course_create(actor=request.user, **body.validated_data)
+        course.student_count = 0
+        return Response(CourseSerializer(course).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: CourseSerializer}, summary="One course (members and admins; 404 otherwise)")
+    def retrieve(self, request, course_id=None):
+        course = selectors.course_get_visible(user=request.user, course_id=course_id)
+        return Response(CourseSerializer(course).data)
+
+    @extend_schema(responses={200: CourseMemberSerializer(many=True)}, summary="The course's instructor and students")
+    @action(detail=True, methods=["get"])
+    def members(self, request, course_id=None):
+        course = selectors.course_get_visible(user=request.user, course_id=course_id)
+        return Response(CourseMemberSerializer(selectors.course_members(course=course), many=True).data)
+
+    @extend_schema(
+        request=EnrollmentCreateSerializer,
+        responses={201: EnrollmentSerializer},
+        summary="Enroll a user by userId or email (the course's instructor or an admin)",
+    )
+    @action(detail=True, methods=["post"])
+    def enrollments(self, request, course_id=None):
+        course = selectors.course_get_visible(user=request.user, course_id=course_id)
+        body = EnrollmentCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        enrollment = services.enrollment_create(actor=request.user, course=course, **body.validated_data)
+        return Response(EnrollmentSerializer(enrollment).data, status=status.HTTP_201_CREATED)
+
+
+class EnrollmentDetailViewSet(viewsets.ViewSet):
+    @extend_schema(responses={204: OpenApiResponse(description="Unenrolled")}, summary="Unenroll a user")
+    def destroy(self, request, course_id=None, user_id=None):
+        course = selectors.course_get_visible(user=request.user, course_id=course_id)
+        services.enrollment_delete(actor=request.user, course=course, user_id=user_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

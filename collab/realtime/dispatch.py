@@ -1,0 +1,90 @@
+"""The socket event registry.
+
+Apps own their events: `@socket_event("join-study-group")` in `studygroups/consumers.py`
+registers a handler `async def handler(socket, data) -> dict | None`. The returned dict
+is the `ack` payload. Raise a `collab.core.errors.DomainError` to answer with an `error`
+frame (its code and message); the socket stays open either way.
+
+Lifecycle hooks let an app react to every socket: `on_socket_connect`,
+`on_socket_disconnect` and `on_socket_traffic` (every accepted frame, e.g. to renew a
+presence lease). Hooks must be cheap; they run on the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from rest_framework import serializers
+
+from collab.core.errors import InvalidInput
+
+
+class Socket(Protocol):
+    """What a handler may use of the consumer."""
+
+    user: Any
+    channel_name: str
+    rooms: set[str]
+    state: dict[str, Any]
+
+    async def join_room(self, room: str) -> None: ...
+
+    async def leave_room(self, room: str) -> None: ...
+
+    async def send_event(self, event: str, data: Any, *, room: str | None = None) -> None: ...
+
+
+Handler = Callable[[Socket, dict], Awaitable[dict | None]]
+Hook = Callable[[Socket], Awaitable[None]]
+
+_handlers: dict[str, Handler] = {}
+connect_hooks: list[Hook] = []
+disconnect_hooks: list[Hook] = []
+traffic_hooks: list[Hook] = []
+
+
+def socket_event(name: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        existing = _handlers.get(name)
+        if existing is not None and existing.__qualname__ != handler.__qualname__:
+            raise RuntimeError(f"socket event {name!r} is registered twice")
+        _handlers[name] = handler
+        return handler
+
+    return register
+
+
+def handler_for(name: str) -> Handler | None:
+    return _handlers.get(name)
+
+
+def registered_events() -> list[str]:
+    return sorted(_handlers)
+
+
+def on_socket_connect(hook: Hook) -> Hook:
+    connect_hooks.append(hook)
+    return hook
+
+
+def on_socket_disconnect(hook: Hook) -> Hook:
+    disconnect_hooks.append(hook)
+    return hook
+
+
+def on_socket_traffic(hook: Hook) -> Hook:
+    traffic_hooks.append(hook)
+    return hook
+
+
+def validate(serializer_class: type[serializers.Serializer], data: dict) -> dict:
+    """Validates a frame's `data` with a DRF serializer (camelCase keys, as on the wire)."""
+    from djangorestframework_camel_case.util import camelize, underscoreize
+
+    body = serializer_class(data=underscoreize(data))
+    if not body.is_valid():
+        fields = camelize(body.errors)
+        first = next(iter(fields.items()), ("data", ["invalid"]))
+        raise InvalidInput(f"{first[0]}: {first[1][0] if first[1] else 'invalid'}", fields=fields)
+    return body.validated_data

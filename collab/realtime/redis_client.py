@@ -1,0 +1,33 @@
+"""Process-wide Redis clients on REDIS_URL (tickets, presence leases, health)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import redis
+import redis.asyncio as aioredis
+from django.conf import settings
+
+
+@lru_cache(maxsize=4)
+def _sync_client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+
+
+def sync_redis() -> redis.Redis:
+    return _sync_client(settings.REDIS_URL)
+
+
+_async_clients: dict[tuple[int, str], aioredis.Redis] = {}
+
+
+def async_redis() -> aioredis.Redis:
+    """One client per event loop: redis.asyncio connections belong to the loop that made them."""
+    import asyncio
+
+    key = (id(asyncio.get_running_loop()), settings.REDIS_URL)
+    client = _async_clients.get(key)
+    if client is None:
+        client = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+        _async_clients[key] = client
+    return client

@@ -1,0 +1,242 @@
+"""Settings for collab, read from the environment (django-environ).
+
+With no environment at all the project runs on its embedded default: SQLite and the
+Redis that `make run` starts itself (see collab/embedded.py). Production sets
+DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG=false, ALLOWED_HOSTS and SOCKET_ALLOWED_ORIGINS.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+# The fallback key only ever exists on a developer machine; check --deploy rejects it.
+SECRET_KEY = env("SECRET_KEY", default="insecure-embedded-default-key-change-me-in-production")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+PORT = env.int("PORT", default=8000)
+
+# Browsers always send Origin on a WebSocket handshake; these are the pages allowed to open one.
+SOCKET_ALLOWED_ORIGINS = env.list(
+    "SOCKET_ALLOWED_ORIGINS",
+    default=["http://localhost:3000", "http://localhost:8000", "http://127.0.0.1:8000"],
+)
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=SOCKET_ALLOWED_ORIGINS)
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "channels",
+    "collab.core",
+    "collab.accounts",
+    "collab.courses",
+    "collab.realtime",
+    "presence",
+    "liveSessions",
+    "officehours",
+    "studygroups",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "collab.urls"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+ASGI_APPLICATION = "collab.asgi.application"
+WSGI_APPLICATION = "collab.wsgi.application"
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite serialises writers; a busy timeout lets web, worker and beat share it.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+# Lets parallel test runs on one PostgreSQL server keep apart.
+if env("TEST_DATABASE_NAME", default=""):
+    DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            "prefix": env("CHANNEL_LAYER_PREFIX", default="collab"),
+            # A member's inbox holds this many frames before the layer drops new ones:
+            # large enough for a burst of chat in a class of hundreds.
+            "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
+            "expiry": env.int("CHANNEL_LAYER_EXPIRY", default=60),
+            "group_expiry": env.int("CHANNEL_LAYER_GROUP_EXPIRY", default=86400),
+        },
+    }
+}
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="collab"),
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["djangorestframework_camel_case.render.CamelCaseJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["djangorestframework_camel_case.parser.CamelCaseJSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "collab.core.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.ScopedRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env("THROTTLE_USER_RATE", default="6000/min"),
+        "auth": env("THROTTLE_AUTH_RATE", default="30/min"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,
+    "SIGNING_KEY": env("JWT_SIGNING_KEY", default=SECRET_KEY),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "collab API",
+    "DESCRIPTION": (
+        "REST API of collab, the real-time collaboration backend: accounts, courses, "
+        "presence, live sessions, office hours and study groups. Bodies are camelCase; "
+        "errors share one shape: {error: {code, message, fields?}}."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "CAMELIZE_NAMES": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
+    ],
+    "SECURITY": [{"jwtAuth": []}],
+}
+
+# Celery: broker and results on the same Redis; beat's periodic tasks are registered
+# by each app's tasks module (collab/celery.py).
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_BEAT_SCHEDULE_FILENAME = env("CELERY_BEAT_SCHEDULE_FILENAME", default=str(BASE_DIR / ".run" / "celerybeat-schedule"))
+
+# The socket: frames larger than this are refused; each socket may send RATE frames a
+# second with bursts up to BURST; a client refused ABUSE_LIMIT times in a row is closed.
+SOCKET_MAX_FRAME_BYTES = env.int("SOCKET_MAX_FRAME_BYTES", default=64 * 1024)
+SOCKET_RATE_PER_SECOND = env.float("SOCKET_RATE_PER_SECOND", default=20.0)
+SOCKET_RATE_BURST = env.int("SOCKET_RATE_BURST", default=40)
+SOCKET_ABUSE_LIMIT = env.int("SOCKET_ABUSE_LIMIT", default=200)
+WS_TICKET_TTL_SECONDS = 30
+
+# Presence (presence/)
+PRESENCE_OFFLINE_AFTER = env.int("PRESENCE_OFFLINE_AFTER", default=300)
+PRESENCE_WRITE_MIN_INTERVAL = env.int("PRESENCE_WRITE_MIN_INTERVAL", default=30)
+PRESENCE_SWEEP_INTERVAL = env.int("PRESENCE_SWEEP_INTERVAL", default=120)
+
+# Live sessions (liveSessions/)
+LIVE_SESSION_REMINDER_MINUTES = env.int("LIVE_SESSION_REMINDER_MINUTES", default=10)
+LIVE_SESSION_AUTO_END_GRACE = env.int("LIVE_SESSION_AUTO_END_GRACE", default=30)
+
+# Office hours (officehours/): how often beat checks slot boundaries, in seconds.
+OFFICE_HOURS_TICK_SECONDS = env.int("OFFICE_HOURS_TICK_SECONDS", default=30)
+
+# Demo data is only ever loaded by the embedded run command.
+EMBEDDED_DEFAULT = env.bool("COLLAB_EMBEDDED", default=False)
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^health$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+}
+
+# Admin static files are served by the app itself (whitenoise), also under daphne.
+WHITENOISE_USE_FINDERS = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}

@@ -1,0 +1,22 @@
+"""Settings for the test suite: the production settings on PostgreSQL and a real Redis.
+
+Only what a test run needs differs: plain HTTP, a fast password hasher, and defaults
+that point at the local PostgreSQL and Redis (each overridable from the environment,
+so parallel runs can use their own database and Redis db).
+"""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/collab")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("THROTTLE_AUTH_RATE", "10000/min")
+
+from collab.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SOCKET_ALLOWED_ORIGINS = ["http://allowed.example"]
+
+# Sockets reach the database from worker threads; closing after each use lets the test
+# database be dropped at the end of the run.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from collab.core.views import HealthView
+
+urlpatterns = [
+    path("health", HealthView.as_view()),
+    path("admin/", admin.site.urls),
+    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema")),
+    path("api/auth/", include("collab.accounts.urls")),
+    path("api/courses", include("collab.courses.urls")),
+    path("api/presence/", include("presence.urls")),
+    path("api/live-sessions", include("liveSessions.urls")),
+    path("api/office-hours", include("officehours.urls")),
+    path("api/study-groups", include("studygroups.urls")),
+]

@@ -1,0 +1,105 @@
+"""Real ASGI server processes for end-to-end tests: the production entry point
+(collab.asgi) under daphne, on the test database and the test Redis."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_database_url() -> str:
+    db = connection.settings_dict
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{db.get('USER') or 'postgres'}{password}@{host}:{port}/{db['NAME']}"
+
+
+class AsgiServer:
+    def __init__(self, port: int, process: subprocess.Popen):
+        self.port = port
+        self.process = process
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/"
+
+    def kill(self) -> None:
+        """SIGKILL: the process gets no chance to run disconnect handlers."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def start_server(extra_env: dict[str, str] | None = None, *, timeout: float = 30.0) -> AsgiServer:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "collab.settings_test",
+        "DATABASE_URL": test_database_url(),
+        "DB_CONN_MAX_AGE": "0",
+        "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "collab.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    server = AsgiServer(port, process)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"ASGI server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{server.http_url}/health", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise RuntimeError("ASGI server did not become healthy in time")
+
+
+@contextmanager
+def running_servers(count: int = 1, extra_env: dict[str, str] | None = None) -> Iterator[list[AsgiServer]]:
+    servers: list[AsgiServer] = []
+    try:
+        for _ in range(count):
+            servers.append(start_server(extra_env))
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
