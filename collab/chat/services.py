@@ -1,0 +1,65 @@
+"""Chat behaviour shared by every chat: validation, history, payloads, moderation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TypeVar
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from collab.accounts.models import User
+from collab.chat.models import MESSAGE_MAX_LENGTH, ChatMessage
+from collab.core.errors import Conflict, InvalidInput
+
+M = TypeVar("M", bound=ChatMessage)
+
+HISTORY_DEFAULT_LIMIT = 50
+HISTORY_MAX_LIMIT = 100
+
+
+def chat_clean_body(raw: object) -> str:
+    """1..2000 characters after trimming; the same rule for REST, sockets and admin."""
+    if not isinstance(raw, str):
+        raise InvalidInput("message must be text.", code="invalid_message", fields={"message": ["Must be text."]})
+    body = raw.strip()
+    if not body:
+        raise InvalidInput("message is empty.", code="invalid_message", fields={"message": ["May not be empty."]})
+    if len(body) > MESSAGE_MAX_LENGTH:
+        raise InvalidInput(
+            f"message is longer than {MESSAGE_MAX_LENGTH} characters.",
+            code="message_too_long",
+            fields={"message": [f"At most {MESSAGE_MAX_LENGTH} characters."]},
+        )
+    return body
+
+
+def chat_history(messages: QuerySet[M], *, before: datetime | None, limit: int) -> list[M]:
+    """Newest first, visible messages only, `limit` of them sent strictly before `before`."""
+    visible = messages.filter(deleted_at__isnull=True).select_related("author")
+    if before is not None:
+        visible = visible.filter(sent_at__lt=before)
+    return list(visible.order_by("-sent_at", "-id")[:limit])
+
+
+def chat_payload(message: ChatMessage, *, parent_key: str, parent_id: object) -> dict:
+    """The wire shape of one message, e.g. parent_key="sessionId"."""
+    return {
+        "id": str(message.id),
+        parent_key: str(parent_id),
+        "userId": str(message.author_id) if message.author_id else None,
+        "name": message.author_name,
+        "message": message.body,
+        "sentAt": message.sent_at.isoformat(),
+    }
+
+
+def chat_soft_delete(message: M, *, actor: User) -> M:
+    """Marks a message deleted (moderation). The caller holds the transaction and
+    broadcasts the deletion; a message already deleted is a conflict."""
+    if message.deleted_at is not None:
+        raise Conflict("This message is already deleted.", code="message_already_deleted")
+    message.deleted_at = timezone.now()
+    message.deleted_by = actor
+    message.save(update_fields=["deleted_at", "deleted_by"])
+    return message
