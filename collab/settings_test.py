@@ -12,7 +12,7 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("THROTTLE_AUTH_RATE", "10000/min")
 
-from collab.settings import *  # noqa: E402,F403
+from collab.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SOCKET_ALLOWED_ORIGINS = ["http://allowed.example"]

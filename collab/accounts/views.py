@@ -23,7 +23,9 @@ class _PublicAuthView(APIView):
 
 
 class RegisterView(_PublicAuthView):
-    @extend_schema(request=RegisterSerializer, responses={201: AuthResponseSerializer}, summary="Register (always a student)")
+    @extend_schema(
+        request=RegisterSerializer, responses={201: AuthResponseSerializer}, summary="Register (always a student)"
+    )
     def post(self, request):
         body = RegisterSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -32,7 +34,9 @@ class RegisterView(_PublicAuthView):
 
 
 class LoginView(_PublicAuthView):
-    @extend_schema(request=LoginSerializer, responses={200: AuthResponseSerializer}, summary="Log in with email and password")
+    @extend_schema(
+        request=LoginSerializer, responses={200: AuthResponseSerializer}, summary="Log in with email and password"
+    )
     def post(self, request):
         body = LoginSerializer(data=request.data)
         body.is_valid(raise_exception=True)

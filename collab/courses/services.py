@@ -24,14 +24,19 @@ def course_create(*, actor: User, title: str, description: str = "") -> Course:
     course = Course.objects.create(title=title, description=description, instructor=actor)
     # The instructor's open sockets start following the new course right away.
     sockets_control_on_commit(
-        user_room(actor.id), join=[course_room(course.id)], event=events.COURSE_ENROLLED, data=events.course_payload(course)
+        user_room(actor.id),
+        join=[course_room(course.id)],
+        event=events.COURSE_ENROLLED,
+        data=events.course_payload(course),
     )
     return course
 
 
 def _require_manager(actor: User, course: Course) -> None:
     if not CoursePermission.can_manage(actor, course):
-        raise NotAllowed("Only the course's instructor or an admin can change enrolments.", code="not_course_instructor")
+        raise NotAllowed(
+            "Only the course's instructor or an admin can change enrolments.", code="not_course_instructor"
+        )
 
 
 @transaction.atomic

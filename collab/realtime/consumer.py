@@ -29,7 +29,7 @@ CLOSE_LOGGED_OUT = 4000
 class TokenBucket:
     """Allows `rate` frames a second on average and bursts up to `burst`."""
 
-    __slots__ = ("rate", "burst", "tokens", "stamp")
+    __slots__ = ("burst", "rate", "stamp", "tokens")
 
     def __init__(self, rate: float, burst: int):
         self.rate, self.burst = rate, float(burst)
