@@ -14,3 +14,13 @@ lint:
 
 format:
 	.venv/bin/ruff check --fix . && .venv/bin/ruff format .
+
+# The benchmark suite (docs/performance.md): starts PostgreSQL db collab_bench, its own
+# redis-server, Celery and two ASGI servers itself. `make bench ARGS=--quick` < 2 minutes.
+bench:
+	bash scripts/services.sh
+	.venv/bin/python -m bench.run $(ARGS)
+
+bench-quick:
+	bash scripts/services.sh
+	.venv/bin/python -m bench.run --quick $(ARGS)

@@ -103,7 +103,18 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            # redis-py 8 gives an asyncio pool 100 connections at most and a 5 s read timeout.
+            # channels_redis blocks in BZPOPMIN for 5 s, so with the default a slow loop turns
+            # an idle wait into a TimeoutError that kills the socket; and a burst of connects or
+            # disconnects (hundreds of group_add/group_discard at once) hit "Too many
+            # connections". Measured by bench/ (docs/performance.md): both dropped sockets.
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "socket_timeout": 15,
+                    "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=1000),
+                }
+            ],
             "prefix": env("CHANNEL_LAYER_PREFIX", default="collab"),
             # A member's inbox holds this many frames before the layer drops new ones:
             # large enough for a burst of chat in a class of hundreds.

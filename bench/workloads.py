@@ -1,0 +1,485 @@
+"""The five workloads of issue 7, driven from bench/run.py through the load generators."""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import psutil
+
+from bench.loadgen import LoadGen, percentile, split, unpack
+
+
+def ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1000, 1)
+
+
+class Ctx:
+    def __init__(self, stack, gen: LoadGen, seed: dict, ports: list[int], quick: bool, log):
+        self.stack, self.gen, self.seed, self.ports, self.quick, self.log = stack, gen, seed, ports, quick, log
+        self.instructor = seed["instructor"]
+        self.http = httpx.Client(timeout=30)
+
+    def ws_url(self, i: int) -> str:
+        return f"ws://127.0.0.1:{self.ports[i % len(self.ports)]}/ws/"
+
+    def http_url(self, i: int = 0) -> str:
+        return f"http://127.0.0.1:{self.ports[i % len(self.ports)]}"
+
+    def api(self, method: str, path: str, token: str, json: Any = None, expect: tuple = (200, 201)) -> Any:
+        response = self.http.request(
+            method, self.http_url() + path, json=json, headers={"Authorization": f"Bearer {token}"}
+        )
+        if response.status_code not in expect:
+            raise RuntimeError(f"{method} {path} -> {response.status_code}: {response.text[:300]}")
+        return response.json() if response.content else None
+
+    def live_session(self, title: str, course_id: str | None) -> str:
+        """A session created and started over REST by the instructor, as the client does."""
+        body = {
+            "title": title,
+            "description": "benchmark",
+            "scheduledAt": (datetime.now(UTC) + timedelta(hours=1)).isoformat().replace("+00:00", "Z"),
+            "duration": 120,
+            "capacity": None,
+        }
+        if course_id:
+            body["courseId"] = course_id
+        token = self.instructor["token"]
+        session = self.api("POST", "/api/live-sessions", token, body)
+        self.api("POST", f"/api/live-sessions/{session['id']}/start", token)
+        return session["id"]
+
+    def wait_quiet(self, quiet: float = 1.5, timeout: float = 60.0) -> float:
+        """Waits until no load generator got a frame for `quiet` seconds; returns the wait."""
+        started = time.time()
+        while time.time() - started < timeout:
+            last = max(s["last_frame"] for s in self.gen.call_all("status"))
+            if time.time() - last >= quiet:
+                break
+            time.sleep(0.3)
+        return time.time() - started
+
+    def server_cpu(self) -> tuple[float, float]:
+        total = 0.0
+        for proc in self.stack.server_ps():
+            times = proc.cpu_times()
+            total += times.user + times.system
+        return total, time.time()
+
+
+def cpu_percent_since(ctx: Ctx, before: tuple[float, float]) -> float:
+    after = ctx.server_cpu()
+    return round(100 * (after[0] - before[0]) / max(1e-6, after[1] - before[1]), 1)
+
+
+def merge_chat(results: list[dict]) -> tuple[dict[int, list], list[float], dict]:
+    seqs: dict[int, list] = {}
+    lat: list[float] = []
+    errors: dict = {}
+    for result in results:
+        for seq, (count, worst) in result["seqs"].items():
+            entry = seqs.setdefault(seq, [0, 0.0])
+            entry[0] += count
+            entry[1] = max(entry[1], worst)
+        lat.extend(unpack(result["lat"]))
+        for code, n in result["errors"].items():
+            errors[code] = errors.get(code, 0) + n
+    return seqs, lat, errors
+
+
+def join_all(ctx: Ctx, group: str) -> dict:
+    replies = ctx.gen.call_all("request", group=group, event="join-live-session", per_session=True)
+    merged: dict = {}
+    for reply in replies:
+        for code, n in reply["results"].items():
+            merged[code] = merged.get(code, 0) + n
+    return merged
+
+
+def connect(ctx: Ctx, entries: list[dict], group: str, ramp: float = 0.0, concurrency: int = 200) -> dict:
+    parts = split(entries, len(ctx.gen))
+    replies = ctx.gen.call_all(
+        "connect", per_worker=[{"entries": p} for p in parts], group=group, ramp=ramp, concurrency=concurrency
+    )
+    failures: dict = {}
+    for reply in replies:
+        for text, n in reply["failures"].items():
+            failures[text] = failures.get(text, 0) + n
+    return {
+        "opened": sum(r["opened"] for r in replies),
+        "failed": sum(r["failed"] for r in replies),
+        "failures": failures,
+        "seconds": round(max(r["seconds"] for r in replies), 1),
+    }
+
+
+# -- 1. fan-out --------------------------------------------------------------------------------
+
+
+def fanout(ctx: Ctx, members: int, messages: int, rate: float) -> dict:
+    students = ctx.seed["courseStudents"][:members]
+    session = ctx.live_session("Fan-out", ctx.seed["courseId"])
+    entries = [
+        {"id": s["id"], "token": s["token"], "url": ctx.ws_url(i), "session": session} for i, s in enumerate(students)
+    ]
+    # The instructor is the one sender; its own copy of each message is not counted.
+    teacher = {
+        "id": ctx.instructor["id"],
+        "token": ctx.instructor["token"],
+        "url": ctx.ws_url(0),
+        "session": session,
+        "counting": False,
+        "rank": 0,
+    }
+    opened = connect(ctx, entries, "fanout")
+    ctx.gen.call_all(
+        "connect", per_worker=[{"entries": [teacher] if i == 0 else []} for i in range(len(ctx.gen))], group="fanout"
+    )
+    joins = join_all(ctx, "fanout")
+    settle = ctx.wait_quiet(timeout=120)
+    ctx.log(f"  fan-out: {opened['opened']} sockets in {opened['seconds']}s, joins {joins}, settled {settle:.1f}s")
+
+    tag = f"fan{int(time.time())}"
+    start_at = time.time() + 1.0
+    cpu0 = ctx.server_cpu()
+    sends = ctx.gen.call_all("send_chat", group="fanout", tag=tag, rate=rate, count=messages, start_at=start_at)
+    ctx.wait_quiet(quiet=2.0, timeout=30)
+    cpu = cpu_percent_since(ctx, cpu0)
+    seqs, lat, errors = merge_chat(ctx.gen.call_all("chat_stats", tag=tag))
+    sent = sum(r["sent"].get("ok", 0) for r in sends)
+    members_in = joins.get("ok", 0) - 1  # the instructor joined too
+    expected = sent * members_in
+    received = sum(c for c, _ in seqs.values())
+    last = [worst for _, worst in seqs.values()]
+    complete = sum(1 for c, _ in seqs.values() if c >= members_in)
+    ctx.gen.call_all("close", group="fanout")
+    with_ended = ctx.api("POST", f"/api/live-sessions/{session}/end", ctx.instructor["token"], {})
+    del with_ended
+    ctx.wait_quiet(timeout=30)
+    return {
+        "members": members_in,
+        "sockets_failed": opened["failed"],
+        "messages_sent": sent,
+        "rate": rate,
+        "expected_deliveries": expected,
+        "received": received,
+        "lost": expected - received,
+        "messages_complete": complete,
+        "last_member_p50_ms": ms(percentile(last, 50)),
+        "last_member_p99_ms": ms(percentile(last, 99)),
+        "last_member_max_ms": ms(max(last) if last else None),
+        "delivery_p50_ms": ms(percentile(lat, 50)),
+        "delivery_p99_ms": ms(percentile(lat, 99)),
+        "server_cpu_percent": cpu,
+        "socket_errors": errors,
+        "join_results": joins,
+    }
+
+
+# -- 2. sockets held ---------------------------------------------------------------------------
+
+
+def server_rss(ctx: Ctx) -> int:
+    return sum(p.memory_info().rss for p in ctx.stack.server_ps())
+
+
+def sockets_held(ctx: Ctx, steps: list[int], hold: float, heartbeat: float = 60.0) -> dict:
+    users = ctx.seed["openStudents"]
+    baseline = server_rss(ctx)
+    rows = []
+    opened_total = 0
+    for step in steps:
+        new = step - opened_total
+        entries = [
+            {"id": users[i % len(users)]["id"], "token": users[i % len(users)]["token"], "url": ctx.ws_url(i)}
+            for i in range(opened_total, step)
+        ]
+        # Connects are paced (about 1,000 a second) as a fleet of real clients would arrive.
+        result = connect(ctx, entries, f"idle{step}", ramp=new / 1000, concurrency=100)
+        opened_total = step
+        ctx.gen.call_all("heartbeats", group=f"idle{step}", interval=heartbeat)
+        # Heartbeats keep frames flowing, so "quiet" never comes: give the connect's
+        # side effects (presence, joins) a fixed moment to settle instead.
+        time.sleep(3.0 if ctx.quick else 5.0)
+        cpu0 = ctx.server_cpu()
+        time.sleep(hold)
+        cpu = cpu_percent_since(ctx, cpu0)
+        status = ctx.gen.call_all("status")
+        held = sum(s["sockets"] for s in status)
+        rss = server_rss(ctx)
+        rows.append(
+            {
+                "target": step,
+                "held": held,
+                "connect_failed": result["failed"],
+                "failures": result["failures"],
+                "connect_seconds": result["seconds"],
+                "server_rss_mb": round(rss / 2**20, 1),
+                "kb_per_socket": round((rss - baseline) / 1024 / max(1, held), 1),
+                "idle_cpu_percent": cpu,
+            }
+        )
+        ctx.log(f"  sockets: {rows[-1]}")
+        if held < step * 0.9:
+            break
+    ctx.gen.call_all("close", group=None, timeout=300)
+    ctx.wait_quiet(timeout=60)
+    return {"baseline_rss_mb": round(baseline / 2**20, 1), "heartbeat_seconds": heartbeat, "steps": rows}
+
+
+# -- 3. throughput -----------------------------------------------------------------------------
+
+
+def throughput(
+    ctx: Ctx, sessions: int, members: int, rates: list[float], step_seconds: float, p99_limit: float = 0.250
+) -> dict:
+    users = ctx.seed["openStudents"]
+    assert len(users) >= sessions * members, "not enough open students seeded"
+    max_senders = math.ceil(max(rates) / 5)  # a sender stays at or under 5 frames a second
+    session_ids = [ctx.live_session(f"Throughput {k}", None) for k in range(sessions)]
+    entries = []
+    for k, session in enumerate(session_ids):
+        for j in range(members):
+            user = users[k * members + j]
+            entries.append(
+                {
+                    "id": user["id"],
+                    "token": user["token"],
+                    "url": ctx.ws_url(len(entries)),
+                    "session": session,
+                    "rank": j if j < max_senders else -1,
+                }
+            )
+    opened = connect(ctx, entries, "tp", ramp=len(entries) / 1000, concurrency=100)
+    joins = join_all(ctx, "tp")
+    settle = ctx.wait_quiet(timeout=180)
+    ctx.log(f"  throughput: {opened['opened']} sockets, joins {joins}, settled {settle:.1f}s")
+    members_in = joins.get("ok", 0)
+    steps = []
+    best = None
+    for rate in rates:
+        senders = math.ceil(rate / 5)
+        per_sender = rate / senders
+        count = max(1, int(per_sender * step_seconds))
+        tag = f"tp{int(rate * 10)}x{int(time.time())}"
+        start_at = time.time() + 1.0
+        cpu0 = ctx.server_cpu()
+        sends = ctx.gen.call_all(
+            "send_chat",
+            group="tp",
+            tag=tag,
+            rate=per_sender,
+            count=count,
+            start_at=start_at,
+            senders_per_session=senders,
+        )
+        sending = time.time() - start_at
+        ctx.wait_quiet(quiet=2.0, timeout=60)
+        cpu = cpu_percent_since(ctx, cpu0)
+        seqs, lat, errors = merge_chat(ctx.gen.call_all("chat_stats", tag=tag))
+        sent = sum(r["sent"].get("ok", 0) for r in sends)
+        expected = sent * members
+        received = sum(c for c, _ in seqs.values())
+        last = [worst for _, worst in seqs.values()]
+        row = {
+            "rate_per_session": rate,
+            "messages_sent": sent,
+            "expected": expected,
+            "received": received,
+            "lost": expected - received,
+            "deliveries_per_second": round(received / max(1e-6, sending)),
+            "delivery_p50_ms": ms(percentile(lat, 50)),
+            "delivery_p99_ms": ms(percentile(lat, 99)),
+            "last_member_p99_ms": ms(percentile(last, 99)),
+            "max_ms": ms(max(lat) if lat else None),
+            "server_cpu_percent": cpu,
+            "socket_errors": errors,
+        }
+        steps.append(row)
+        ctx.log(f"  throughput step: {row}")
+        p99 = percentile(lat, 99) or 0
+        if row["lost"] == 0 and p99 <= p99_limit:
+            best = row
+        if row["lost"] > 0 or p99 > p99_limit:
+            break
+    ctx.gen.call_all("close", group="tp")
+    for session in session_ids:
+        ctx.api("POST", f"/api/live-sessions/{session}/end", ctx.instructor["token"], {})
+    ctx.wait_quiet(timeout=30)
+    return {
+        "sessions": sessions,
+        "members_per_session": members,
+        "members_joined": members_in,
+        "best_deliveries_per_second": best["deliveries_per_second"] if best else 0,
+        "best_rate_per_session": best["rate_per_session"] if best else None,
+        "steps": steps,
+    }
+
+
+# -- 4. REST -----------------------------------------------------------------------------------
+
+
+def rest_load(ctx: Ctx, method: str, paths: list[str], tokens: list[str], concurrency: int, duration: float) -> dict:
+    workers = len(ctx.gen)
+    per = [concurrency // workers + (1 if i < concurrency % workers else 0) for i in range(workers)]
+    urls = [ctx.http_url(i) + path for i in range(len(ctx.ports)) for path in paths]
+    start_at = time.time() + 1.0
+    cpu0 = ctx.server_cpu()
+    replies = ctx.gen.call_all(
+        "rest",
+        per_worker=[{"concurrency": n, "tokens": tokens[i::workers]} for i, n in enumerate(per)],
+        method=method,
+        urls=urls,
+        start_at=start_at,
+        duration=duration,
+    )
+    cpu = cpu_percent_since(ctx, cpu0)
+    lat = [x for r in replies for x in unpack(r["lat"])]
+    statuses: dict = {}
+    for reply in replies:
+        for code, n in reply["statuses"].items():
+            statuses[str(code)] = statuses.get(str(code), 0) + n
+    ok = sum(n for code, n in statuses.items() if code.startswith("2"))
+    return {
+        "requests": len(lat),
+        "ok": ok,
+        "statuses": statuses,
+        "rps": round(len(lat) / duration),
+        "p50_ms": ms(percentile(lat, 50)),
+        "p99_ms": ms(percentile(lat, 99)),
+        "max_ms": ms(max(lat) if lat else None),
+        "server_cpu_percent": cpu,
+        "concurrency": concurrency,
+    }
+
+
+def rest(ctx: Ctx, online: int, concurrency: int, duration: float) -> dict:
+    students = ctx.seed["courseStudents"]
+    course = ctx.seed["courseId"]
+    # `online` students hold a presence lease through the REST heartbeat (no socket needed).
+    beats = [
+        ctx.api("POST", "/api/presence/heartbeat", s["token"], {}, expect=(200, 201, 204)) for s in students[:online]
+    ]
+    del beats
+    tokens = [s["token"] for s in students]
+    check = ctx.api("GET", f"/api/presence/course/{course}?limit=500", students[0]["token"])
+    seen_online = check.get("count", len(check.get("users", []))) if isinstance(check, dict) else len(check)
+    presence = rest_load(ctx, "GET", [f"/api/presence/course/{course}?limit=500"], tokens, concurrency, duration)
+    presence["online_in_course"] = seen_online
+    ctx.log(f"  rest presence: {presence}")
+    session = ctx.live_session("REST join", course)
+    join = rest_load(ctx, "POST", [f"/api/live-sessions/{session}/join"], tokens, concurrency, duration)
+    ctx.log(f"  rest join: {join}")
+    ctx.api("POST", f"/api/live-sessions/{session}/end", ctx.instructor["token"], {})
+    return {"presence_course": presence, "session_join": join}
+
+
+# -- 5. presence storm -------------------------------------------------------------------------
+
+
+def storm(ctx: Ctx, members: int, ramp: float, follow: float) -> dict:
+    students = ctx.seed["courseStudents"][:members]
+    course = ctx.seed["courseId"]
+    entries = [
+        {"id": s["id"], "token": s["token"], "url": ctx.ws_url(i), "http": ctx.http_url(i), "at": ramp * i / members}
+        for i, s in enumerate(students)
+    ]
+    start_at = time.time() + 1.0
+    parts = split(entries, len(ctx.gen))
+    cpu0 = ctx.server_cpu()
+    replies = ctx.gen.call_all(
+        "storm",
+        per_worker=[{"entries": p} for p in parts],
+        group="storm",
+        start_at=start_at,
+        snapshot_path=f"/api/presence/course/{course}?limit=500",
+    )
+    # Let the last connects' frames arrive; stop early once quiet.
+    deadline = start_at + ramp + follow
+    while time.time() < deadline:
+        last = max(s["last_frame"] for s in ctx.gen.call_all("status"))
+        if time.time() - last > 2.0 and time.time() > start_at + ramp + 2:
+            break
+        time.sleep(0.5)
+    cpu = cpu_percent_since(ctx, cpu0)
+    logs: dict = {}
+    for reply in ctx.gen.call_all("presence_logs", group="storm"):
+        logs.update(reply["logs"])
+    snapshots: dict = {}
+    failures: dict = {}
+    for reply in replies:
+        snapshots.update(reply["_snapshots"])
+        for text, n in reply["failures"].items():
+            failures[text] = failures.get(text, 0) + n
+    everyone = set(logs)
+    times_all = []
+    not_complete = 0
+    frames_total = []
+    frames_peak = []
+    for uid, log in logs.items():
+        seen: dict[str, float] = {}
+        snap = snapshots.get(uid)
+        if snap:
+            for other in snap[1]:
+                seen.setdefault(other, snap[0])
+        stamps = []
+        for t, other, status in log["frames"]:
+            stamps.append(t)
+            if status and status != "offline":
+                if other not in seen or t < seen[other]:
+                    seen[other] = t
+        others = everyone - {uid}
+        if others <= set(seen):
+            times_all.append(max(seen[o] for o in others) - start_at)
+        else:
+            not_complete += 1
+        frames_total.append(len(stamps))
+        stamps.sort()
+        peak, lo = 0, 0
+        for hi in range(len(stamps)):
+            while stamps[hi] - stamps[lo] >= 1.0:
+                lo += 1
+            peak = max(peak, hi - lo + 1)
+        frames_peak.append(peak)
+    ctx.gen.call_all("close", group="storm")
+    ctx.wait_quiet(timeout=60)
+    return {
+        "members": members,
+        "connected": len(logs),
+        "ramp_seconds": ramp,
+        "failures": failures,
+        "members_seeing_everyone": len(times_all),
+        "members_missing_someone": not_complete,
+        "time_until_all_see_all_s": round(max(times_all), 2) if times_all and not not_complete else None,
+        "p50_time_member_sees_all_s": round(percentile(times_all, 50), 2) if times_all else None,
+        "presence_frames_per_member_mean": round(sum(frames_total) / max(1, len(frames_total)), 1),
+        "presence_frames_per_member_max": max(frames_total) if frames_total else 0,
+        "presence_frames_peak_per_second": max(frames_peak) if frames_peak else 0,
+        "server_cpu_percent": cpu,
+    }
+
+
+def machine() -> dict:
+    model = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+    import platform
+
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
