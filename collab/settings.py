@@ -87,6 +87,18 @@ WSGI_APPLICATION = "collab.wsgi.application"
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DB_POOL", default=True):
+    # Under ASGI each HTTP request runs in a thread of its own, so persistent connections
+    # (CONN_MAX_AGE) leave one open connection per finished thread and a burst of requests
+    # exhausts PostgreSQL ("too many clients"; measured by bench/, docs/performance.md).
+    # A bounded pool per process (psycopg_pool, Django >= 5.1) reuses connections instead.
+    # Size it so processes x DB_POOL_MAX_SIZE stays under PostgreSQL's max_connections.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # required with a pool
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite serialises writers; a busy timeout lets web, worker and beat share it.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
@@ -98,6 +110,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Connections per process of the asyncio client for tickets and presence leases.
+REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=200)
 
 CHANNEL_LAYERS = {
     "default": {

@@ -11,6 +11,8 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/collab
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("THROTTLE_AUTH_RATE", "10000/min")
+# Tests open and drop their databases themselves; a process-wide pool would hold them open.
+os.environ.setdefault("DB_POOL", "false")
 
 from collab.settings import *  # noqa: F403
 

@@ -28,6 +28,12 @@ def async_redis() -> aioredis.Redis:
     key = (id(asyncio.get_running_loop()), settings.REDIS_URL)
     client = _async_clients.get(key)
     if client is None:
-        client = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+        # A blocking pool: a burst (hundreds of sockets connecting or closing at once, each
+        # touching its presence lease) waits briefly for a connection instead of failing
+        # with redis-py's "Too many connections" at the default cap of 100 (bench/).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.REDIS_URL, decode_responses=True, max_connections=settings.REDIS_MAX_CONNECTIONS, timeout=20
+        )
+        client = aioredis.Redis(connection_pool=pool)
         _async_clients[key] = client
     return client
