@@ -54,6 +54,7 @@ class Worker:
         self.chat: dict[str, dict[int, list]] = defaultdict(dict)
         self.chat_all: dict[str, array] = defaultdict(lambda: array("d"))
         self.errors: Counter = Counter()
+        self.retries: Counter = Counter()
         self.frames = 0
         self.frame_events: Counter = Counter()
         self.last_frame = 0.0
@@ -89,21 +90,29 @@ class Worker:
 
     # -- sockets ------------------------------------------------------------------------------
 
-    async def _open(self, sock: Sock, url: str, token: str) -> str | None:
+    async def _open(self, sock: Sock, url: str, token: str, attempts: int = 3) -> str | None:
+        """Connects like a real client: a refused or dropped handshake is retried after a
+        short backoff (counted in self.retries), up to `attempts` times."""
         from websockets.asyncio.client import connect
 
-        try:
-            sock.ws = await connect(
-                url,
-                additional_headers=[("Authorization", f"Bearer {token}")],
-                ping_interval=None,  # the server pings; idle clients stay cheap
-                open_timeout=60,
-                close_timeout=2,
-                max_queue=4096,
-                max_size=2**20,
-            )
-        except Exception as exc:
-            return f"{type(exc).__name__}: {str(exc)[:120]}"
+        for attempt in range(attempts):
+            try:
+                sock.ws = await connect(
+                    url,
+                    additional_headers=[("Authorization", f"Bearer {token}")],
+                    ping_interval=None,  # the server pings; idle clients stay cheap
+                    open_timeout=60,
+                    close_timeout=2,
+                    max_queue=4096,
+                    max_size=2**20,
+                )
+                break
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {str(exc)[:120]}"
+                if attempt == attempts - 1:
+                    return error
+                self.retries[error] += 1
+                await asyncio.sleep(0.5 + random.random() * (attempt + 1))
         sock.connected_at = time.time()
         self._spawn(self._reader(sock))
         return None
@@ -278,6 +287,7 @@ class Worker:
 
     async def cmd_reset_counters(self) -> dict:
         self.errors.clear()
+        self.retries.clear()
         self.frame_events.clear()
         self.frames = 0
         return {"ok": True}
