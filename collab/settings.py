@@ -113,31 +113,44 @@ REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # Connections per process of the asyncio client for tickets and presence leases.
 REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=200)
 
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {
-            # redis-py 8 gives an asyncio pool 100 connections at most and a 5 s read timeout.
-            # channels_redis blocks in BZPOPMIN for 5 s, so with the default a slow loop turns
-            # an idle wait into a TimeoutError that kills the socket; and a burst of connects or
-            # disconnects (hundreds of group_add/group_discard at once) hit "Too many
-            # connections". Measured by bench/ (docs/performance.md): both dropped sockets.
-            "hosts": [
-                {
-                    "address": REDIS_URL,
-                    "socket_timeout": 15,
-                    "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=1000),
-                }
-            ],
-            "prefix": env("CHANNEL_LAYER_PREFIX", default="collab"),
-            # A member's inbox holds this many frames before the layer drops new ones:
-            # large enough for a burst of chat in a class of hundreds.
-            "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
-            "expiry": env.int("CHANNEL_LAYER_EXPIRY", default=60),
-            "group_expiry": env.int("CHANNEL_LAYER_GROUP_EXPIRY", default=86400),
-        },
+_CHANNEL_LAYER_HOSTS = [
+    {
+        # redis-py 8 gives an asyncio pool 100 connections at most and a 5 s read timeout.
+        # The core layer blocks in BZPOPMIN for 5 s, so with the default a slow loop turned an
+        # idle wait into a TimeoutError that killed the socket, and a burst of connects or
+        # disconnects (hundreds of group_add/group_discard at once) hit "Too many
+        # connections". Measured by bench/ (docs/performance.md): both dropped sockets.
+        "address": REDIS_URL,
+        "socket_timeout": 15,
+        "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=1000),
     }
-}
+]
+# "core": a Redis list per socket; a broadcast to a room of N writes N messages to Redis
+# and each process pops them one by one. "pubsub": one PUBLISH per broadcast; each process
+# subscribed to the room receives it once and hands it to its own sockets.
+CHANNEL_LAYER_BACKEND = env("CHANNEL_LAYER_BACKEND", default="core")
+if CHANNEL_LAYER_BACKEND == "pubsub":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": _CHANNEL_LAYER_HOSTS, "prefix": env("CHANNEL_LAYER_PREFIX", default="collab")},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": _CHANNEL_LAYER_HOSTS,
+                "prefix": env("CHANNEL_LAYER_PREFIX", default="collab"),
+                # A member's inbox holds this many frames before the layer drops new ones:
+                # large enough for a burst of chat in a class of hundreds.
+                "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
+                "expiry": env.int("CHANNEL_LAYER_EXPIRY", default=60),
+                "group_expiry": env.int("CHANNEL_LAYER_GROUP_EXPIRY", default=86400),
+            },
+        }
+    }
 
 CACHES = {
     "default": {
