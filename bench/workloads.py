@@ -63,6 +63,17 @@ class Ctx:
             time.sleep(0.3)
         return time.time() - started
 
+    def wait_idle(self, below: float = 15.0, timeout: float = 90.0) -> float:
+        """Waits until the servers' CPU over one second is under `below` percent (their
+        backlog of connects, disconnects and broadcasts is done); returns the wait."""
+        started = time.time()
+        while time.time() - started < timeout:
+            before = self.server_cpu()
+            time.sleep(1.0)
+            if cpu_percent_since(self, before) < below:
+                break
+        return time.time() - started
+
     def server_cpu(self) -> tuple[float, float]:
         total = 0.0
         for proc in self.stack.server_ps():
@@ -140,7 +151,7 @@ def fanout(ctx: Ctx, members: int, messages: int, rate: float) -> dict:
         "connect", per_worker=[{"entries": [teacher] if i == 0 else []} for i in range(len(ctx.gen))], group="fanout"
     )
     joins = join_all(ctx, "fanout")
-    settle = ctx.wait_quiet(timeout=120)
+    settle = ctx.wait_quiet(timeout=120) + ctx.wait_idle()
     ctx.log(f"  fan-out: {opened['opened']} sockets in {opened['seconds']}s, joins {joins}, settled {settle:.1f}s")
 
     tag = f"fan{int(time.time())}"
@@ -157,9 +168,9 @@ def fanout(ctx: Ctx, members: int, messages: int, rate: float) -> dict:
     last = [worst for _, worst in seqs.values()]
     complete = sum(1 for c, _ in seqs.values() if c >= members_in)
     ctx.gen.call_all("close", group="fanout")
-    with_ended = ctx.api("POST", f"/api/live-sessions/{session}/end", ctx.instructor["token"], {})
-    del with_ended
+    ctx.api("POST", f"/api/live-sessions/{session}/end", ctx.instructor["token"], {})
     ctx.wait_quiet(timeout=30)
+    ctx.wait_idle()
     return {
         "members": members_in,
         "sockets_failed": opened["failed"],
@@ -228,6 +239,7 @@ def sockets_held(ctx: Ctx, steps: list[int], hold: float, heartbeat: float = 60.
             break
     ctx.gen.call_all("close", group=None, timeout=300)
     ctx.wait_quiet(timeout=60)
+    ctx.wait_idle(timeout=120)
     return {"baseline_rss_mb": round(baseline / 2**20, 1), "heartbeat_seconds": heartbeat, "steps": rows}
 
 
@@ -256,7 +268,7 @@ def throughput(
             )
     opened = connect(ctx, entries, "tp", ramp=len(entries) / 1000, concurrency=100)
     joins = join_all(ctx, "tp")
-    settle = ctx.wait_quiet(timeout=180)
+    settle = ctx.wait_quiet(timeout=180) + ctx.wait_idle()
     ctx.log(f"  throughput: {opened['opened']} sockets, joins {joins}, settled {settle:.1f}s")
     members_in = joins.get("ok", 0)
     steps = []
@@ -310,6 +322,7 @@ def throughput(
     for session in session_ids:
         ctx.api("POST", f"/api/live-sessions/{session}/end", ctx.instructor["token"], {})
     ctx.wait_quiet(timeout=30)
+    ctx.wait_idle()
     return {
         "sessions": sessions,
         "members_per_session": members,
@@ -447,6 +460,7 @@ def storm(ctx: Ctx, members: int, ramp: float, follow: float) -> dict:
         frames_peak.append(peak)
     ctx.gen.call_all("close", group="storm")
     ctx.wait_quiet(timeout=60)
+    ctx.wait_idle()
     return {
         "members": members,
         "connected": len(logs),
