@@ -5,23 +5,36 @@ from __future__ import annotations
 
 from channels.db import database_sync_to_async
 
-from collab.core.errors import Conflict
+from collab.core.errors import Conflict, DomainError
 from collab.realtime.broadcast import broadcast_now
 from collab.realtime.dispatch import on_socket_disconnect, socket_event, validate
 from studygroups import events, selectors, services
 from studygroups.serializers import GroupMessageInSerializer, GroupRefSerializer
 
 
+async def _active_group_for_member(socket, group_id):
+    group = await database_sync_to_async(selectors.group_get_for_member)(user=socket.user, group_id=group_id)
+    if not group.is_active:
+        raise Conflict("This study group has been closed.", code="group_inactive")
+    return group
+
+
 @socket_event("join-study-group")
 async def join_study_group(socket, data: dict) -> dict:
     body = validate(GroupRefSerializer, data)
-    group = await database_sync_to_async(selectors.group_get_for_member)(user=socket.user, group_id=body["group_id"])
-    if not group.is_active:
-        raise Conflict("This study group has been closed.", code="group_inactive")
+    group = await _active_group_for_member(socket, body["group_id"])
     room = events.group_room(group.id)
     already_in = room in socket.rooms
     await socket.join_room(room)
     if not already_in:
+        # Checked again now that the socket is in the room: a leave or delete that
+        # committed between the first check and join_room sent its "leave the room"
+        # control before this socket was in it, and would otherwise miss it.
+        try:
+            group = await _active_group_for_member(socket, body["group_id"])
+        except DomainError:
+            await socket.leave_room(room)
+            raise
         await broadcast_now(
             room,
             events.PARTICIPANT_JOINED,

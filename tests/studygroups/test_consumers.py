@@ -261,3 +261,33 @@ async def test_moderation_delete_reaches_the_room():
         assert frame["data"] == {"id": str(message.id), "groupId": str(group.id)}
     finally:
         await comm.disconnect()
+
+
+async def test_a_delete_committing_during_join_does_not_leave_the_socket_in_the_room(monkeypatch):
+    """The delete commits after the join's first check but before the socket is in the
+    room, so the delete's "leave the room" control cannot reach it: the second check must."""
+    from studygroups import selectors
+
+    group, admin, *_ = await setup_group()
+    instructor = await sync_to_async(lambda: group.course.instructor)()
+    original = selectors.group_get_for_member
+    calls = []
+
+    def check_then_delete(**kwargs):
+        result = original(**kwargs)
+        if not calls:
+            services.study_group_delete(actor=instructor, group_id=group.id)
+        calls.append(1)
+        return result
+
+    monkeypatch.setattr(selectors, "group_get_for_member", check_then_delete)
+    comm = await ws_connect(admin)
+    try:
+        reply = await send(comm, "join-study-group", {"groupId": str(group.id)})
+        assert reply["event"] == "error" and reply["data"]["code"] == "group_inactive"
+        assert len(calls) == 2
+        await drain(comm)
+        await broadcast_now(room_of(group), "study-group-new-message", {"message": "ghost"})
+        assert await comm.receive_nothing(timeout=0.3)
+    finally:
+        await comm.disconnect()
