@@ -10,18 +10,6 @@ from studygroups.models import MemberRole, StudyGroup, StudyGroupMember
 from tests.factories import EnrollmentFactory, UserFactory
 
 
-@pytest.fixture(autouse=True)
-def _fresh_channel_layer():
-    """A new channel-layer instance per test: channels_redis keeps asyncio locks that
-    belong to the event loop that created them, and every async test has its own loop
-    (otherwise: "Lock ... is bound to a different event loop", now and then)."""
-    from channels.layers import channel_layers
-
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
-
-
 def make_group(course, creator, *, max_members: int = 10, name: str = "Algebra crew", **extra) -> StudyGroup:
     group = StudyGroup.objects.create(course=course, created_by=creator, name=name, max_members=max_members, **extra)
     StudyGroupMember.objects.create(group=group, user=creator, role=MemberRole.ADMIN)
