@@ -14,6 +14,7 @@ from collab.chat.serializers import ChatHistorySerializer, history_response
 from collab.chat.services import HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT
 from collab.core.params import datetime_param, limit_param
 from liveSessions import selectors, services
+from liveSessions.models import SessionStatus
 from liveSessions.permissions import LiveSessionPermission
 from liveSessions.renderers import AttendanceCsvRenderer
 from liveSessions.serializers import (
@@ -79,7 +80,7 @@ class CourseSessionsView(_SessionView):
 
 class MySessionsView(_SessionView):
     @extend_schema(
-        parameters=[MySessionsQuerySerializer, LIMIT],
+        parameters=[OpenApiParameter("status", str, enum=SessionStatus.values, description="Only this status"), LIMIT],
         responses={200: LiveSessionSerializer(many=True), 403: None},
         summary="The sessions I teach, latest first, optionally by status (instructors)",
     )
