@@ -2,6 +2,7 @@
 are told and attendance is closed) and chat messages (search, soft delete)."""
 
 from django.contrib import admin, messages
+from django.db import models
 
 from collab.chat.admin import ChatMessageAdmin
 from collab.core.errors import DomainError
@@ -43,6 +44,7 @@ class LiveSessionAdmin(admin.ModelAdmin):
     ]
     inlines = [SessionAttendanceInline]
     actions = ["end_sessions", "cancel_sessions"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def has_add_permission(self, request) -> bool:
         # Creating goes through the API: it checks the instructor and announces the session.

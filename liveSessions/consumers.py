@@ -12,13 +12,17 @@ ends); chat also re-checks "live and allowed" in one lock-free query.
 
 from __future__ import annotations
 
+import logging
+
 from channels.db import database_sync_to_async
 
-from collab.core.errors import Conflict
+from collab.core.errors import Conflict, DomainError
 from collab.realtime.broadcast import broadcast_now
 from collab.realtime.dispatch import on_socket_disconnect, socket_event, validate
 from liveSessions import events, services
 from liveSessions.serializers import SessionMessageSocketSerializer, SessionSocketSerializer
+
+log = logging.getLogger(__name__)
 
 STATE_KEY = "live_sessions"
 
@@ -86,7 +90,11 @@ async def leave_live_session(socket, data: dict) -> dict:
 @on_socket_disconnect
 async def leave_sessions_on_disconnect(socket) -> None:
     for session_id in list(socket.state.get(STATE_KEY, ())):
-        await _exit(socket, session_id, disconnected=True)
+        try:
+            await _exit(socket, session_id, disconnected=True)
+        except DomainError:
+            # One session gone (e.g. deleted) must not keep the others open.
+            log.warning("socket exit from live session %s refused", session_id)
 
 
 @socket_event(events.MESSAGE)

@@ -8,11 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from collab.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from collab.realtime.testing import capture_broadcasts
 from liveSessions import selectors, services
 from liveSessions.models import AttendanceInterval, LiveSession, SessionAttendance, SessionMessage, SessionStatus
+from liveSessions.services._common import live_overlap
 from tests.factories import EnrollmentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -416,3 +419,27 @@ def test_check_constraints_back_the_serializer(course):
         with pytest.raises(IntegrityError), transaction.atomic():
             live_session(course, **bad)
     assert LiveSession.objects.count() == 0
+
+
+# -- the overlap rule, checked against counting seconds one by one -----------------------
+
+
+@given(
+    joined=st.integers(0, 300),
+    stay=st.integers(0, 300),
+    started=st.one_of(st.none(), st.integers(0, 300)),
+    length=st.one_of(st.none(), st.integers(0, 300)),
+)
+def test_live_overlap_counts_exactly_the_live_seconds_present(joined, stay, started, length):
+    left = joined + stay
+    session = LiveSession(
+        started_at=None if started is None else T0 + timedelta(seconds=started),
+        ended_at=None if started is None or length is None else T0 + timedelta(seconds=started + length),
+    )
+    expected = sum(
+        1
+        for second in range(joined, left)
+        if started is not None and second >= started and (length is None or second < started + length)
+    )
+    got = live_overlap(T0 + timedelta(seconds=joined), T0 + timedelta(seconds=left), session)
+    assert got == timedelta(seconds=expected)
