@@ -11,6 +11,7 @@ Anything else is a Conflict (409, code invalid_transition).
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 
@@ -61,10 +62,19 @@ def queue_join(*, actor: User, instructor_id: uuid.UUID, question: str) -> Offic
             instructor_id=instructor.id, student_id=actor.id, status__in=[EntryStatus.WAITING, EntryStatus.ADMITTED]
         ).exists():
             raise Conflict("You are already in this queue.", code="already_in_queue")
+        # First come, first served even when two joins read the same clock: under the lock,
+        # each join is strictly later than the last one waiting.
+        last = (
+            OfficeHoursQueue.objects.filter(instructor_id=instructor.id, status=EntryStatus.WAITING)
+            .order_by("-joined_queue_at")
+            .values_list("joined_queue_at", flat=True)
+            .first()
+        )
+        joined_at = max(change.now, last + timedelta(microseconds=1)) if last else change.now
         try:
             with transaction.atomic():
                 entry = OfficeHoursQueue.objects.create(
-                    instructor_id=instructor.id, student=actor, question=question, joined_queue_at=change.now
+                    instructor_id=instructor.id, student=actor, question=question, joined_queue_at=joined_at
                 )
         except IntegrityError:
             raise Conflict("You are already in this queue.", code="already_in_queue")
