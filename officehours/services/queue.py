@@ -63,9 +63,11 @@ def queue_join(*, actor: User, instructor_id: uuid.UUID, question: str) -> Offic
         ).exists():
             raise Conflict("You are already in this queue.", code="already_in_queue")
         # First come, first served even when two joins read the same clock: under the lock,
-        # each join is strictly later than the last one waiting.
+        # each join is strictly later than every open entry (an admitted one may be requeued).
         last = (
-            OfficeHoursQueue.objects.filter(instructor_id=instructor.id, status=EntryStatus.WAITING)
+            OfficeHoursQueue.objects.filter(
+                instructor_id=instructor.id, status__in=[EntryStatus.WAITING, EntryStatus.ADMITTED]
+            )
             .order_by("-joined_queue_at")
             .values_list("joined_queue_at", flat=True)
             .first()
