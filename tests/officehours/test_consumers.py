@@ -31,23 +31,23 @@ def setup_queue(instructor, course, *names):
 sync = database_sync_to_async
 
 
-async def collect(comm, timeout: float = 0.4) -> list[dict]:
-    """Every frame until the socket stays quiet for `timeout` seconds."""
+async def collect(comm, quiet: float = 0.4) -> list[dict]:
+    """Every frame until the socket stays quiet for `quiet` seconds."""
     frames = []
     # receive_nothing, unlike a timed-out receive, leaves the application running.
-    while not await comm.receive_nothing(timeout=timeout):
+    while not await comm.receive_nothing(timeout=quiet):
         frames.append(json.loads(await comm.receive_from()))
     return frames
 
 
-async def wait_for(comm, event: str, timeout: float = 5.0) -> dict:
+async def wait_for(comm, event: str, seconds: float = 5.0) -> dict:
     async def wait():
         while True:
-            frame = json.loads(await comm.receive_from(timeout=timeout))
+            frame = json.loads(await comm.receive_from(timeout=seconds))
             if frame["event"] == event:
                 return frame
 
-    return await asyncio.wait_for(wait(), timeout)
+    return await asyncio.wait_for(wait(), seconds)
 
 
 async def send(comm, event: str, data: dict, ref: str = "1") -> dict:
@@ -172,7 +172,7 @@ async def test_no_frame_a_student_receives_names_another_student(instructor, cou
         await join(students[0], instructor, questions[students[0].id])
         await sync(services.queue_close)(actor=instructor, instructor_id=instructor.id)
 
-        for index, (learner, comm) in enumerate(zip(students, sockets, strict=True)):
+        for index, comm in enumerate(sockets):
             frames = await collect(comm)
             assert frames, "each student received frames"
             text = json.dumps(frames)
