@@ -20,14 +20,14 @@ from tests.servers import running_servers
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
 
-async def next_event(ws, event: str, timeout: float = 10.0) -> dict:
+async def next_event(ws, event: str, seconds: float = 10.0) -> dict:
     async def wait() -> dict:
         while True:
             frame = json.loads(await ws.recv())
             if frame["event"] == event:
                 return frame
 
-    return await asyncio.wait_for(wait(), timeout)
+    return await asyncio.wait_for(wait(), seconds)
 
 
 @sync_to_async
