@@ -80,6 +80,9 @@ def queue_join(*, actor: User, instructor_id: uuid.UUID, question: str) -> Offic
                 )
         except IntegrityError:
             raise Conflict("You are already in this queue.", code="already_in_queue")
+        # The place this join got, read under the lock (so no two joins are told the same).
+        spot = selectors.waiting_spots(instructor_id=instructor.id)[entry.id]
+        entry.position, entry.estimated_wait_minutes = spot.position, spot.estimate
         change.touch()
     return entry
 

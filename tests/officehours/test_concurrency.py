@@ -43,6 +43,9 @@ def test_thirty_simultaneous_joins_get_places_one_to_thirty(open_queue, enroll):
     students = enroll(30)
     results = run_at_once([lambda s=s: join(s, open_queue) for s in students])
     assert all(isinstance(r, OfficeHoursQueue) for r in results), results
+    # The place each student was told when joining: 1..30, no two the same.
+    assert sorted(r.position for r in results) == list(range(1, 31))
+    assert sorted(r.estimated_wait_minutes for r in results) == [10 * p for p in range(1, 31)]
     spots = selectors.waiting_spots(instructor_id=open_queue.id)
     assert sorted(spot.position for spot in spots.values()) == list(range(1, 31))
     assert {spot.student_id for spot in spots.values()} == {s.id for s in students}
@@ -51,6 +54,8 @@ def test_thirty_simultaneous_joins_get_places_one_to_thirty(open_queue, enroll):
         OfficeHoursQueue.objects.filter(instructor=open_queue, status="waiting").order_by("joined_queue_at", "id")
     )
     assert len({e.joined_queue_at for e in ordered}) == 30
+    told = {r.student_id: r.position for r in results}
+    assert [told[e.student_id] for e in ordered] == list(range(1, 31))
 
 
 def test_same_student_joining_twice_at_once_gets_one_entry(open_queue, student):

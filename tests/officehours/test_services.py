@@ -395,3 +395,18 @@ def test_unenrolled_student_can_still_leave(open_queue, student, course):
     join(student, open_queue)
     EnrollmentFactory._meta.model.objects.filter(user=student).delete()
     assert services.queue_leave(actor=student, instructor_id=open_queue.id).status == EntryStatus.LEFT
+
+
+def test_deleting_the_slot_in_progress_closes_the_queue_and_ends_the_wait(
+    instructor, course, student, django_capture_on_commit_callbacks
+):
+    monday_10 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    with time_machine.travel(monday_10, tick=False):
+        slot = services.office_hours_create(actor=instructor, day_of_week=1, start_time=time(9), end_time=time(11))
+        entry = join(student, instructor)
+        with capture_broadcasts() as sent, django_capture_on_commit_callbacks(execute=True):
+            services.office_hours_delete(actor=instructor, office_hours_id=slot.id)
+    entry.refresh_from_db()
+    assert entry.status == EntryStatus.REMOVED and entry.removed_reason == events.REASON_ENDED
+    assert sent.named(events.CLOSED) and sent.named(events.SCHEDULE_UPDATED)
+    assert sent.named(events.SCHEDULE_UPDATED)[0].data["slots"] == []
