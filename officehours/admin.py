@@ -62,7 +62,7 @@ class OfficeHoursQueueAdmin(admin.ModelAdmin):
         "completed_at",
         "removed_reason",
     ]
-    list_filter = ["status", "joined_queue_at", "instructor"]
+    list_filter = ["status", "joined_queue_at", ("instructor", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["student__name", "student__email", "instructor__name", "instructor__email", "question"]
     list_select_related = ["student", "instructor"]
     date_hierarchy = "joined_queue_at"

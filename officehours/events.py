@@ -85,3 +85,19 @@ def student_left_payload(*, instructor_id: uuid.UUID, entry_id: uuid.UUID, stude
 
 def queue_length_payload(*, instructor_id: uuid.UUID, length: int) -> dict:
     return {"instructorId": str(instructor_id), "queueLength": length}
+
+
+def instructor_queue_payload(view: dict) -> dict:
+    """The full queue (names, questions): only ever sent to the instructor's user room."""
+    from officehours.serializers import InstructorQueueSerializer
+
+    return wire(InstructorQueueSerializer(view).data)
+
+
+def schedule_payload(*, instructor_id: uuid.UUID, slots) -> dict:
+    from officehours.serializers import OfficeHoursSerializer
+
+    return {
+        "instructorId": str(instructor_id),
+        "slots": [wire(s) for s in OfficeHoursSerializer(slots, many=True).data],
+    }

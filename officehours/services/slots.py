@@ -15,7 +15,6 @@ from officehours import events, selectors
 from officehours.models import OfficeHours, OfficeHoursQueueState
 from officehours.permissions import OfficeHoursPermission
 from officehours.schedule import is_valid_timezone
-from officehours.serializers import OfficeHoursSerializer
 from officehours.services.state import QueueChange, course_rooms_of
 
 EDITABLE = ("day_of_week", "start_time", "end_time", "timezone", "location", "meeting_url", "is_active")
@@ -34,11 +33,9 @@ def _check_slot(slot: OfficeHours) -> None:
 
 
 def _announce_schedule(instructor_id: uuid.UUID) -> None:
-    slots = selectors.slots_for_instructor(instructor_id=instructor_id)
-    payload = {
-        "instructorId": str(instructor_id),
-        "slots": events.wire({"slots": OfficeHoursSerializer(slots, many=True).data})["slots"],
-    }
+    payload = events.schedule_payload(
+        instructor_id=instructor_id, slots=selectors.slots_for_instructor(instructor_id=instructor_id)
+    )
     for room in [events.office_hours_room(instructor_id), *course_rooms_of(instructor_id)]:
         broadcast_on_commit(room, events.SCHEDULE_UPDATED, payload)
 

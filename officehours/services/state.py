@@ -26,7 +26,6 @@ from collab.realtime.rooms import course_room, user_room
 from officehours import events, selectors
 from officehours.models import EntryStatus, OfficeHours, OfficeHoursQueue, OfficeHoursQueueState
 from officehours.schedule import Occurrence, current_occurrences, scheduled_open
-from officehours.serializers import InstructorQueueSerializer
 
 
 def lock_state(instructor_id: uuid.UUID) -> OfficeHoursQueueState:
@@ -130,7 +129,7 @@ class QueueChange:
 
     def _publish(self) -> None:
         view = selectors.queue_view_instructor(instructor_id=self.instructor_id)
-        self.tell_instructor(events.QUEUE_UPDATED, events.wire(InstructorQueueSerializer(view).data))
+        self.tell_instructor(events.QUEUE_UPDATED, events.instructor_queue_payload(view))
 
         # Only students whose own position or estimate changed hear about it.
         after = {
