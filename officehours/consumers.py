@@ -34,7 +34,6 @@ async def join_office_hours_queue(socket, data: dict) -> dict:
 
 
 def _leave(user: User, instructor_id: uuid.UUID) -> str | None:
-    selectors.instructor_get(instructor_id=instructor_id)
     entry = services.queue_leave(actor=user, instructor_id=instructor_id, missing_ok=True)
     return str(entry.id) if entry is not None else None
 

@@ -20,14 +20,15 @@ def zone(name: str) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(name)
 
 
+@lru_cache(maxsize=1)
+def _known_zones() -> frozenset[str]:
+    # Some systems list their local-time and template files too; they are not zone names.
+    return frozenset(zoneinfo.available_timezones()) - {"localtime", "posixrules", "Factory"}
+
+
 def is_valid_timezone(name: str) -> bool:
-    if not name or len(name) > 64 or name.startswith("/") or ".." in name:
-        return False
-    try:
-        zone(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        return False
-    return True
+    """An IANA zone name known to the tz database (not a file path, not "localtime")."""
+    return bool(name) and name in _known_zones()
 
 
 def js_day(moment: datetime) -> int:

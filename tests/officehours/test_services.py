@@ -410,3 +410,23 @@ def test_deleting_the_slot_in_progress_closes_the_queue_and_ends_the_wait(
     assert entry.status == EntryStatus.REMOVED and entry.removed_reason == events.REASON_ENDED
     assert sent.named(events.CLOSED) and sent.named(events.SCHEDULE_UPDATED)
     assert sent.named(events.SCHEDULE_UPDATED)[0].data["slots"] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "valid"),
+    [
+        ("UTC", True),
+        ("Europe/Berlin", True),
+        ("America/Argentina/Buenos_Aires", True),
+        ("Mars/Base", False),
+        ("", False),
+        ("localtime", False),
+        ("/etc/localtime", False),
+        ("../zoneinfo/UTC", False),
+        ("europe/berlin", False),
+    ],
+)
+def test_timezone_validation(name, valid):
+    from officehours.schedule import is_valid_timezone
+
+    assert is_valid_timezone(name) is valid
