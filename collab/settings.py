@@ -182,6 +182,14 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
     ],
     "SECURITY": [{"jwtAuth": []}],
+    # Several apps name a choice field `status` or `role`; give each choice set its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "UserRoleEnum": "collab.accounts.models.Role",
+        "GroupMemberRoleEnum": "studygroups.models.MemberRole",
+        "LiveSessionStatusEnum": "liveSessions.models.SessionStatus",
+        "QueueEntryStatusEnum": "officehours.models.EntryStatus",
+        "HealthStateEnum": ["ok", "unavailable"],
+    },
 }
 
 # Celery: broker and results on the same Redis; beat's periodic tasks are registered
