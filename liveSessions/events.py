@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 
 from collab.accounts.models import User
+from collab.core.jsonframes import iso
 from liveSessions.models import LiveSession
 
 # server -> client
@@ -36,10 +37,6 @@ def session_room(session_id: uuid.UUID | str) -> str:
     return f"session-{session_id}"
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def session_payload(session: LiveSession, *, active_attendees: int | None = None) -> dict:
     """The session as the REST detail shows it (minus what needs a query)."""
     data = {
@@ -48,13 +45,13 @@ def session_payload(session: LiveSession, *, active_attendees: int | None = None
         "instructor": {"id": str(session.instructor_id), "name": session.instructor.name},
         "title": session.title,
         "description": session.description,
-        "scheduledAt": _iso(session.scheduled_at),
+        "scheduledAt": iso(session.scheduled_at),
         "duration": session.duration,
         "capacity": session.capacity,
         "status": session.status,
-        "startedAt": _iso(session.started_at),
-        "endedAt": _iso(session.ended_at),
-        "plannedEndAt": _iso(session.planned_end_at),
+        "startedAt": iso(session.started_at),
+        "endedAt": iso(session.ended_at),
+        "plannedEndAt": iso(session.planned_end_at),
         "recordingUrl": session.recording_url or None,
         "materials": session.materials,
     }
@@ -77,7 +74,7 @@ def ended_payload(session: LiveSession) -> dict:
     return {
         "sessionId": str(session.id),
         "courseId": str(session.course_id) if session.course_id else None,
-        "endedAt": _iso(session.ended_at),
+        "endedAt": iso(session.ended_at),
         "recordingUrl": session.recording_url or None,
     }
 
@@ -87,13 +84,13 @@ def starting_soon_payload(session: LiveSession, *, minutes: int) -> dict:
         "sessionId": str(session.id),
         "courseId": str(session.course_id) if session.course_id else None,
         "title": session.title,
-        "scheduledAt": _iso(session.scheduled_at),
+        "scheduledAt": iso(session.scheduled_at),
         "minutesUntilStart": minutes,
     }
 
 
 def ending_soon_payload(session: LiveSession, *, ends_at: datetime, minutes: int) -> dict:
-    return {"sessionId": str(session.id), "autoEndAt": _iso(ends_at), "minutesLeft": minutes}
+    return {"sessionId": str(session.id), "autoEndAt": iso(ends_at), "minutesLeft": minutes}
 
 
 def attendee_payload(session_id: uuid.UUID, user: User, *, active_attendees: int) -> dict:

@@ -12,6 +12,8 @@ from datetime import datetime
 
 from djangorestframework_camel_case.util import camelize
 
+from collab.core.jsonframes import iso
+
 # server -> client
 QUEUE_UPDATED = "office-hours-queue-updated"  # instructor: the full queue
 STUDENT_LEFT = "office-hours-student-left"  # instructor: a student withdrew
@@ -36,17 +38,13 @@ def office_hours_room(instructor_id: uuid.UUID | str) -> str:
     return f"office-hours-{instructor_id}"
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def wire(data: dict) -> dict:
     """A REST-shaped (snake_case) view as it goes on a socket."""
     return camelize(data)
 
 
 def open_state_payload(*, instructor_id: uuid.UUID, is_open: bool, manually: bool, at: datetime) -> dict:
-    return {"instructorId": str(instructor_id), "isOpen": is_open, "manual": manually, "at": _iso(at)}
+    return {"instructorId": str(instructor_id), "isOpen": is_open, "manual": manually, "at": iso(at)}
 
 
 def position_payload(*, instructor_id: uuid.UUID, entry_id: uuid.UUID, position: int, estimate: int) -> dict:

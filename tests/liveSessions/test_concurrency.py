@@ -2,40 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 
 from collab.core.errors import Conflict
 from liveSessions import services
 from liveSessions.models import AttendanceInterval, SessionAttendance, SessionStatus
+from tests.concurrency import run_at_once
 from tests.factories import EnrollmentFactory, UserFactory
 from tests.liveSessions.factories import live_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _run_at_once(calls) -> list:
-    """Runs every call in its own thread, released together; returns results/exceptions."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def worker(index, call):
-        try:
-            barrier.wait(timeout=30)
-            results[index] = call()
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def test_fifty_join_a_ten_seat_session_at_once_and_exactly_ten_get_in(course):
@@ -44,7 +20,7 @@ def test_fifty_join_a_ten_seat_session_at_once_and_exactly_ten_get_in(course):
     for user in users:
         EnrollmentFactory(course=course, user=user)
 
-    results = _run_at_once([lambda u=u: services.attendance_join(actor=u, session_id=session.id) for u in users])
+    results = run_at_once([lambda u=u: services.attendance_join(actor=u, session_id=session.id) for u in users])
 
     joined = [r for r in results if isinstance(r, services.JoinOutcome)]
     refused = [r for r in results if isinstance(r, Conflict)]
@@ -58,7 +34,7 @@ def test_fifty_join_a_ten_seat_session_at_once_and_exactly_ten_get_in(course):
 def test_one_user_joining_twenty_times_at_once_gets_one_row_and_one_open_interval(course, student):
     session = live_session(course, status=SessionStatus.LIVE, capacity=10)
 
-    results = _run_at_once([lambda: services.attendance_join(actor=student, session_id=session.id)] * 20)
+    results = run_at_once([lambda: services.attendance_join(actor=student, session_id=session.id)] * 20)
 
     assert all(isinstance(r, services.JoinOutcome) for r in results), results
     assert sum(r.newly_present for r in results) == 1
@@ -74,7 +50,7 @@ def test_joins_racing_the_end_leave_no_open_interval(course):
 
     calls = [lambda u=u: services.attendance_join(actor=u, session_id=session.id) for u in users]
     calls.append(lambda: services.live_session_end(actor=course.instructor, session_id=session.id))
-    results = _run_at_once(calls)
+    results = run_at_once(calls)
 
     # Every join either came before the end (and was closed by it) or was refused after it.
     assert all(isinstance(r, (services.JoinOutcome, Conflict)) for r in results[:-1]), results

@@ -4,39 +4,15 @@ the work."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 
 from collab.core.errors import Conflict
 from officehours import selectors, services
 from officehours.models import EntryStatus, OfficeHoursQueue
+from tests.concurrency import run_at_once
 from tests.officehours.conftest import join
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run_at_once(functions) -> list:
-    """Starts every function on its own thread behind a barrier; returns results or exceptions."""
-    barrier = threading.Barrier(len(functions))
-    results: list = [None] * len(functions)
-
-    def runner(index, function):
-        try:
-            barrier.wait(timeout=10)
-            results[index] = function()
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i, f)) for i, f in enumerate(functions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def test_thirty_simultaneous_joins_get_places_one_to_thirty(open_queue, enroll):
