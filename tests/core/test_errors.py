@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 
@@ -118,8 +119,6 @@ def test_415_shape(api, instructor):
 def test_500_handler_speaks_the_same_shape():
     response = server_error(RequestFactory().get("/api/courses"))
     assert response.status_code == 500
-    import json
-
     body = json.loads(response.content)
     assert body["error"]["code"] == "server_error" and body["error"]["message"]
 
