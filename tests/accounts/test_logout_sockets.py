@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from collab.realtime.consumer import CLOSE_LOGGED_OUT
@@ -12,12 +12,12 @@ from tests.conftest import client_for, ws_connect
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@sync_to_async
+@database_sync_to_async
 def rest_logout(user, refresh: str) -> int:
     return client_for(user).post("/api/auth/logout", {"refresh": refresh}, format="json").status_code
 
 
-@sync_to_async
+@database_sync_to_async
 def refresh_for(user) -> str:
     return str(RefreshToken.for_user(user))
 

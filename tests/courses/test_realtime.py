@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 
 from collab.realtime.broadcast import broadcast_now
 from collab.realtime.rooms import course_room, user_room
@@ -13,14 +13,14 @@ from tests.factories import CourseFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@sync_to_async
+@database_sync_to_async
 def rest(user, method: str, path: str, body: dict | None = None):
     response = getattr(client_for(user), method)(path, body or {}, format="json")
     return response.status_code, (response.json() if response.content else None)
 
 
 async def test_enrolling_moves_the_open_socket_into_the_course_room(instructor, other_student):
-    course = await sync_to_async(CourseFactory)(instructor=instructor)
+    course = await database_sync_to_async(CourseFactory)(instructor=instructor)
     learner = await ws_connect(other_student)
     second_tab = await ws_connect(other_student)
     try:

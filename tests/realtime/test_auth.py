@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import jwt
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
@@ -44,19 +44,19 @@ async def assert_refused(path: str = "/ws/", headers: list | None = None, code: 
         await communicator.disconnect()
 
 
-@sync_to_async
+@database_sync_to_async
 def rest_ticket(user) -> dict:
     response = client_for(user).post("/api/auth/ws-ticket")
     assert response.status_code == 200
     return response.json()
 
 
-@sync_to_async
+@database_sync_to_async
 def make_ticket(user) -> str:
     return ticket_issue(user_id=user.id)
 
 
-access_for = sync_to_async(access_token_for)
+access_for = database_sync_to_async(access_token_for)
 
 
 def bearer(token: str) -> list:
@@ -74,9 +74,9 @@ async def test_no_credentials_with_an_allowed_origin_is_refused():
     await assert_refused(headers=[ALLOWED_ORIGIN])
 
 
-@pytest.mark.parametrize("ticket", ["unknown-ticket", "x" * 200, ""])
-async def test_unknown_ticket_is_refused(ticket, student):
-    await assert_refused(f"/ws/?ticket={ticket}")
+async def test_unknown_ticket_is_refused(student):
+    for ticket in ["unknown-ticket", "x" * 200, "", "%00"]:
+        await assert_refused(f"/ws/?ticket={ticket}")
 
 
 async def test_reused_ticket_is_refused(student):
@@ -131,37 +131,37 @@ async def test_tampered_access_token_is_refused(student, other_student):
 
 
 async def test_refresh_token_as_bearer_is_refused(student):
-    refresh = await sync_to_async(RefreshToken.for_user)(student)
+    refresh = await database_sync_to_async(RefreshToken.for_user)(student)
     await assert_refused(headers=bearer(str(refresh)))
 
 
-@pytest.mark.parametrize("header", [b"Basic dXNlcjpwYXNz", b"Bearer", b"Bearer not-a-jwt", b"Token abc"])
-async def test_malformed_authorization_header_is_refused(student, header):
-    await assert_refused(headers=[(b"authorization", header)])
+async def test_malformed_authorization_header_is_refused(student):
+    for header in [b"Basic dXNlcjpwYXNz", b"Bearer", b"Bearer ", b"Bearer not-a-jwt", b"Token abc"]:
+        await assert_refused(headers=[(b"authorization", header)])
 
 
 async def test_inactive_user_is_refused_by_ticket_and_by_header(student):
     ticket = await make_ticket(student)
     token = await access_for(student)
     student.is_active = False
-    await sync_to_async(student.save)()
+    await database_sync_to_async(student.save)()
     await assert_refused(f"/ws/?ticket={ticket}")
     await assert_refused(headers=bearer(token))
 
 
-@pytest.mark.parametrize(
-    "origin",
-    [
+async def test_origin_not_allowed_is_refused_even_with_a_valid_ticket(student):
+    for origin in [
         b"http://evil.example",
         b"https://allowed.example",
         b"http://allowed.example.evil.com",
         b"null",
+        b"",
         b"http://allowed.example:8080",
-    ],
-)
-async def test_origin_not_allowed_is_refused_even_with_a_valid_ticket(student, origin):
-    ticket = await make_ticket(student)
-    await assert_refused(f"/ws/?ticket={ticket}", headers=[(b"origin", origin)], code=CLOSE_ORIGIN_REFUSED)
+    ]:
+        ticket = await make_ticket(student)
+        await assert_refused(f"/ws/?ticket={ticket}", headers=[(b"origin", origin)], code=CLOSE_ORIGIN_REFUSED)
+        # Refused before the ticket was looked at: it is still there, unspent.
+        assert sync_redis().get(ticket_key(ticket)) == str(student.id)
 
 
 async def test_origin_not_allowed_is_refused_even_with_a_valid_bearer(student):
@@ -169,9 +169,10 @@ async def test_origin_not_allowed_is_refused_even_with_a_valid_bearer(student):
     await assert_refused(headers=headers, code=CLOSE_ORIGIN_REFUSED)
 
 
-@pytest.mark.parametrize("param", ["token", "access", "access_token", "jwt", "authorization"])
-async def test_a_jwt_in_the_query_string_does_not_authenticate(student, param):
-    await assert_refused(f"/ws/?{param}={await access_for(student)}")
+async def test_a_jwt_in_the_query_string_does_not_authenticate(student):
+    token = await access_for(student)
+    for param in ["token", "access", "access_token", "jwt", "authorization", "bearer"]:
+        await assert_refused(f"/ws/?{param}={token}")
 
 
 async def test_a_jwt_passed_as_ticket_does_not_authenticate(student):
@@ -199,11 +200,11 @@ async def test_allowed_origin_with_a_ticket_connects(student):
 
 
 async def test_a_valid_ticket_joins_the_user_room_and_each_course_room(instructor, student, other_student):
-    taught = await sync_to_async(CourseFactory)(instructor=instructor)
-    studied = await sync_to_async(CourseFactory)()
-    await sync_to_async(EnrollmentFactory)(course=studied, user=instructor)
-    foreign = await sync_to_async(CourseFactory)()
-    await sync_to_async(EnrollmentFactory)(course=foreign, user=student)
+    taught = await database_sync_to_async(CourseFactory)(instructor=instructor)
+    studied = await database_sync_to_async(CourseFactory)()
+    await database_sync_to_async(EnrollmentFactory)(course=studied, user=instructor)
+    foreign = await database_sync_to_async(CourseFactory)()
+    await database_sync_to_async(EnrollmentFactory)(course=foreign, user=student)
 
     ticket = (await rest_ticket(instructor))["ticket"]
     accepted, _, communicator = await handshake(f"/ws/?ticket={ticket}", headers=[ALLOWED_ORIGIN])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.db import transaction
 
 from collab.realtime import broadcast as broadcast_module
@@ -29,7 +29,7 @@ async def _shout(socket, data: dict) -> dict:
     return {}
 
 
-@sync_to_async
+@database_sync_to_async
 def in_transaction(callback, *, fail: bool = False) -> None:
     try:
         with transaction.atomic():
@@ -129,7 +129,7 @@ async def test_a_broadcast_is_encoded_once_for_every_recipient(course, student, 
 async def test_broadcast_outside_a_transaction_sends_at_once(course, student):
     socket = await ws_connect(student)
     try:
-        await sync_to_async(broadcast_on_commit)(course_room(course.id), "test-event", {})
+        await database_sync_to_async(broadcast_on_commit)(course_room(course.id), "test-event", {})
         assert (await socket.receive_json_from(timeout=3))["event"] == "test-event"
     finally:
         await socket.disconnect()
