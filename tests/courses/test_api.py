@@ -122,6 +122,16 @@ def test_list_lists_a_course_once_and_counts_all_its_students(api, course, stude
         assert body[0]["studentCount"] == 4, (viewer, body)
 
 
+def test_list_is_bounded_by_limit(api, instructor):
+    for n in range(5):
+        CourseFactory(instructor=instructor, title=f"C{n}")
+    body = api(instructor).get("/api/courses?limit=3").json()
+    assert [c["title"] for c in body] == ["C0", "C1", "C2"]
+    for bad in ("0", "501", "-1", "abc"):
+        error = assert_error(api(instructor).get(f"/api/courses?limit={bad}"), 400, "invalid")
+        assert "limit" in error["fields"]
+
+
 def test_course_shape(api, course, student, instructor):
     body = api(student).get(f"/api/courses/{course.id}").json()
     assert body == {
