@@ -29,7 +29,9 @@ class CourseViewSet(viewsets.ViewSet):
         courses = selectors.course_list_for_user(user=request.user)[:limit]
         return Response(CourseSerializer(courses, many=True).data)
 
-    @extend_schema(request=CourseCreateSerializer, responses={201: CourseSerializer}, summary="Create a course (instructors)")
+    @extend_schema(
+        request=CourseCreateSerializer, responses={201: CourseSerializer}, summary="Create a course (instructors)"
+    )
     def create(self, request):
         body = CourseCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
