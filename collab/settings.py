@@ -16,8 +16,9 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-# The fallback key only ever exists on a developer machine; check --deploy rejects it.
-SECRET_KEY = env("SECRET_KEY", default="insecure-embedded-default-key-change-me-in-production")
+# The fallback key only ever exists on a developer machine; its "django-insecure-"
+# prefix makes check --deploy reject it (security.W009).
+SECRET_KEY = env("SECRET_KEY", default="django-insecure-embedded-default-key-change-me-in-production")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 PORT = env.int("PORT", default=8000)
 
@@ -179,7 +180,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["djangorestframework_camel_case.render.CamelCaseJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["djangorestframework_camel_case.parser.CamelCaseJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["collab.core.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "collab.core.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
@@ -219,7 +220,15 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
     ],
-    "SECURITY": [{"jwtAuth": []}],
+    # Several apps name a choice field `status` or `role`; give each choice set its own
+    # name, and /health's three parts share one.
+    "ENUM_NAME_OVERRIDES": {
+        "UserRoleEnum": "collab.accounts.models.Role",
+        "GroupMemberRoleEnum": "studygroups.models.MemberRole",
+        "LiveSessionStatusEnum": "liveSessions.models.SessionStatus",
+        "QueueEntryStatusEnum": "officehours.models.EntryStatus",
+        "HealthStateEnum": ["ok", "unavailable"],
+    },
 }
 
 # Celery: broker and results on the same Redis; beat's periodic tasks are registered

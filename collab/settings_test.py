@@ -9,12 +9,17 @@ import os
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/collab")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
+# Under pytest-xdist each worker gets its own Redis db (tests flush theirs) and database.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _worker.startswith("gw"):
+    _base, _, _ = os.environ["REDIS_URL"].rpartition("/")
+    os.environ["REDIS_URL"] = f"{_base}/{8 + int(_worker[2:])}"
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("THROTTLE_AUTH_RATE", "10000/min")
 # Tests open and drop their databases themselves; a process-wide pool would hold them open.
 os.environ.setdefault("DB_POOL", "false")
 
-from collab.settings import *  # noqa: F403
+from collab.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SOCKET_ALLOWED_ORIGINS = ["http://allowed.example"]

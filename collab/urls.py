@@ -16,3 +16,6 @@ urlpatterns = [
     path("api/office-hours", include("officehours.urls")),
     path("api/study-groups", include("studygroups.urls")),
 ]
+
+handler404 = "collab.core.views.not_found"
+handler500 = "collab.core.views.server_error"

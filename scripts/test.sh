@@ -9,5 +9,5 @@ bash scripts/venv.sh requirements-dev.txt
 export DATABASE_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/collab}
 export REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379/1}
 .venv/bin/ruff check .
-.venv/bin/python manage.py makemigrations --check --dry-run >/dev/null
+DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python manage.py makemigrations --check --dry-run >/dev/null
 exec .venv/bin/pytest --create-db --timeout 300 "$@"

@@ -26,6 +26,17 @@ def _clean_redis():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """A new channel-layer instance per test: channels_redis keeps asyncio locks bound to
+    the event loop that created them, and every async test has its own loop."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def student(db):
     return UserFactory()

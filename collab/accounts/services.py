@@ -82,7 +82,9 @@ def auth_refresh(*, refresh: str) -> dict[str, str]:
     """
     token = _verified_refresh(refresh)
     jti = token[jwt_settings.JTI_CLAIM]
-    outstanding = OutstandingToken.objects.select_for_update().filter(jti=jti).first()
+    # order_by(): the model's default ordering joins the nullable user FK, and PostgreSQL
+    # refuses FOR UPDATE on the nullable side of an outer join.
+    outstanding = OutstandingToken.objects.select_for_update().filter(jti=jti).order_by().first()
     if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
         raise NotAuthenticated("Token is blacklisted.", code="token_not_valid")
     BlacklistedToken.objects.create(token=outstanding)
@@ -98,7 +100,9 @@ def auth_logout(*, user: User, refresh: str) -> None:
     token = _verified_refresh(refresh)
     if str(token[jwt_settings.USER_ID_CLAIM]) != str(user.id):
         raise NotAuthenticated("This refresh token belongs to another user.", code="token_not_valid")
-    outstanding = OutstandingToken.objects.select_for_update().filter(jti=token[jwt_settings.JTI_CLAIM]).first()
+    outstanding = (
+        OutstandingToken.objects.select_for_update().filter(jti=token[jwt_settings.JTI_CLAIM]).order_by().first()
+    )
     if outstanding is not None:
         BlacklistedToken.objects.get_or_create(token=outstanding)
     sockets_control_on_commit(user_room(user.id), close=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -14,3 +15,8 @@ def dumps(value: Any) -> str:
 
 def loads(text: str | bytes) -> Any:
     return orjson.loads(text)
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 for payloads, None stays None."""
+    return value.isoformat() if value is not None else None

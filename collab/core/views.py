@@ -3,6 +3,8 @@ from __future__ import annotations
 import redis
 from django.conf import settings
 from django.db import connection
+from django.http import JsonResponse
+from django.views import defaults
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -31,6 +33,16 @@ def _channel_layer_ok() -> bool:
         return False
 
 
+_HEALTH = inline_serializer(
+    "Health",
+    {
+        "status": serializers.ChoiceField(choices=["ok", "unavailable"]),
+        "database": serializers.ChoiceField(choices=["ok", "unavailable"]),
+        "channelLayer": serializers.ChoiceField(choices=["ok", "unavailable"]),
+    },
+)
+
+
 class HealthView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -38,17 +50,8 @@ class HealthView(APIView):
 
     @extend_schema(
         summary="Liveness of the web process and the parts it needs",
-        responses={
-            (200, "application/json"): inline_serializer(
-                "Health",
-                {
-                    "status": serializers.ChoiceField(choices=["ok", "unavailable"]),
-                    "database": serializers.ChoiceField(choices=["ok", "unavailable"]),
-                    "channelLayer": serializers.ChoiceField(choices=["ok", "unavailable"]),
-                },
-            ),
-            (503, "application/json"): None,
-        },
+        # 503 has the same body, naming the part that is "unavailable".
+        responses={200: _HEALTH, 503: _HEALTH},
     )
     def get(self, request):
         parts = {
@@ -59,3 +62,21 @@ class HealthView(APIView):
         body = {"status": "ok" if healthy else "unavailable", **parts}
         # Keys are already camelCase; the renderer leaves them as they are.
         return Response(body, status=200 if healthy else 503)
+
+
+def _wants_html(request) -> bool:
+    # The Django admin keeps its HTML pages; everything else speaks the API's error shape.
+    return request.path.startswith("/admin/")
+
+
+def not_found(request, exception=None):
+    """URLs no route matches (e.g. /api/courses/not-a-uuid) answer in the one error shape."""
+    if _wants_html(request):
+        return defaults.page_not_found(request, exception)
+    return JsonResponse({"error": {"code": "not_found", "message": "Not found."}}, status=404)
+
+
+def server_error(request):
+    if _wants_html(request):
+        return defaults.server_error(request)
+    return JsonResponse({"error": {"code": "server_error", "message": "The server hit an error."}}, status=500)

@@ -17,6 +17,10 @@ class CoursePermission(BasePermission):
     - enroll or unenroll users: the course's instructor and admins.
     """
 
+    # Shown when has_permission refuses (only course creation is refused here).
+    message = "Only instructors can create courses."
+    code = "not_instructor"
+
     @staticmethod
     def can_create(user: User) -> bool:
         return user.is_authenticated and (user.is_instructor or user.is_admin)

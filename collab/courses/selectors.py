@@ -19,11 +19,14 @@ def course_ids_for_user(*, user_id: uuid.UUID) -> list[uuid.UUID]:
 
 
 def course_list_for_user(*, user: User) -> QuerySet[Course]:
+    # Membership is a subquery, not a join on enrollments: a filter on the joined
+    # enrollments would also restrict the Count to the viewer's own row (a student
+    # would see studentCount 1).
+    enrolled = Enrollment.objects.filter(user=user).values("course_id")
     return (
-        Course.objects.filter(Q(instructor=user) | Q(enrollments__user=user))
-        .distinct()
+        Course.objects.filter(Q(instructor=user) | Q(id__in=enrolled))
         .select_related("instructor")
-        .annotate(student_count=Count("enrollments", distinct=True))
+        .annotate(student_count=Count("enrollments"))
         .order_by("title", "id")
     )
 

@@ -1,8 +1,9 @@
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from collab.core.params import limit_param
 from collab.courses import selectors, services
 from collab.courses.permissions import CoursePermission
 from collab.courses.serializers import (
@@ -18,9 +19,14 @@ class CourseViewSet(viewsets.ViewSet):
     permission_classes = [CoursePermission]
     lookup_url_kwarg = "course_id"
 
-    @extend_schema(responses={200: CourseSerializer(many=True)}, summary="Courses I teach or am enrolled in")
+    @extend_schema(
+        parameters=[OpenApiParameter("limit", int, description="At most this many courses (1-500, default 500).")],
+        responses={200: CourseSerializer(many=True)},
+        summary="Courses I teach or am enrolled in",
+    )
     def list(self, request):
-        courses = selectors.course_list_for_user(user=request.user)[:500]
+        limit = limit_param(request, default=500, maximum=500)
+        courses = selectors.course_list_for_user(user=request.user)[:limit]
         return Response(CourseSerializer(courses, many=True).data)
 
     @extend_schema(

@@ -6,7 +6,7 @@ import json
 import httpx
 import pytest
 import websockets
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async as sync_to_async
 
 from tests.conftest import access_token_for
 from tests.factories import CourseFactory, UserFactory

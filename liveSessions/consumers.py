@@ -1,0 +1,126 @@
+"""Socket events of live sessions. See docs/protocol/liveSessions.md.
+
+Room entry is attendance: `join-live-session` runs the same join service as REST
+(capacity included) and records the socket's channel; `leave-live-session` and a
+disconnect take the channel out, and the user is marked left when their last socket
+is gone (services.attendance). `socket.state["live_sessions"]` holds the ids of the
+sessions this socket entered, so the disconnect hook knows what to leave.
+
+Chat and typing need the socket to be in `session-<id>` (it is emptied when the session
+ends); chat also re-checks "live and allowed" in one lock-free query.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from channels.db import database_sync_to_async
+
+from collab.core.errors import Conflict, DomainError
+from collab.realtime.broadcast import broadcast_now
+from collab.realtime.dispatch import on_socket_disconnect, socket_event, validate
+from liveSessions import events, services
+from liveSessions.serializers import SessionMessageSocketSerializer, SessionSocketSerializer
+
+log = logging.getLogger(__name__)
+
+STATE_KEY = "live_sessions"
+
+
+def _entered(socket) -> set:
+    return socket.state.setdefault(STATE_KEY, set())
+
+
+def _require_in_room(socket, session_id) -> str:
+    room = events.session_room(session_id)
+    if room not in socket.rooms:
+        raise Conflict("Join the live session first (join-live-session).", code="not_in_session")
+    return room
+
+
+@socket_event(events.JOIN)
+async def join_live_session(socket, data: dict) -> dict:
+    session_id = validate(SessionSocketSerializer, data)["session_id"]
+    outcome = await database_sync_to_async(services.attendance_join)(
+        actor=socket.user, session_id=session_id, channel_name=socket.channel_name
+    )
+    room = events.session_room(session_id)
+    await socket.join_room(room)
+    _entered(socket).add(str(session_id))
+    if outcome.first_socket:
+        await broadcast_now(
+            room,
+            events.PARTICIPANT_JOINED,
+            events.participant_payload(session_id, socket.user),
+            exclude_channel=socket.channel_name,
+        )
+    return {
+        "sessionId": str(session_id),
+        "room": room,
+        "activeAttendees": outcome.active_attendees,
+        "capacity": outcome.session.capacity,
+    }
+
+
+async def _exit(socket, session_id: str, *, disconnected: bool) -> None:
+    room = events.session_room(session_id)
+    _entered(socket).discard(session_id)
+    outcome = await database_sync_to_async(services.attendance_socket_exit)(
+        actor=socket.user, session_id=session_id, channel_name=socket.channel_name, disconnected=disconnected
+    )
+    if outcome.last_socket and room in socket.rooms:
+        await broadcast_now(
+            room,
+            events.PARTICIPANT_LEFT,
+            events.participant_payload(session_id, socket.user),
+            exclude_channel=socket.channel_name,
+        )
+    await socket.leave_room(room)
+
+
+@socket_event(events.LEAVE)
+async def leave_live_session(socket, data: dict) -> dict:
+    session_id = str(validate(SessionSocketSerializer, data)["session_id"])
+    if session_id not in _entered(socket) and events.session_room(session_id) not in socket.rooms:
+        raise Conflict("This socket is not in that session.", code="not_in_session")
+    await _exit(socket, session_id, disconnected=False)
+    return {"sessionId": session_id}
+
+
+@on_socket_disconnect
+async def leave_sessions_on_disconnect(socket) -> None:
+    for session_id in list(socket.state.get(STATE_KEY, ())):
+        try:
+            await _exit(socket, session_id, disconnected=True)
+        except DomainError:
+            # One session gone (e.g. deleted) must not keep the others open.
+            log.warning("socket exit from live session %s refused", session_id)
+
+
+@socket_event(events.MESSAGE)
+async def session_message(socket, data: dict) -> dict:
+    body = validate(SessionMessageSocketSerializer, data)
+    _require_in_room(socket, body["session_id"])
+    stored = await database_sync_to_async(services.session_message_send)(
+        actor=socket.user, session_id=body["session_id"], message=body["message"]
+    )
+    return {"id": str(stored.id), "sessionId": str(body["session_id"]), "sentAt": stored.sent_at.isoformat()}
+
+
+async def _typing(socket, data: dict, event: str) -> dict:
+    session_id = validate(SessionSocketSerializer, data)["session_id"]
+    room = _require_in_room(socket, session_id)
+    await broadcast_now(
+        room, event, events.participant_payload(session_id, socket.user), exclude_channel=socket.channel_name
+    )
+    return {"sessionId": str(session_id)}
+
+
+@socket_event(events.TYPING_START)
+async def session_typing_start(socket, data: dict) -> dict:
+    return await _typing(socket, data, events.USER_TYPING)
+
+
+@socket_event(events.TYPING_STOP)
+async def session_typing_stop(socket, data: dict) -> dict:
+    return await _typing(socket, data, events.USER_STOP_TYPING)

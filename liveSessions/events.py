@@ -1,0 +1,110 @@
+"""Live-session event names, room names and payload builders (camelCase, str ids, ISO times)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from collab.accounts.models import User
+from collab.core.jsonframes import iso
+from liveSessions.models import LiveSession
+
+# server -> client
+SESSION_SCHEDULED = "live-session-scheduled"
+SESSION_STARTING_SOON = "live-session-starting-soon"
+SESSION_STARTED = "session-started"
+SESSION_ENDING_SOON = "session-ending-soon"
+SESSION_ENDED = "session-ended"
+SESSION_CANCELLED = "live-session-cancelled"
+ATTENDEE_JOINED = "attendee-joined"
+ATTENDEE_LEFT = "attendee-left"
+PARTICIPANT_JOINED = "session-participant-joined"
+PARTICIPANT_LEFT = "session-participant-left"
+NEW_MESSAGE = "session-new-message"
+MESSAGE_DELETED = "session-message-deleted"
+USER_TYPING = "session-user-typing"
+USER_STOP_TYPING = "session-user-stop-typing"
+
+# client -> server
+JOIN = "join-live-session"
+LEAVE = "leave-live-session"
+MESSAGE = "session-message"
+TYPING_START = "session-typing-start"
+TYPING_STOP = "session-typing-stop"
+
+
+def session_room(session_id: uuid.UUID | str) -> str:
+    return f"session-{session_id}"
+
+
+def session_payload(session: LiveSession, *, active_attendees: int | None = None) -> dict:
+    """The session as the REST detail shows it (minus what needs a query)."""
+    data = {
+        "id": str(session.id),
+        "courseId": str(session.course_id) if session.course_id else None,
+        "instructor": {"id": str(session.instructor_id), "name": session.instructor.name},
+        "title": session.title,
+        "description": session.description,
+        "scheduledAt": iso(session.scheduled_at),
+        "duration": session.duration,
+        "capacity": session.capacity,
+        "status": session.status,
+        "startedAt": iso(session.started_at),
+        "endedAt": iso(session.ended_at),
+        "plannedEndAt": iso(session.planned_end_at),
+        "recordingUrl": session.recording_url or None,
+        "materials": session.materials,
+    }
+    if active_attendees is not None:
+        data["activeAttendees"] = active_attendees
+    return data
+
+
+def lifecycle_payload(session: LiveSession, **extra) -> dict:
+    """scheduled / started / cancelled: ids first, then the whole session."""
+    return {
+        "sessionId": str(session.id),
+        "courseId": str(session.course_id) if session.course_id else None,
+        **extra,
+        "session": session_payload(session),
+    }
+
+
+def ended_payload(session: LiveSession) -> dict:
+    return {
+        "sessionId": str(session.id),
+        "courseId": str(session.course_id) if session.course_id else None,
+        "endedAt": iso(session.ended_at),
+        "recordingUrl": session.recording_url or None,
+    }
+
+
+def starting_soon_payload(session: LiveSession, *, minutes: int) -> dict:
+    return {
+        "sessionId": str(session.id),
+        "courseId": str(session.course_id) if session.course_id else None,
+        "title": session.title,
+        "scheduledAt": iso(session.scheduled_at),
+        "minutesUntilStart": minutes,
+    }
+
+
+def ending_soon_payload(session: LiveSession, *, ends_at: datetime, minutes: int) -> dict:
+    return {"sessionId": str(session.id), "autoEndAt": iso(ends_at), "minutesLeft": minutes}
+
+
+def attendee_payload(session_id: uuid.UUID, user: User, *, active_attendees: int) -> dict:
+    return {
+        "sessionId": str(session_id),
+        "userId": str(user.id),
+        "name": user.name,
+        "activeAttendees": active_attendees,
+    }
+
+
+def participant_payload(session_id: uuid.UUID | str, user: User) -> dict:
+    return {"sessionId": str(session_id), "userId": str(user.id), "name": user.name}
+
+
+def message_deleted_payload(session_id: uuid.UUID, message_id: uuid.UUID) -> dict:
+    return {"id": str(message_id), "sessionId": str(session_id)}

@@ -1,0 +1,59 @@
+"""Who may do what with a live session. The same rules serve REST and the socket."""
+
+from __future__ import annotations
+
+from rest_framework.permissions import BasePermission
+
+from collab.accounts.models import User
+from collab.courses.models import Course, Enrollment
+from liveSessions.models import LiveSession
+
+
+class LiveSessionPermission(BasePermission):
+    """Rules for live sessions, their attendance and their chat.
+
+    - join (and so: see the session, its attendees and its chat history, join and leave,
+      enter the socket room, chat and type): for an open session (no course) any
+      signed-in user; for a course session the course's instructor, its enrolled users,
+      the session's own instructor, and admins. Anyone else gets 404: a session they may
+      not join does not exist for them.
+    - create: instructors only; for a course, only that course's instructor (an admin
+      is not an instructor and gets 403).
+    - manage (start, end, cancel): the session's instructor (the owner) only; others who
+      can see the session get 403. Staff end or cancel from the Django admin, and beat
+      auto-ends, through the same services.
+    - attendance report: the owner and admins.
+    - the owner never takes a seat: capacity counts everyone else, so a full session
+      never locks out its own host.
+    """
+
+    @staticmethod
+    def can_join(user: User, session: LiveSession) -> bool:
+        if not user.is_authenticated:
+            return False
+        if user.is_admin or session.course_id is None or session.instructor_id == user.id:
+            return True
+        if session.course.instructor_id == user.id:
+            return True
+        return Enrollment.objects.filter(course_id=session.course_id, user_id=user.id).exists()
+
+    @staticmethod
+    def can_create(user: User, course: Course | None) -> bool:
+        if not (user.is_authenticated and user.is_instructor):
+            return False
+        return course is None or course.instructor_id == user.id
+
+    @staticmethod
+    def can_manage(user: User, session: LiveSession) -> bool:
+        return user.is_authenticated and session.instructor_id == user.id
+
+    @staticmethod
+    def can_see_report(user: User, session: LiveSession) -> bool:
+        return user.is_authenticated and (user.is_admin or session.instructor_id == user.id)
+
+    @staticmethod
+    def takes_seat(user_id, session: LiveSession) -> bool:
+        return user_id != session.instructor_id
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.is_authenticated)

@@ -1,0 +1,153 @@
+from django.core.validators import URLValidator
+from django.utils import timezone
+from rest_framework import serializers
+
+from collab.accounts.serializers import UserSummarySerializer
+from liveSessions.models import CAPACITY_MAX, DURATION_MAX_MINUTES, LiveSession, SessionStatus
+
+HTTP_URL = [URLValidator(schemes=["http", "https"])]
+MATERIALS_MAX = 50
+
+
+class HttpUrlField(serializers.URLField):
+    """http or https only: a recording or material link opened by every student."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 500)
+        super().__init__(**kwargs)
+        self.validators = [v for v in self.validators if not isinstance(v, URLValidator)] + HTTP_URL
+
+
+class MaterialSerializer(serializers.Serializer):
+    title = serializers.CharField(min_length=1, max_length=200)
+    url = HttpUrlField()
+
+
+class LiveSessionCreateSerializer(serializers.Serializer):
+    title = serializers.CharField(min_length=1, max_length=200)
+    description = serializers.CharField(max_length=5000, allow_blank=True, required=False, default="")
+    scheduled_at = serializers.DateTimeField()
+    duration = serializers.IntegerField(min_value=1, max_value=DURATION_MAX_MINUTES, help_text="Minutes.")
+    capacity = serializers.IntegerField(
+        min_value=1,
+        max_value=CAPACITY_MAX,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Seats (the host takes none); null or absent: no limit.",
+    )
+    course_id = serializers.UUIDField(
+        required=False, allow_null=True, default=None, help_text="Absent: an open session."
+    )
+    materials = MaterialSerializer(many=True, required=False, default=list, max_length=MATERIALS_MAX)
+
+    def validate_scheduled_at(self, value):
+        if value <= timezone.now():
+            raise serializers.ValidationError("Must be in the future.")
+        return value
+
+
+class LiveSessionEndSerializer(serializers.Serializer):
+    recording_url = HttpUrlField(required=False, allow_blank=True, default="")
+
+
+class LiveSessionSerializer(serializers.ModelSerializer):
+    instructor = UserSummarySerializer(read_only=True)
+    course_id = serializers.UUIDField(read_only=True, allow_null=True)
+    materials = MaterialSerializer(many=True, read_only=True)
+    recording_url = serializers.SerializerMethodField()
+    active_attendees = serializers.IntegerField(read_only=True, help_text="Attendees present now (the host excluded).")
+
+    class Meta:
+        model = LiveSession
+        fields = [
+            "id",
+            "course_id",
+            "instructor",
+            "title",
+            "description",
+            "scheduled_at",
+            "duration",
+            "capacity",
+            "status",
+            "started_at",
+            "ended_at",
+            "cancelled_at",
+            "planned_end_at",
+            "recording_url",
+            "materials",
+            "active_attendees",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_recording_url(self, obj) -> str | None:
+        return obj.recording_url or None
+
+
+class MySessionsQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=SessionStatus.choices, required=False)
+
+
+class AttendanceStateSerializer(serializers.Serializer):
+    """Answer to join and leave: your own attendance and the seats taken now."""
+
+    session_id = serializers.UUIDField()
+    user_id = serializers.UUIDField()
+    present = serializers.BooleanField()
+    joined_at = serializers.DateTimeField(allow_null=True, help_text="Start of your current stay.")
+    already_present = serializers.BooleanField(help_text="true: you were already in; nothing changed.")
+    active_attendees = serializers.IntegerField()
+    capacity = serializers.IntegerField(allow_null=True)
+
+
+class AttendeeSerializer(serializers.Serializer):
+    user_id = serializers.UUIDField(allow_null=True)
+    name = serializers.CharField()
+    role = serializers.CharField()
+    is_host = serializers.BooleanField()
+    present = serializers.BooleanField(help_text="In the session now.")
+    present_since = serializers.DateTimeField(allow_null=True)
+    first_joined_at = serializers.DateTimeField()
+    last_left_at = serializers.DateTimeField(allow_null=True)
+
+
+class AttendeesSerializer(serializers.Serializer):
+    session_id = serializers.UUIDField()
+    active_attendees = serializers.IntegerField()
+    attendees = AttendeeSerializer(many=True)
+
+
+class IntervalSerializer(serializers.Serializer):
+    joined_at = serializers.DateTimeField()
+    left_at = serializers.DateTimeField(allow_null=True)
+
+
+class AttendanceRowSerializer(serializers.Serializer):
+    user_id = serializers.UUIDField(allow_null=True)
+    name = serializers.CharField()
+    first_joined_at = serializers.DateTimeField()
+    last_left_at = serializers.DateTimeField(allow_null=True)
+    present = serializers.BooleanField()
+    joins = serializers.IntegerField()
+    attendance_seconds = serializers.IntegerField(help_text="Time present while the session was live.")
+    intervals = IntervalSerializer(many=True)
+
+
+class AttendanceReportSerializer(serializers.Serializer):
+    session_id = serializers.UUIDField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    ended_at = serializers.DateTimeField(allow_null=True)
+    attendees = AttendanceRowSerializer(many=True)
+
+
+class SessionSocketSerializer(serializers.Serializer):
+    session_id = serializers.UUIDField()
+
+
+class SessionMessageSocketSerializer(serializers.Serializer):
+    session_id = serializers.UUIDField()
+    # Length and emptiness are checked by chat_clean_body (the shared rule).
+    message = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=20000)

@@ -1,0 +1,33 @@
+"""Every write of the liveSessions app. Split by job; import from here."""
+
+from liveSessions.services.attendance import (
+    JoinOutcome,
+    LeaveOutcome,
+    attendance_join,
+    attendance_leave,
+    attendance_socket_exit,
+)
+from liveSessions.services.chat import session_message_delete, session_message_send
+from liveSessions.services.lifecycle import (
+    live_session_cancel,
+    live_session_create,
+    live_session_end,
+    live_session_start,
+)
+from liveSessions.services.schedule import live_session_auto_end_overdue, live_session_send_reminders
+
+__all__ = [
+    "JoinOutcome",
+    "LeaveOutcome",
+    "attendance_join",
+    "attendance_leave",
+    "attendance_socket_exit",
+    "live_session_auto_end_overdue",
+    "live_session_cancel",
+    "live_session_create",
+    "live_session_end",
+    "live_session_send_reminders",
+    "live_session_start",
+    "session_message_delete",
+    "session_message_send",
+]

@@ -1,0 +1,57 @@
+"""Helpers every live-session service shares: the session row lock, the seat count and
+the overlap arithmetic of attendance."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from collab.core.errors import Conflict, NotFound
+from liveSessions.models import LiveSession, SessionAttendance, SessionStatus
+
+ZERO = timedelta(0)
+
+
+def session_lock(session_id: uuid.UUID | str) -> LiveSession:
+    """The session, its row locked FOR UPDATE until the transaction ends. Every change of
+    status and every join or leave takes this lock first, so status checks and seat
+    counts made under it cannot race. `of=("self",)`: the nullable course join may not
+    be locked on PostgreSQL, and need not be."""
+    session = (
+        LiveSession.objects.select_for_update(of=("self",))
+        .select_related("course", "instructor")
+        .filter(id=session_id)
+        .first()
+    )
+    if session is None:
+        raise NotFound("Live session not found.", code="session_not_found")
+    return session
+
+
+def seats_taken(session: LiveSession) -> int:
+    """Attendees present now, the host excluded (the host never takes a seat)."""
+    return (
+        SessionAttendance.objects.filter(session=session, present_since__isnull=False)
+        .exclude(user_id=session.instructor_id)
+        .count()
+    )
+
+
+def live_overlap(joined_at: datetime, left_at: datetime, session: LiveSession) -> timedelta:
+    """The part of [joined_at, left_at] during which the session was live."""
+    if session.started_at is None:
+        return ZERO
+    start = max(joined_at, session.started_at)
+    end = min(left_at, session.ended_at) if session.ended_at else left_at
+    return max(end - start, ZERO)
+
+
+def state_conflict(session: LiveSession, *, wanted: str) -> Conflict:
+    """The 409 for a transition the current status refuses; code names what was needed."""
+    return Conflict(f"The session is {session.status}; this needs it to be {wanted}.", code=f"session_not_{wanted}")
+
+
+def join_conflict(session: LiveSession) -> Conflict:
+    if session.status == SessionStatus.ENDED:
+        return Conflict("The session has ended.", code="session_ended")
+    return Conflict("The session was cancelled.", code="session_cancelled")

@@ -1,0 +1,172 @@
+"""Joining and leaving: attendance with a capacity that holds under concurrency.
+
+Every join and leave locks the session row first (session_lock), so the status check,
+the seat count and the write happen as one step for that session: 50 concurrent joins
+of a 10-seat session leave exactly 10 present, and a user joining 20 times at once gets
+one attendance row with one open interval (the unique constraints back this up).
+
+Two doors lead in. REST `/join` records attendance. The socket event
+`join-live-session` records attendance too (a socket in the room is someone present)
+and remembers the socket's channel on the attendance row; the user is marked left
+when their last socket leaves or disconnects, so a second tab keeps them present.
+REST `/leave` is explicit: it leaves whatever the sockets do and moves them out of the
+room.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from collab.accounts.models import User
+from collab.core.errors import Conflict, NotFound
+from collab.realtime.broadcast import broadcast_on_commit, sockets_control_on_commit
+from collab.realtime.rooms import user_room
+from liveSessions import events
+from liveSessions.models import AttendanceInterval, LeaveReason, LiveSession, SessionAttendance, SessionStatus
+from liveSessions.permissions import LiveSessionPermission
+from liveSessions.services._common import join_conflict, live_overlap, seats_taken, session_lock, state_conflict
+
+
+@dataclass
+class JoinOutcome:
+    session: LiveSession
+    attendance: SessionAttendance
+    active_attendees: int
+    newly_present: bool
+    first_socket: bool = False
+
+
+@dataclass
+class LeaveOutcome:
+    session: LiveSession
+    attendance: SessionAttendance | None
+    active_attendees: int
+    left: bool
+    last_socket: bool = False
+
+
+def _open_interval(session: LiveSession, user: User, attendance: SessionAttendance | None) -> SessionAttendance:
+    now = timezone.now()
+    if attendance is None:
+        try:
+            with transaction.atomic():
+                attendance = SessionAttendance.objects.create(
+                    session=session, user=user, first_joined_at=now, present_since=now
+                )
+        except IntegrityError:
+            # Only reachable without the lock (it is always held); kept as a clear error.
+            raise Conflict("Already joined.", code="already_joined")
+    else:
+        attendance.present_since = now
+        attendance.save(update_fields=["present_since"])
+    AttendanceInterval.objects.create(attendance=attendance, joined_at=now)
+    return attendance
+
+
+@transaction.atomic
+def attendance_join(*, actor: User, session_id: uuid.UUID, channel_name: str | None = None) -> JoinOutcome:
+    """Marks `actor` present. Idempotent: joining while present changes nothing.
+    With `channel_name` (a socket entering the room) the session must be live."""
+    session = session_lock(session_id)
+    if not LiveSessionPermission.can_join(actor, session):
+        raise NotFound("Live session not found.", code="session_not_found")
+    if channel_name is not None:
+        if session.status != SessionStatus.LIVE:
+            raise state_conflict(session, wanted="live")
+    elif session.status not in (SessionStatus.SCHEDULED, SessionStatus.LIVE):
+        raise join_conflict(session)
+
+    attendance = SessionAttendance.objects.filter(session=session, user=actor).first()
+    newly_present = attendance is None or attendance.present_since is None
+    if newly_present:
+        # Under the lock: nobody else can take or free a seat of this session meanwhile.
+        if (
+            session.capacity is not None
+            and LiveSessionPermission.takes_seat(actor.id, session)
+            and seats_taken(session) >= session.capacity
+        ):
+            raise Conflict("The session is full.", code="session_full")
+        attendance = _open_interval(session, actor, attendance)
+
+    first_socket = False
+    if channel_name is not None and channel_name not in attendance.socket_channels:
+        first_socket = not attendance.socket_channels
+        attendance.socket_channels = [*attendance.socket_channels, channel_name]
+        attendance.save(update_fields=["socket_channels"])
+
+    active = seats_taken(session)
+    if newly_present:
+        broadcast_on_commit(
+            events.session_room(session.id),
+            events.ATTENDEE_JOINED,
+            events.attendee_payload(session.id, actor, active_attendees=active),
+        )
+    return JoinOutcome(session, attendance, active, newly_present, first_socket)
+
+
+def _close_interval(session: LiveSession, attendance: SessionAttendance, *, reason: str) -> None:
+    now = timezone.now()
+    interval = AttendanceInterval.objects.filter(attendance=attendance, left_at__isnull=True).first()
+    if interval is not None:
+        interval.left_at = now
+        interval.left_reason = reason
+        interval.save(update_fields=["left_at", "left_reason"])
+        attendance.attended += live_overlap(interval.joined_at, now, session)
+    attendance.present_since = None
+    attendance.last_left_at = now
+    attendance.save(update_fields=["attended", "present_since", "last_left_at", "socket_channels"])
+
+
+@transaction.atomic
+def attendance_leave(*, actor: User, session_id: uuid.UUID) -> LeaveOutcome:
+    """REST leave: frees the seat and moves the user's sockets out of the session room."""
+    session = session_lock(session_id)
+    if not LiveSessionPermission.can_join(actor, session):
+        raise NotFound("Live session not found.", code="session_not_found")
+    attendance = SessionAttendance.objects.filter(session=session, user=actor).first()
+    if attendance is None or attendance.present_since is None:
+        raise Conflict("You are not in this session.", code="not_attending")
+    had_sockets = bool(attendance.socket_channels)
+    attendance.socket_channels = []
+    _close_interval(session, attendance, reason=LeaveReason.LEFT)
+    active = seats_taken(session)
+    room = events.session_room(session.id)
+    broadcast_on_commit(room, events.ATTENDEE_LEFT, events.attendee_payload(session.id, actor, active_attendees=active))
+    if had_sockets:
+        sockets_control_on_commit(user_room(actor.id), leave=[room])
+        broadcast_on_commit(room, events.PARTICIPANT_LEFT, events.participant_payload(session.id, actor))
+    return LeaveOutcome(session, attendance, active, left=True, last_socket=had_sockets)
+
+
+@transaction.atomic
+def attendance_socket_exit(
+    *, actor: User, session_id: uuid.UUID, channel_name: str, disconnected: bool = False
+) -> LeaveOutcome:
+    """A socket leaves the room (leave-live-session or disconnect). The user is marked
+    left only when this was their last socket there. No visibility check: whoever is
+    in may always get out. A socket the row does not know (already ended, REST leave
+    came first) changes nothing."""
+    session = session_lock(session_id)
+    attendance = SessionAttendance.objects.filter(session=session, user=actor).first()
+    if attendance is None or channel_name not in attendance.socket_channels:
+        return LeaveOutcome(session, attendance, seats_taken(session), left=False)
+    attendance.socket_channels = [c for c in attendance.socket_channels if c != channel_name]
+    last_socket = not attendance.socket_channels
+    left = False
+    if last_socket and attendance.present_since is not None:
+        _close_interval(session, attendance, reason=LeaveReason.DISCONNECTED if disconnected else LeaveReason.LEFT)
+        left = True
+    else:
+        attendance.save(update_fields=["socket_channels"])
+    active = seats_taken(session)
+    if left:
+        broadcast_on_commit(
+            events.session_room(session.id),
+            events.ATTENDEE_LEFT,
+            events.attendee_payload(session.id, actor, active_attendees=active),
+        )
+    return LeaveOutcome(session, attendance, active, left=left, last_socket=last_socket)

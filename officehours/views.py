@@ -1,0 +1,194 @@
+"""Office-hours REST views: thin (validate, call one service or selector, serialize)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from collab.core.params import limit_param
+from officehours import selectors, services
+from officehours.permissions import OfficeHoursPermission
+from officehours.serializers import (
+    ESTIMATE_HELP,
+    AdmitSerializer,
+    EntrySerializer,
+    InstructorQueueSerializer,
+    JoinSerializer,
+    LeftEntrySerializer,
+    OfficeHoursSerializer,
+    OfficeHoursWriteSerializer,
+    QueueStateSerializer,
+    RemoveSerializer,
+    ScheduleSerializer,
+    StudentQueueSerializer,
+)
+
+QUEUE_VIEW = PolymorphicProxySerializer(
+    component_name="OfficeHoursQueueView",
+    serializers=[InstructorQueueSerializer, StudentQueueSerializer],
+    resource_type_field_name="viewer",
+)
+
+
+def _body(serializer_class, request, *, partial: bool = False) -> dict:
+    body = serializer_class(data=request.data, partial=partial)
+    body.is_valid(raise_exception=True)
+    return body.validated_data
+
+
+def _state(state) -> dict:
+    return QueueStateSerializer(
+        {
+            "instructor_id": state.instructor_id,
+            "is_open": state.is_open,
+            "manually_opened": state.manually_opened,
+            "manually_closed_at": state.manually_closed_at,
+        }
+    ).data
+
+
+class Base(APIView):
+    permission_classes = [OfficeHoursPermission]
+
+
+class OfficeHoursCreateView(Base):
+    @extend_schema(
+        request=OfficeHoursWriteSerializer,
+        responses={201: OfficeHoursSerializer},
+        summary="Create a weekly office-hours slot (instructors). dayOfWeek: 0 = Sunday ... 6 = Saturday",
+    )
+    def post(self, request):
+        slot = services.office_hours_create(actor=request.user, **_body(OfficeHoursWriteSerializer, request))
+        return Response(OfficeHoursSerializer(slot).data, status=status.HTTP_201_CREATED)
+
+
+class InstructorScheduleView(Base):
+    @extend_schema(responses={200: ScheduleSerializer}, summary="An instructor's slots and whether their queue is open")
+    def get(self, request, instructor_id):
+        return Response(
+            ScheduleSerializer(selectors.schedule_get(viewer=request.user, instructor_id=instructor_id)).data
+        )
+
+
+class OfficeHoursDetailView(Base):
+    @extend_schema(
+        request=OfficeHoursWriteSerializer, responses={200: OfficeHoursSerializer}, summary="Change a slot (owner)"
+    )
+    def patch(self, request, office_hours_id):
+        body = OfficeHoursWriteSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        # Only what the client sent: partial validation still fills declared defaults.
+        changes = {key: value for key, value in body.validated_data.items() if key in _sent_keys(request)}
+        slot = services.office_hours_update(actor=request.user, office_hours_id=office_hours_id, **changes)
+        return Response(OfficeHoursSerializer(slot).data)
+
+    @extend_schema(responses={204: OpenApiResponse(description="Deleted")}, summary="Delete a slot (owner)")
+    def delete(self, request, office_hours_id):
+        services.office_hours_delete(actor=request.user, office_hours_id=office_hours_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _sent_keys(request) -> set[str]:
+    return set(request.data.keys()) if hasattr(request.data, "keys") else set()
+
+
+class QueueView(Base):
+    @extend_schema(
+        parameters=[OpenApiParameter("limit", int, description="Instructor view: at most this many entries (max 500)")],
+        responses={200: QUEUE_VIEW},
+        summary="The queue: the instructor's full view, or an eligible student's own view",
+        description=(
+            "Instructor (and admins): every waiting and admitted entry with names, questions and waiting times. "
+            "Student: only their own entry, their position, the queue's length and the estimated wait. " + ESTIMATE_HELP
+        ),
+    )
+    def get(self, request, instructor_id):
+        limit = limit_param(request, default=200, maximum=500)
+        return Response(_queue_data(selectors.queue_get(viewer=request.user, instructor_id=instructor_id, limit=limit)))
+
+
+def _queue_data(view: dict) -> dict:
+    if view["viewer"] == "instructor":
+        return InstructorQueueSerializer(view).data
+    return StudentQueueSerializer(view).data
+
+
+class QueueJoinView(Base):
+    @extend_schema(
+        request=JoinSerializer,
+        responses={201: StudentQueueSerializer},
+        summary="Join the queue (eligible students, while open): your position and estimated wait",
+        description=ESTIMATE_HELP,
+    )
+    def post(self, request, instructor_id):
+        services.queue_join(actor=request.user, instructor_id=instructor_id, **_body(JoinSerializer, request))
+        view = selectors.queue_view_student(student=request.user, instructor_id=instructor_id)
+        return Response(StudentQueueSerializer(view).data, status=status.HTTP_201_CREATED)
+
+
+class QueueLeaveView(Base):
+    @extend_schema(request=None, responses={200: LeftEntrySerializer}, summary="Leave the queue (the waiting student)")
+    def post(self, request, instructor_id):
+        entry = services.queue_leave(actor=request.user, instructor_id=instructor_id)
+        return Response(LeftEntrySerializer(entry).data)
+
+
+class QueueAdmitView(Base):
+    @extend_schema(
+        request=AdmitSerializer,
+        responses={200: EntrySerializer},
+        summary="Admit that entry, or the next in line (instructor)",
+    )
+    def post(self, request, instructor_id):
+        body = _body(AdmitSerializer, request)
+        entry = services.queue_admit(actor=request.user, instructor_id=instructor_id, entry_id=body.get("entry_id"))
+        return Response(EntrySerializer(entry).data)
+
+
+class QueueOpenView(Base):
+    @extend_schema(request=None, responses={200: QueueStateSerializer}, summary="Open the queue by hand (instructor)")
+    def post(self, request, instructor_id):
+        return Response(_state(services.queue_open(actor=request.user, instructor_id=instructor_id)))
+
+
+class QueueCloseView(Base):
+    @extend_schema(
+        request=None,
+        responses={200: QueueStateSerializer},
+        summary="Close the queue by hand until the next slot (instructor)",
+    )
+    def post(self, request, instructor_id):
+        return Response(_state(services.queue_close(actor=request.user, instructor_id=instructor_id)))
+
+
+class EntryCompleteView(Base):
+    @extend_schema(
+        request=None, responses={200: EntrySerializer}, summary="Mark an admitted entry completed (instructor)"
+    )
+    def post(self, request, entry_id):
+        return Response(EntrySerializer(services.queue_entry_complete(actor=request.user, entry_id=entry_id)).data)
+
+
+class EntryRemoveView(Base):
+    @extend_schema(
+        request=RemoveSerializer,
+        responses={200: EntrySerializer},
+        summary="Remove a waiting or admitted entry (instructor)",
+    )
+    def post(self, request, entry_id):
+        body = _body(RemoveSerializer, request)
+        return Response(
+            EntrySerializer(services.queue_entry_remove(actor=request.user, entry_id=entry_id, **body)).data
+        )
+
+
+class EntryRequeueView(Base):
+    @extend_schema(
+        request=None,
+        responses={200: EntrySerializer},
+        summary="Undo an admit: back to waiting in the original place (instructor)",
+    )
+    def post(self, request, entry_id):
+        return Response(EntrySerializer(services.queue_entry_requeue(actor=request.user, entry_id=entry_id)).data)

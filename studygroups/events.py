@@ -1,0 +1,84 @@
+"""Study-group events: room names, event names and payloads, built next to the
+services that send them. Payloads are camelCase with str ids and ISO times."""
+
+from __future__ import annotations
+
+import uuid
+
+from collab.accounts.models import User
+from studygroups.models import StudyGroup
+
+ROOM_PREFIX = "study-group-"
+
+# Server -> client
+GROUP_CREATED = "study-group-created"
+GROUP_UPDATED = "study-group-updated"
+GROUP_DELETED = "study-group-deleted"
+MEMBER_JOINED = "study-group-member-joined"
+MEMBER_LEFT = "study-group-member-left"
+ADMIN_CHANGED = "study-group-admin-changed"
+NEW_MESSAGE = "study-group-new-message"
+MESSAGE_DELETED = "study-group-message-deleted"
+# Who has the group room open right now (per socket, not membership).
+PARTICIPANT_JOINED = "study-group-participant-joined"
+PARTICIPANT_LEFT = "study-group-participant-left"
+
+# Why a group stopped being active (the `reason` of study-group-deleted).
+REASON_DELETED = "deleted"
+REASON_EMPTY = "empty"
+REASON_MODERATED = "moderated"
+
+
+def group_room(group_id: uuid.UUID | str) -> str:
+    return f"{ROOM_PREFIX}{group_id}"
+
+
+def group_id_from_room(room: str) -> str | None:
+    return room[len(ROOM_PREFIX) :] if room.startswith(ROOM_PREFIX) else None
+
+
+def _person(user: User | None) -> dict | None:
+    return {"id": str(user.id), "name": user.name} if user is not None else None
+
+
+def group_payload(group: StudyGroup, *, member_count: int) -> dict:
+    """What every course member may know of a group (nothing per-user)."""
+    return {
+        "id": str(group.id),
+        "courseId": str(group.course_id),
+        "name": group.name,
+        "description": group.description,
+        "maxMembers": group.max_members,
+        "memberCount": member_count,
+        "isFull": member_count >= group.max_members,
+        "isActive": group.is_active,
+        "createdBy": _person(group.created_by),
+        "createdAt": group.created_at.isoformat(),
+    }
+
+
+def member_payload(group: StudyGroup, *, user: User, member_count: int) -> dict:
+    return {
+        "groupId": str(group.id),
+        "courseId": str(group.course_id),
+        "userId": str(user.id),
+        "name": user.name,
+        "memberCount": member_count,
+    }
+
+
+def admin_changed_payload(group: StudyGroup, *, user: User) -> dict:
+    return {"groupId": str(group.id), "userId": str(user.id), "name": user.name}
+
+
+def deleted_payload(group: StudyGroup, *, reason: str, actor: User | None) -> dict:
+    return {
+        "groupId": str(group.id),
+        "courseId": str(group.course_id),
+        "reason": reason,
+        "deletedBy": _person(actor),
+    }
+
+
+def participant_payload(group_id: uuid.UUID | str, *, user: User) -> dict:
+    return {"groupId": str(group_id), "userId": str(user.id), "name": user.name}

@@ -1,0 +1,51 @@
+"""Who may do what with a study group. The same rules serve REST and the socket."""
+
+from __future__ import annotations
+
+from rest_framework.permissions import BasePermission
+
+from collab.accounts.models import User
+from collab.courses.models import Course
+from studygroups.models import StudyGroup, StudyGroupMember
+
+
+class StudyGroupPermission(BasePermission):
+    """Rules for study groups, their members and their chat.
+
+    - see a group, the course's group list and a group's members: members of the course
+      (its enrolled students and its instructor) and site admins. To anyone else the
+      group and the course do not exist (404).
+    - create a group, join a group: members of the course only. Site admins see groups
+      but are not course members, so they may not create or join (403).
+    - leave: a group member (409 `not_a_member` for a course member who is not in it).
+    - update (name, description, maxMembers): the group's admins (403 otherwise).
+    - delete (deactivate): a group admin, the course's instructor or a site admin.
+      Staff moderation in the Django admin deactivates through the same service.
+    - read the chat, open the live room, send chat messages: group members only.
+    - moderation delete of a chat message: site admins, staff and the group's admins.
+    - everything requires an authenticated user (401 otherwise).
+    """
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.is_authenticated)
+
+    @staticmethod
+    def is_course_member(user: User, course: Course, *, enrolled: bool) -> bool:
+        """`enrolled`: whether `user` is enrolled in `course` (the caller knows it)."""
+        return course.instructor_id == user.id or enrolled
+
+    @staticmethod
+    def can_view(user: User, course: Course, *, enrolled: bool) -> bool:
+        return user.is_admin or StudyGroupPermission.is_course_member(user, course, enrolled=enrolled)
+
+    @staticmethod
+    def can_update(membership: StudyGroupMember | None) -> bool:
+        return membership is not None and membership.is_admin
+
+    @staticmethod
+    def can_delete(user: User, group: StudyGroup, membership: StudyGroupMember | None) -> bool:
+        return user.is_admin or group.course.instructor_id == user.id or StudyGroupPermission.can_update(membership)
+
+    @staticmethod
+    def can_moderate_chat(user: User, membership: StudyGroupMember | None) -> bool:
+        return user.is_admin or user.is_staff or StudyGroupPermission.can_update(membership)

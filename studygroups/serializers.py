@@ -1,0 +1,98 @@
+from rest_framework import serializers
+
+from studygroups.models import (
+    DEFAULT_MAX_MEMBERS,
+    DESCRIPTION_MAX_LENGTH,
+    MAX_MEMBERS,
+    MIN_MEMBERS,
+    NAME_MAX_LENGTH,
+    MemberRole,
+    StudyGroup,
+    StudyGroupMember,
+)
+
+# -- input ------------------------------------------------------------------------------
+
+
+class StudyGroupCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(min_length=1, max_length=NAME_MAX_LENGTH)
+    description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False, default="")
+    course_id = serializers.UUIDField()
+    max_members = serializers.IntegerField(min_value=MIN_MEMBERS, max_value=MAX_MEMBERS, default=DEFAULT_MAX_MEMBERS)
+
+
+class StudyGroupUpdateSerializer(serializers.Serializer):
+    """Any of the fields; at least one."""
+
+    name = serializers.CharField(min_length=1, max_length=NAME_MAX_LENGTH, required=False)
+    description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False)
+    max_members = serializers.IntegerField(min_value=MIN_MEMBERS, max_value=MAX_MEMBERS, required=False)
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("Give at least one of name, description, maxMembers.")
+        return attrs
+
+
+class GroupRefSerializer(serializers.Serializer):
+    """A socket frame naming a group: {groupId}."""
+
+    group_id = serializers.UUIDField()
+
+
+class GroupMessageInSerializer(GroupRefSerializer):
+    """{groupId, message}; the message text is checked by the shared chat rules."""
+
+    message = serializers.JSONField()
+
+
+# -- output -----------------------------------------------------------------------------
+
+
+class PersonSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+
+
+class StudyGroupSerializer(serializers.ModelSerializer):
+    """A group as the asking user sees it (the stats come from selectors.with_stats)."""
+
+    course_id = serializers.UUIDField(read_only=True)
+    created_by = PersonSerializer(read_only=True, allow_null=True)
+    member_count = serializers.IntegerField(read_only=True)
+    is_member = serializers.BooleanField(read_only=True)
+    is_full = serializers.BooleanField(read_only=True)
+    my_role = serializers.ChoiceField(
+        choices=MemberRole.choices,
+        read_only=True,
+        allow_null=True,
+        help_text="admin or member if you are in the group, null otherwise.",
+    )
+
+    class Meta:
+        model = StudyGroup
+        fields = [
+            "id",
+            "course_id",
+            "name",
+            "description",
+            "max_members",
+            "member_count",
+            "is_member",
+            "is_full",
+            "my_role",
+            "is_active",
+            "created_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class StudyGroupMemberSerializer(serializers.ModelSerializer):
+    user_id = serializers.UUIDField(read_only=True)
+    name = serializers.CharField(source="user.name", read_only=True)
+
+    class Meta:
+        model = StudyGroupMember
+        fields = ["user_id", "name", "role", "joined_at"]
+        read_only_fields = fields

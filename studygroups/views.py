@@ -1,0 +1,148 @@
+"""Thin REST views: validate, call one service (or selector), serialize."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from collab.chat.serializers import ChatHistorySerializer, history_response
+from collab.chat.services import HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT
+from collab.core.params import datetime_param, limit_param
+from studygroups import selectors, services
+from studygroups.permissions import StudyGroupPermission
+from studygroups.serializers import (
+    StudyGroupCreateSerializer,
+    StudyGroupMemberSerializer,
+    StudyGroupSerializer,
+    StudyGroupUpdateSerializer,
+)
+
+TAG = ["study groups"]
+LIMIT = OpenApiParameter("limit", OpenApiTypes.INT, description="How many (bounded).")
+BEFORE = OpenApiParameter("before", OpenApiTypes.DATETIME, description="Only items strictly older than this.")
+
+
+def _group_response(request, group_id, status_code=status.HTTP_200_OK) -> Response:
+    group = selectors.group_get_visible(user=request.user, group_id=group_id)
+    return Response(StudyGroupSerializer(group).data, status=status_code)
+
+
+class StudyGroupCreateView(APIView):
+    permission_classes = [StudyGroupPermission]
+
+    @extend_schema(
+        tags=TAG,
+        request=StudyGroupCreateSerializer,
+        responses={201: StudyGroupSerializer},
+        summary="Create a study group in a course (course members); the creator becomes its admin",
+    )
+    def post(self, request):
+        body = StudyGroupCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        group = services.study_group_create(actor=request.user, **body.validated_data)
+        return _group_response(request, group.id, status.HTTP_201_CREATED)
+
+
+class CourseStudyGroupsView(APIView):
+    permission_classes = [StudyGroupPermission]
+
+    @extend_schema(
+        tags=TAG,
+        parameters=[LIMIT, BEFORE],
+        responses={200: StudyGroupSerializer(many=True)},
+        summary="Active study groups of a course, newest first (course members)",
+    )
+    def get(self, request, course_id):
+        limit = limit_param(request, default=selectors.GROUP_LIST_DEFAULT_LIMIT, maximum=selectors.GROUP_LIST_MAX_LIMIT)
+        groups = selectors.group_list_for_course(
+            user=request.user, course_id=course_id, before=datetime_param(request, "before"), limit=limit
+        )
+        return Response(StudyGroupSerializer(groups, many=True).data)
+
+
+class StudyGroupDetailView(APIView):
+    permission_classes = [StudyGroupPermission]
+
+    @extend_schema(tags=TAG, responses={200: StudyGroupSerializer}, summary="One study group (course members)")
+    def get(self, request, group_id):
+        return _group_response(request, group_id)
+
+    @extend_schema(
+        tags=TAG,
+        request=StudyGroupUpdateSerializer,
+        responses={200: StudyGroupSerializer},
+        summary="Change name, description or maxMembers (group admins)",
+    )
+    def patch(self, request, group_id):
+        body = StudyGroupUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.study_group_update(actor=request.user, group_id=group_id, **body.validated_data)
+        return _group_response(request, group_id)
+
+    @extend_schema(
+        tags=TAG,
+        responses={204: OpenApiResponse(description="Deactivated")},
+        summary="Delete (deactivate) a group: a group admin, the course's instructor or an admin",
+    )
+    def delete(self, request, group_id):
+        services.study_group_delete(actor=request.user, group_id=group_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class StudyGroupJoinView(APIView):
+    permission_classes = [StudyGroupPermission]
+
+    @extend_schema(
+        tags=TAG,
+        request=None,
+        responses={200: StudyGroupSerializer},
+        summary="Join an active group with a free place (course members)",
+    )
+    def post(self, request, group_id):
+        services.study_group_join(actor=request.user, group_id=group_id)
+        return _group_response(request, group_id)
+
+
+class StudyGroupLeaveView(APIView):
+    permission_classes = [StudyGroupPermission]
+
+    @extend_schema(
+        tags=TAG,
+        request=None,
+        responses={204: OpenApiResponse(description="Left the group")},
+        summary="Leave a group (its members); the last admin hands over, the last member closes it",
+    )
+    def post(self, request, group_id):
+        services.study_group_leave(actor=request.user, group_id=group_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class StudyGroupMembersView(APIView):
+    permission_classes = [StudyGroupPermission]
+
+    @extend_schema(
+        tags=TAG,
+        responses={200: StudyGroupMemberSerializer(many=True)},
+        summary="Members of a group, admins first (course members)",
+    )
+    def get(self, request, group_id):
+        group = selectors.group_get_visible(user=request.user, group_id=group_id)
+        return Response(StudyGroupMemberSerializer(selectors.group_members(group=group), many=True).data)
+
+
+class StudyGroupMessagesView(APIView):
+    permission_classes = [StudyGroupPermission]
+
+    @extend_schema(
+        tags=TAG,
+        parameters=[LIMIT, BEFORE],
+        responses={200: ChatHistorySerializer},
+        summary="Chat history, newest first (group members)",
+    )
+    def get(self, request, group_id):
+        limit = limit_param(request, default=HISTORY_DEFAULT_LIMIT, maximum=HISTORY_MAX_LIMIT)
+        messages = selectors.group_messages(
+            user=request.user, group_id=group_id, before=datetime_param(request, "before"), limit=limit
+        )
+        return Response(history_response(messages, limit=limit))

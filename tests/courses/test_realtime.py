@@ -1,0 +1,110 @@
+"""Enrolment moves a user's open sockets in and out of the course room at once."""
+
+from __future__ import annotations
+
+import pytest
+from channels.db import database_sync_to_async
+
+from collab.realtime.broadcast import broadcast_now
+from collab.realtime.rooms import course_room, user_room
+from tests.conftest import client_for, ws_connect
+from tests.factories import CourseFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@database_sync_to_async
+def rest(user, method: str, path: str, body: dict | None = None):
+    response = getattr(client_for(user), method)(path, body or {}, format="json")
+    return response.status_code, (response.json() if response.content else None)
+
+
+async def test_enrolling_moves_the_open_socket_into_the_course_room(instructor, other_student):
+    course = await database_sync_to_async(CourseFactory)(instructor=instructor)
+    learner = await ws_connect(other_student)
+    second_tab = await ws_connect(other_student)
+    try:
+        # Not a member yet: course broadcasts do not reach them.
+        await broadcast_now(course_room(course.id), "course-ping", {"n": 0})
+        assert await learner.receive_nothing(timeout=0.3)
+
+        status, _ = await rest(
+            instructor, "post", f"/api/courses/{course.id}/enrollments", {"userId": str(other_student.id)}
+        )
+        assert status == 201
+
+        for socket in (learner, second_tab):
+            frame = await socket.receive_json_from(timeout=3)
+            assert frame["event"] == "course-enrolled"
+            assert frame["room"] == user_room(other_student.id)
+            assert frame["data"] == {
+                "id": str(course.id),
+                "title": course.title,
+                "description": course.description,
+                "instructor": {"id": str(instructor.id), "name": instructor.name},
+            }
+
+        await broadcast_now(course_room(course.id), "course-ping", {"n": 1})
+        for socket in (learner, second_tab):
+            frame = await socket.receive_json_from(timeout=3)
+            assert frame == {"event": "course-ping", "room": course_room(course.id), "data": {"n": 1}}
+    finally:
+        await learner.disconnect()
+        await second_tab.disconnect()
+
+
+async def test_unenrolling_moves_the_socket_out_of_the_course_room(course, instructor, student):
+    learner = await ws_connect(student)
+    teacher = await ws_connect(instructor)
+    try:
+        # Connected as a member: already in the course room.
+        await broadcast_now(course_room(course.id), "course-ping", {"n": 1})
+        assert (await learner.receive_json_from(timeout=3))["data"] == {"n": 1}
+        assert (await teacher.receive_json_from(timeout=3))["data"] == {"n": 1}
+
+        status, _ = await rest(instructor, "delete", f"/api/courses/{course.id}/enrollments/{student.id}")
+        assert status == 204
+
+        frame = await learner.receive_json_from(timeout=3)
+        assert frame == {
+            "event": "course-unenrolled",
+            "room": user_room(student.id),
+            "data": {"courseId": str(course.id)},
+        }
+        # The instructor is told nothing about it over their own user room.
+        assert await teacher.receive_nothing(timeout=0.3)
+
+        await broadcast_now(course_room(course.id), "course-ping", {"n": 2})
+        assert await learner.receive_nothing(timeout=0.5)
+        assert (await teacher.receive_json_from(timeout=3))["data"] == {"n": 2}
+    finally:
+        await learner.disconnect()
+        await teacher.disconnect()
+
+
+async def test_a_refused_enrolment_moves_no_socket(course, instructor, other_instructor, other_student):
+    outsider = await ws_connect(other_student)
+    try:
+        status, _ = await rest(
+            other_instructor, "post", f"/api/courses/{course.id}/enrollments", {"userId": str(other_student.id)}
+        )
+        assert status == 404
+        assert await outsider.receive_nothing(timeout=0.3)
+        await broadcast_now(course_room(course.id), "course-ping", {})
+        assert await outsider.receive_nothing(timeout=0.3)
+    finally:
+        await outsider.disconnect()
+
+
+async def test_creating_a_course_puts_the_instructors_sockets_in_its_room(instructor):
+    teacher = await ws_connect(instructor)
+    try:
+        status, body = await rest(instructor, "post", "/api/courses", {"title": "Networks"})
+        assert status == 201
+        frame = await teacher.receive_json_from(timeout=3)
+        assert frame["event"] == "course-enrolled"
+        assert frame["data"]["id"] == body["id"]
+        await broadcast_now(course_room(body["id"]), "course-ping", {"n": 3})
+        assert (await teacher.receive_json_from(timeout=3))["data"] == {"n": 3}
+    finally:
+        await teacher.disconnect()
