@@ -143,8 +143,9 @@ def presence_sync(*, user_id: uuid.UUID | str, seen_at: datetime | None = None) 
     if seen_at is not None:
         _mark_seen(row, seen_at)
         fields |= {"last_seen_at", "shown_last_seen_at"}
-        # The row now holds a fresh lastSeenAt: heartbeats skip the database for a while.
-        transaction.on_commit(functools.partial(leases.seen_write_slot_mark, user_id=user_id))
+        # The row holds a fresh lastSeenAt: heartbeats skip the database for a while.
+        # Marked now, not on commit: after a rollback the cost is one skipped write.
+        leases.seen_write_slot_mark(user_id=user_id)
     changed = _announce_if_changed(row, before, live=live)
     if changed:
         fields.add("announced_status")
