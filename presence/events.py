@@ -1,8 +1,10 @@
 """Presence events: names, rooms and payloads.
 
 `presence-changed {userId, status, activity, lastSeenAt}` is built once per change
-from what *others* see and sent to the `course-` room of each of the user's courses;
-the user's own `user-` room gets the self view (their real choice) when that changes.
+from what *others* see and sent to the `course-` room of each of the user's courses,
+coalesced per room (presence.fanout: several changes in one window travel as one
+`presence-batch {users: [...]}`); the user's own `user-` room gets the self view
+(their real choice, plus `connected`) when that changes.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 PRESENCE_CHANGED = "presence-changed"
+# Several changes in one course room within one fan-out window (presence.fanout).
+PRESENCE_BATCH = "presence-batch"
 
 # Client -> server events owned by this app.
 UPDATE_PRESENCE = "update-presence"

@@ -6,7 +6,8 @@ a service lock the user's `UserPresence` row and reconcile. Under that lock it r
 the truth (the leases *now*), computes what others see, and compares it with what the
 course rooms were last told (`announced_status` and, while visible, `activity`). A
 `presence-changed` is broadcast (after commit) only when that differs, and the new
-value is stored in the same transaction. So whichever of a disconnect, a racing
+value is stored in the same transaction (presence.fanout then coalesces the frames
+per course room, so a storm of connects cannot flood a class). So whichever of a disconnect, a racing
 reconnect, an admin action or two sweeps at once gets there first announces the
 change, and the others find nothing to say: no duplicates, no lost transitions.
 
@@ -33,7 +34,7 @@ from collab.core.errors import NotAllowed
 from collab.courses.selectors import course_ids_for_user
 from collab.realtime.broadcast import broadcast_on_commit
 from collab.realtime.rooms import course_room, user_room
-from presence import leases
+from presence import fanout, leases
 from presence.events import PRESENCE_CHANGED, PresenceView, iso
 from presence.models import Status, UserPresence
 from presence.selectors import effective_status, self_view
@@ -121,8 +122,11 @@ def _announce_if_changed(row: UserPresence, before: tuple[str, str], *, live: bo
         return False
     row.announced_status = after[0]
     payload = _others_payload(row, after)  # built once for every room
-    for course_id in course_ids_for_user(user_id=row.user_id):
-        broadcast_on_commit(course_room(course_id), PRESENCE_CHANGED, payload)
+    rooms = [course_room(course_id) for course_id in course_ids_for_user(user_id=row.user_id)]
+    if rooms:
+        # After commit, through the per-room coalescing fan-out, which sends with
+        # broadcast_on_commit (immediate by then); a rollback sends nothing.
+        transaction.on_commit(functools.partial(fanout.announce, rooms, payload), robust=True)
     return True
 
 

@@ -21,7 +21,7 @@ async def receive_event(comm: WebsocketCommunicator, event: str, *, wait_for: fl
     return await asyncio.wait_for(wait(), wait_for)
 
 
-async def drain(comm: WebsocketCommunicator, *, quiet: float = 0.3) -> list[dict]:
+async def drain(comm: WebsocketCommunicator, *, quiet: float = 0.4) -> list[dict]:
     """Every frame until the socket has been quiet for `quiet` seconds."""
     frames = []
     while not await comm.receive_nothing(timeout=quiet):

@@ -11,6 +11,12 @@ from tests.presence.helpers import drain, presence_frames, receive_event
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def _short_window(settings):
+    """Coalescing stays on, with a window shorter than the helpers' quiet time."""
+    settings.PRESENCE_BROADCAST_WINDOW = 0.15
+
+
 async def _get(viewer, path: str):
     return await sync_to_async(lambda: client_for(viewer).get(path))()
 

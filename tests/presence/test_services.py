@@ -14,6 +14,12 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def _uncoalesced(settings):
+    """Each change is broadcast at once here; the coalescing fan-out is tested in test_fanout.py."""
+    settings.PRESENCE_BROADCAST_WINDOW = 0
+
+
 def _run_at_once(*targets):
     """Runs each target in its own thread, released together by a barrier."""
     barrier = threading.Barrier(len(targets))

@@ -14,6 +14,12 @@ from tests.presence.test_services import _run_at_once
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def _uncoalesced(settings):
+    """Each change is broadcast at once here; the coalescing fan-out is tested in test_fanout.py."""
+    settings.PRESENCE_BROADCAST_WINDOW = 0
+
+
 def _lapse(user_id, lease_id="ws:crashed", *, ago: float = 10.0):
     """A lease renewed long enough ago to have lapsed, as a killed process leaves it."""
     leases.lease_touch(user_id=user_id, lease_id=lease_id, now=time.time() - leases.lease_ttl() - ago)
