@@ -38,7 +38,9 @@ class UserPresence(models.Model):
     shown_last_seen_at = models.DateTimeField(null=True, blank=True)
     # The effective status the course rooms were last told (presence-changed). Compared
     # under the row lock so each visible change is announced once, whoever notices it.
-    announced_status = models.CharField(max_length=16, choices=Status.choices, default=Status.OFFLINE)
+    announced_status = models.CharField(
+        "shown to others", max_length=16, choices=Status.choices, default=Status.OFFLINE
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -20,15 +20,21 @@ OFFLINE_AFTER = 3
 
 
 async def _presence_of(ws, user_id: str, status: str, wait_for: float = 10.0) -> dict:
+    """The next presence frame saying `user_id` is `status` (plain or within a batch),
+    returned as a plain presence-changed frame."""
+
     async def wait() -> dict:
         while True:
             frame = json.loads(await ws.recv())
-            if (
-                frame["event"] == "presence-changed"
-                and frame["data"]["userId"] == user_id
-                and frame["data"]["status"] == status
-            ):
-                return frame
+            if frame["event"] == "presence-changed":
+                items = [frame["data"]]
+            elif frame["event"] == "presence-batch":
+                items = frame["data"]["users"]
+            else:
+                continue
+            for item in items:
+                if item["userId"] == user_id and item["status"] == status:
+                    return {"event": "presence-changed", "room": frame["room"], "data": item}
 
     return await asyncio.wait_for(wait(), wait_for)
 
