@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.db.models import Q
 from rest_framework.permissions import BasePermission
 
 from collab.accounts.models import User
-from collab.courses.selectors import course_mate_ids, users_share_course
+from collab.courses.selectors import course_mate_ids
 
 
 class PresencePermission(BasePermission):
@@ -25,12 +23,6 @@ class PresencePermission(BasePermission):
     - changing presence (status, activity, heartbeat): only one's own; every
       authenticated user may. A course's online list needs membership (else 404).
     """
-
-    @staticmethod
-    def can_view(viewer: User, subject_id: uuid.UUID) -> bool:
-        if viewer.is_admin or viewer.id == subject_id:
-            return True
-        return users_share_course(user_id=viewer.id, other_id=subject_id)
 
     @staticmethod
     def visible_users_q(viewer: User) -> Q:

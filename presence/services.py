@@ -19,6 +19,7 @@ a brand-new row is one INSERT, never INSERT + UPDATE.
 from __future__ import annotations
 
 import functools
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -40,6 +41,7 @@ from presence.models import Status, UserPresence
 from presence.selectors import effective_status, self_view
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def _retry_insert_race(service: Callable[..., T]) -> Callable[..., T]:
@@ -140,6 +142,8 @@ def presence_sync(*, user_id: uuid.UUID | str, seen_at: datetime | None = None) 
     (first lease, last lease released, leases lapsed). `seen_at` also records when the
     user was last seen. Returns True when a presence-changed was sent."""
     row, is_new = _locked_row(user_id)
+    if is_new and not User.objects.filter(id=user_id).exists():
+        return False  # deleted while connected: its lease outlived it, nothing to announce
     before = _announced(row, is_new)
     # Read under the row lock: every reconciler of this user sees the latest truth.
     live = leases.is_live(user_id)
@@ -225,8 +229,13 @@ def presence_sweep(*, now: float | None = None, batch: int = 1000) -> int:
     for user_id in sorted(candidates):
         # The last renewal is the lease's expiry minus its lifetime.
         seen_at = _epoch_to_datetime(lapsed[user_id] - ttl) if user_id in lapsed else None
-        if presence_sync(user_id=user_id, seen_at=seen_at):
-            offline += 1
+        try:
+            if presence_sync(user_id=user_id, seen_at=seen_at):
+                offline += 1
+        except Exception:
+            # One user's failure must not keep the others online; the row, if any, is
+            # still announced as visible, so the next sweep retries it.
+            log.exception("presence sweep could not reconcile user %s", user_id)
     return offline
 
 

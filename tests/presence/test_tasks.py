@@ -110,3 +110,17 @@ def test_sweep_in_batches(course, settings):
         UserPresence.objects.filter(user=user).update(announced_status="online")
     assert services.presence_sweep(batch=3) == 7
     assert leases.sync_redis().zcard(leases.online_key()) == 0
+
+
+def test_sweep_survives_a_user_deleted_with_a_live_lease(course, student):
+    ghost = UserFactory()
+    EnrollmentFactory(course=course, user=ghost)
+    services.presence_heartbeat(user_id=student.id)
+    leases.lease_release(user_id=student.id, lease_id=leases.HTTP_LEASE)
+    _lapse(student.id)
+    _lapse(ghost.id)
+    ghost.delete()
+    with capture_broadcasts() as sent:
+        assert presence_sweep() == 1
+    assert [b.data["userId"] for b in sent] == [str(student.id)]
+    assert not UserPresence.objects.filter(user_id=ghost.id).exists()
