@@ -26,10 +26,11 @@ import logging
 import secrets
 import threading
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 
 from collab.core.jsonframes import dumps, loads
-from collab.realtime.broadcast import broadcast_on_commit
+from collab.realtime.broadcast import broadcast_now
 from collab.realtime.redis_client import sync_redis
 from presence.events import PRESENCE_BATCH, PRESENCE_CHANGED
 
@@ -83,12 +84,20 @@ def _lifetime_ms(window: float) -> int:
 
 
 def _send(room: str, payloads: list[dict]) -> None:
+    """Runs after the commit or in a drain timer thread: there is no transaction left
+    to wait for, so it sends at once (broadcast_now, encoded once for the room) and
+    never touches the database (a timer thread must not open a connection)."""
     if not payloads:
         return
     if len(payloads) == 1:
-        broadcast_on_commit(room, PRESENCE_CHANGED, payloads[0])
+        event, data = PRESENCE_CHANGED, payloads[0]
     else:
-        broadcast_on_commit(room, PRESENCE_BATCH, {"users": payloads})
+        event, data = PRESENCE_BATCH, {"users": payloads}
+    try:
+        async_to_sync(broadcast_now)(room, event, data)
+    except Exception:
+        # The change is committed; a lost frame must not break the caller.
+        log.exception("presence broadcast to %s failed", room)
 
 
 def announce(rooms: list[str], payload: dict) -> None:

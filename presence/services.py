@@ -126,8 +126,8 @@ def _announce_if_changed(row: UserPresence, before: tuple[str, str], *, live: bo
     payload = _others_payload(row, after)  # built once for every room
     rooms = [course_room(course_id) for course_id in course_ids_for_user(user_id=row.user_id)]
     if rooms:
-        # After commit, through the per-room coalescing fan-out, which sends with
-        # broadcast_on_commit (immediate by then); a rollback sends nothing.
+        # After commit, through the per-room coalescing fan-out (presence.fanout); a
+        # rollback sends nothing. broadcast_on_commit cannot coalesce across processes.
         transaction.on_commit(functools.partial(fanout.announce, rooms, payload), robust=True)
     return True
 

@@ -213,3 +213,20 @@ async def test_traffic_renews_the_lease_coalesced(course, student, settings):
     await receive_event(tab, "error")
     assert (await sync_to_async(leases.live_expiries)([student.id]))[str(student.id)] > first
     await tab.disconnect()
+
+
+async def test_socket_heartbeats_write_last_seen_at_most_once_per_interval(course, student):
+    tab = await ws_connect(student)
+    await drain(tab)
+    first = (await UserPresence.objects.aget(user=student)).last_seen_at
+    assert first is not None
+    for n in range(20):
+        await tab.send_json_to({"event": "presence-heartbeat", "data": {}, "ref": str(n)})
+        await receive_event(tab, "ack")
+    assert (await UserPresence.objects.aget(user=student)).last_seen_at == first
+    # Once the interval has passed (its Redis slot expired), the next heartbeat writes.
+    await sync_to_async(leases.sync_redis().delete)(leases.seen_key(student.id))
+    await tab.send_json_to({"event": "presence-heartbeat", "data": {}, "ref": "late"})
+    await receive_event(tab, "ack")
+    assert (await UserPresence.objects.aget(user=student)).last_seen_at > first
+    await tab.disconnect()
