@@ -13,7 +13,7 @@ LIST_MAX_LIMIT = 500
 class PresenceItemSerializer(serializers.Serializer):
     """One user's presence as the viewer sees it. `connected` only in one's own item."""
 
-    user_id = serializers.CharField()
+    user_id = serializers.UUIDField()
     name = serializers.CharField()
     status = serializers.ChoiceField(choices=Status.choices)
     activity = serializers.CharField(allow_blank=True)

@@ -124,3 +124,10 @@ def test_sweep_survives_a_user_deleted_with_a_live_lease(course, student):
         assert presence_sweep() == 1
     assert [b.data["userId"] for b in sent] == [str(student.id)]
     assert not UserPresence.objects.filter(user_id=ghost.id).exists()
+
+
+def test_task_has_the_name_beat_schedules():
+    from collab.celery import app
+
+    assert presence_sweep.name == "presence.tasks.presence_sweep"
+    assert "presence.tasks.presence_sweep" in app.tasks
