@@ -69,7 +69,7 @@ return waiting
 
 
 def window_seconds() -> float:
-    return float(getattr(settings, "PRESENCE_BROADCAST_WINDOW", 0.6))
+    return settings.PRESENCE_BROADCAST_WINDOW
 
 
 def _keys(room: str) -> list[str]:
