@@ -227,6 +227,7 @@ SPECTACULAR_SETTINGS = {
         "GroupMemberRoleEnum": "studygroups.models.MemberRole",
         "LiveSessionStatusEnum": "liveSessions.models.SessionStatus",
         "QueueEntryStatusEnum": "officehours.models.EntryStatus",
+        "PresenceStatusEnum": "presence.models.Status",
         "HealthStateEnum": ["ok", "unavailable"],
     },
 }
@@ -254,6 +255,8 @@ WS_TICKET_TTL_SECONDS = 30
 PRESENCE_OFFLINE_AFTER = env.int("PRESENCE_OFFLINE_AFTER", default=300)
 PRESENCE_WRITE_MIN_INTERVAL = env.int("PRESENCE_WRITE_MIN_INTERVAL", default=30)
 PRESENCE_SWEEP_INTERVAL = env.int("PRESENCE_SWEEP_INTERVAL", default=120)
+# A course room gets at most one presence frame per window (changes inside it are batched).
+PRESENCE_BROADCAST_WINDOW = env.float("PRESENCE_BROADCAST_WINDOW", default=0.6)
 
 # Live sessions (liveSessions/)
 LIVE_SESSION_REMINDER_MINUTES = env.int("LIVE_SESSION_REMINDER_MINUTES", default=10)

@@ -1,0 +1,94 @@
+"""Presence on the socket: every socket holds a lease while it is open.
+
+- connect: a fresh lease id goes into `socket.state["presence.lease"]` and is taken.
+- traffic: any accepted frame renews the lease, but at most every `leases.renew_after()`
+  seconds (tracked in `socket.state["presence.renewedAt"]`), so chat traffic costs no
+  Redis round trip per frame.
+- `presence-heartbeat`: renews the lease now and lastSeenAt (coalesced). A client that
+  sends nothing else should send it at least every PRESENCE_OFFLINE_AFTER / 2 seconds.
+- disconnect: the lease is released. A process killed before it can do this leaves a
+  lease that lapses on its own; the sweep then announces the user offline.
+
+Redis work runs on the event loop (redis.asyncio); the database only on a transition
+(first or last lease) or a free lastSeenAt write slot, in a worker thread.
+"""
+
+from __future__ import annotations
+
+import time
+
+from channels.db import database_sync_to_async
+from django.utils import timezone
+
+from collab.realtime.dispatch import (
+    Socket,
+    on_socket_connect,
+    on_socket_disconnect,
+    on_socket_traffic,
+    socket_event,
+    validate,
+)
+from presence import events, leases, services
+from presence.events import presence_payload
+from presence.serializers import ActivityUpdateSerializer, HeartbeatSerializer, StatusUpdateSerializer
+
+STATE_LEASE = "presence.lease"
+STATE_RENEWED = "presence.renewedAt"
+
+
+async def _renew(socket: Socket) -> bool:
+    """Touches the socket's lease; on the user's first live lease, announces them."""
+    lease_id = socket.state.get(STATE_LEASE)
+    if lease_id is None:
+        return False
+    socket.state[STATE_RENEWED] = time.monotonic()
+    first = await leases.lease_touch_async(user_id=socket.user.id, lease_id=lease_id)
+    if first:
+        await database_sync_to_async(services.presence_sync)(user_id=socket.user.id, seen_at=timezone.now())
+    return first
+
+
+@on_socket_connect
+async def presence_take_lease(socket: Socket) -> None:
+    socket.state[STATE_LEASE] = leases.new_socket_lease_id()
+    await _renew(socket)
+
+
+@on_socket_traffic
+async def presence_renew_on_traffic(socket: Socket) -> None:
+    renewed = socket.state.get(STATE_RENEWED, 0.0)
+    if time.monotonic() - renewed >= leases.renew_after():
+        await _renew(socket)
+
+
+@on_socket_disconnect
+async def presence_release_lease(socket: Socket) -> None:
+    lease_id = socket.state.pop(STATE_LEASE, None)
+    if lease_id is None:
+        return
+    if await leases.lease_release_async(user_id=socket.user.id, lease_id=lease_id):
+        await database_sync_to_async(services.presence_sync)(user_id=socket.user.id, seen_at=timezone.now())
+
+
+@socket_event(events.UPDATE_PRESENCE)
+async def update_presence(socket: Socket, data: dict) -> dict:
+    body = validate(StatusUpdateSerializer, data)
+    view = await database_sync_to_async(services.presence_update)(user=socket.user, **body)
+    return presence_payload(view)
+
+
+@socket_event(events.UPDATE_ACTIVITY)
+async def update_activity(socket: Socket, data: dict) -> dict:
+    body = validate(ActivityUpdateSerializer, data)
+    view = await database_sync_to_async(services.presence_set_activity)(user=socket.user, activity=body["activity"])
+    return presence_payload(view)
+
+
+@socket_event(events.PRESENCE_HEARTBEAT)
+async def presence_heartbeat(socket: Socket, data: dict) -> dict:
+    validate(HeartbeatSerializer, data)
+    first = await _renew(socket)
+    # On a first lease the sync just wrote lastSeenAt; otherwise only a free slot writes.
+    if not first and await leases.seen_write_slot_take_async(user_id=socket.user.id):
+        await database_sync_to_async(services.presence_write_last_seen)(user_id=socket.user.id)
+    return {"expiresIn": leases.lease_ttl()}

@@ -1,0 +1,52 @@
+"""Presence events: names, rooms and payloads.
+
+`presence-changed {userId, status, activity, lastSeenAt}` is built once per change
+from what *others* see and sent to the `course-` room of each of the user's courses,
+coalesced per room (presence.fanout: several changes in one window travel as one
+`presence-batch {users: [...]}`); the user's own `user-` room gets the self view
+(their real choice, plus `connected`) when that changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+PRESENCE_CHANGED = "presence-changed"
+# Several changes in one course room within one fan-out window (presence.fanout).
+PRESENCE_BATCH = "presence-batch"
+
+# Client -> server events owned by this app.
+UPDATE_PRESENCE = "update-presence"
+PRESENCE_HEARTBEAT = "presence-heartbeat"
+UPDATE_ACTIVITY = "update-activity"
+
+
+@dataclass(frozen=True)
+class PresenceView:
+    """One user's presence as one viewer sees it (the REST item and the socket payload)."""
+
+    user_id: str
+    name: str
+    status: str
+    activity: str
+    last_seen_at: datetime | None
+    # Only in one's own view: whether any lease of the user is live.
+    connected: bool | None = None
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def presence_payload(view: PresenceView) -> dict:
+    """Small on purpose: a storm of connects sends one of these per user per course."""
+    data = {
+        "userId": view.user_id,
+        "status": view.status,
+        "activity": view.activity,
+        "lastSeenAt": iso(view.last_seen_at),
+    }
+    if view.connected is not None:
+        data["connected"] = view.connected
+    return data

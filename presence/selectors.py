@@ -1,0 +1,126 @@
+"""Presence reads. The effective status is derived here, on every read, from the stored
+choice and the live leases in Redis, so no reply ever shows someone online whose last
+lease lapsed, even before the sweep has run. Visibility (PresencePermission) is applied
+in the same query: users one may not see are omitted, or NotFound for a single look-up.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from django.db.models import QuerySet
+
+from collab.accounts.models import User
+from collab.core.errors import NotFound
+from collab.courses.models import Course, Enrollment
+from collab.courses.selectors import course_get_visible
+from presence import leases
+from presence.events import PresenceView
+from presence.models import Status, UserPresence
+from presence.permissions import PresencePermission
+
+
+def presence_row(user: User) -> UserPresence | None:
+    """The user's row from a `select_related("presence")` query, or None (never stored)."""
+    try:
+        return user.presence
+    except UserPresence.DoesNotExist:
+        return None
+
+
+def effective_status(*, chosen: str, live: bool) -> str:
+    """What others see: offline without a live lease or when the user chose invisible."""
+    return chosen if live and chosen != Status.OFFLINE else Status.OFFLINE
+
+
+def others_view(user: User, row: UserPresence | None, *, live: bool) -> PresenceView:
+    chosen = row.status if row else Status.ONLINE
+    status = effective_status(chosen=chosen, live=live)
+    return PresenceView(
+        user_id=str(user.id),
+        name=user.name,
+        status=status,
+        # An offline user has no current activity; an invisible one must not leak it.
+        activity=(row.activity if row and status != Status.OFFLINE else ""),
+        last_seen_at=row.shown_last_seen_at if row else None,
+    )
+
+
+def self_view(user: User, row: UserPresence | None, *, live: bool) -> PresenceView:
+    return PresenceView(
+        user_id=str(user.id),
+        name=user.name,
+        status=row.status if row else Status.ONLINE,
+        activity=row.activity if row else "",
+        last_seen_at=row.last_seen_at if row else None,
+        connected=live,
+    )
+
+
+def view_for(viewer: User, user: User, row: UserPresence | None, *, live: bool) -> PresenceView:
+    if viewer.id == user.id:
+        return self_view(user, row, live=live)
+    return others_view(user, row, live=live)
+
+
+def _views(viewer: User, users: Iterable[User]) -> list[PresenceView]:
+    users = list(users)
+    live = leases.live_expiries([user.id for user in users])
+    return [view_for(viewer, user, presence_row(user), live=str(user.id) in live) for user in users]
+
+
+def _visible_users(viewer: User) -> QuerySet[User]:
+    return User.objects.filter(PresencePermission.visible_users_q(viewer)).select_related("presence")
+
+
+def presence_get(*, viewer: User, user_id: uuid.UUID) -> PresenceView:
+    """One user's presence, in one query; NotFound when missing or not visible."""
+    user = _visible_users(viewer).filter(id=user_id).first()
+    if user is None:
+        raise NotFound("No such user, or their presence is not visible to you.", code="user_not_found")
+    return _views(viewer, [user])[0]
+
+
+def presence_get_many(*, viewer: User, user_ids: Iterable[uuid.UUID]) -> list[PresenceView]:
+    """Presence of many users in the order asked, duplicates and invisible users left out.
+    One query (visibility is a subquery) plus one Redis round trip, whatever the count."""
+    ordered = list(dict.fromkeys(user_ids))
+    if not ordered:
+        return []
+    by_id = {user.id: user for user in _visible_users(viewer).filter(id__in=ordered)}
+    return _views(viewer, [by_id[user_id] for user_id in ordered if user_id in by_id])
+
+
+def _online(viewer: User, users: QuerySet[User]) -> QuerySet[User]:
+    """Live (a lease in Redis), not invisible, visible to the viewer."""
+    return (
+        users.filter(is_active=True, id__in=leases.live_user_ids())
+        .filter(PresencePermission.visible_users_q(viewer))
+        .exclude(presence__status=Status.OFFLINE)
+    )
+
+
+def presence_online_users(*, viewer: User, limit: int) -> tuple[list[PresenceView], int]:
+    """The online users the viewer may see, by name, at most `limit`, and their total."""
+    online = _online(viewer, User.objects.all())
+    users = online.select_related("presence").order_by("name", "id")[:limit]
+    return _views(viewer, users), online.count()
+
+
+def presence_online_count(*, viewer: User) -> int:
+    return _online(viewer, User.objects.all()).count()
+
+
+def presence_online_in_course(
+    *, viewer: User, course_id: uuid.UUID, limit: int
+) -> tuple[Course, list[PresenceView], int]:
+    """The online members (instructor and enrolled) of a course the viewer belongs to
+    (admins: any course); NotFound otherwise."""
+    course = course_get_visible(user=viewer, course_id=course_id)
+    members = User.objects.filter(
+        id__in=Enrollment.objects.filter(course_id=course.id).values("user_id")
+    ) | User.objects.filter(id=course.instructor_id)
+    online = _online(viewer, members)
+    users = online.select_related("presence").order_by("name", "id")[:limit]
+    return course, _views(viewer, users), online.count()

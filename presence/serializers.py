@@ -1,0 +1,64 @@
+"""Presence shapes on the wire (camelCase by the renderer/parser)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from presence.models import ACTIVITY_MAX_LENGTH, Status
+
+BULK_MAX_IDS = 500
+LIST_MAX_LIMIT = 500
+
+
+class PresenceItemSerializer(serializers.Serializer):
+    """One user's presence as the viewer sees it. `connected` only in one's own item."""
+
+    user_id = serializers.UUIDField()
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=Status.choices)
+    activity = serializers.CharField(allow_blank=True)
+    last_seen_at = serializers.DateTimeField(allow_null=True)
+    connected = serializers.BooleanField(
+        required=False, help_text="Only in your own item: whether any of your clients holds a live lease."
+    )
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        connected = instance.get("connected") if isinstance(instance, dict) else instance.connected
+        if connected is None:
+            data.pop("connected", None)
+        return data
+
+
+class OnlineListSerializer(serializers.Serializer):
+    users = PresenceItemSerializer(many=True)
+    count = serializers.IntegerField(help_text="All visible online users, not only those returned.")
+
+
+class CourseOnlineSerializer(OnlineListSerializer):
+    course_id = serializers.UUIDField()
+
+
+class BulkRequestSerializer(serializers.Serializer):
+    user_ids = serializers.ListField(child=serializers.UUIDField(), max_length=BULK_MAX_IDS, allow_empty=True)
+
+
+class BulkResponseSerializer(serializers.Serializer):
+    users = PresenceItemSerializer(many=True, help_text="Visible users only, in the order asked, without duplicates.")
+
+
+class StatusUpdateSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Status.choices, help_text="offline = invisible")
+    activity = serializers.CharField(max_length=ACTIVITY_MAX_LENGTH, allow_blank=True, required=False)
+
+
+class ActivityUpdateSerializer(serializers.Serializer):
+    activity = serializers.CharField(max_length=ACTIVITY_MAX_LENGTH, allow_blank=True)
+
+
+class HeartbeatSerializer(serializers.Serializer):
+    """Nothing to send: the heartbeat is the request itself."""
+
+
+class HeartbeatResponseSerializer(PresenceItemSerializer):
+    expires_in = serializers.IntegerField(help_text="Seconds the lease lives without another heartbeat.")

@@ -1,0 +1,329 @@
+"""Presence writes.
+
+The flow: a lease changes in Redis (presence.leases; atomic, decides first/last), and
+only when a user turned live or offline, or changed their own status or activity, does
+a service lock the user's `UserPresence` row and reconcile. Under that lock it reads
+the truth (the leases *now*), computes what others see, and compares it with what the
+course rooms were last told (`announced_status` and, while visible, `activity`). A
+`presence-changed` is broadcast (after commit) only when that differs, and the new
+value is stored in the same transaction (presence.fanout then coalesces the frames
+per course room, so a storm of connects cannot flood a class). So whichever of a disconnect, a racing
+reconnect, an admin action or two sweeps at once gets there first announces the
+change, and the others find nothing to say: no duplicates, no lost transitions.
+
+Database writes are kept rare: a heartbeat writes lastSeenAt at most once per
+PRESENCE_WRITE_MIN_INTERVAL per user (a Redis SET NX slot shared by all processes);
+a brand-new row is one INSERT, never INSERT + UPDATE.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Value, When
+from django.utils import timezone
+
+from collab.accounts.models import User
+from collab.core.errors import NotAllowed
+from collab.courses.selectors import course_ids_for_user
+from collab.realtime.broadcast import broadcast_on_commit
+from collab.realtime.rooms import course_room, user_room
+from presence import fanout, leases
+from presence.events import PRESENCE_CHANGED, PresenceView, iso
+from presence.models import Status, UserPresence
+from presence.selectors import effective_status, self_view
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+def _retry_insert_race(service: Callable[..., T]) -> Callable[..., T]:
+    """A first row for a user is INSERTed without a lock to take; if another request
+    inserted it first, running the service again finds the row and locks it."""
+
+    @functools.wraps(service)
+    def wrapper(**kwargs) -> T:
+        try:
+            return service(**kwargs)
+        except IntegrityError:
+            return service(**kwargs)
+
+    return wrapper
+
+
+def _epoch_to_datetime(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+def _locked_row(user_id: uuid.UUID | str) -> tuple[UserPresence, bool]:
+    """The user's row locked FOR UPDATE (not the user row), or an unsaved new one."""
+    row = UserPresence.objects.select_for_update(of=("self",)).filter(user_id=user_id).first()
+    if row is not None:
+        return row, False
+    return UserPresence(user_id=user_id), True
+
+
+def _store(row: UserPresence, is_new: bool, fields: Iterable[str]) -> None:
+    if is_new:
+        row.save(force_insert=True)
+    else:
+        row.save(update_fields=sorted({*fields, "updated_at"}))
+
+
+def _shown(status: str, activity: str) -> tuple[str, str]:
+    """What others see of a (status, activity): no activity while offline."""
+    return status, (activity if status != Status.OFFLINE else "")
+
+
+def _announced(row: UserPresence, is_new: bool) -> tuple[str, str]:
+    """What the course rooms were last told about this user."""
+    if is_new:
+        return Status.OFFLINE, ""
+    return _shown(row.announced_status, row.activity)
+
+
+def _mark_seen(row: UserPresence, seen_at: datetime) -> None:
+    if row.last_seen_at is None or seen_at > row.last_seen_at:
+        row.last_seen_at = seen_at
+    # While invisible the lastSeenAt others see stands still.
+    if row.status != Status.OFFLINE and (row.shown_last_seen_at is None or seen_at > row.shown_last_seen_at):
+        row.shown_last_seen_at = seen_at
+
+
+def _others_payload(row: UserPresence, shown: tuple[str, str]) -> dict:
+    return {
+        "userId": str(row.user_id),
+        "status": shown[0],
+        "activity": shown[1],
+        "lastSeenAt": iso(row.shown_last_seen_at),
+    }
+
+
+def _self_payload(row: UserPresence, *, live: bool) -> dict:
+    return {
+        "userId": str(row.user_id),
+        "status": row.status,
+        "activity": row.activity,
+        "lastSeenAt": iso(row.last_seen_at),
+        "connected": live,
+    }
+
+
+def _announce_if_changed(row: UserPresence, before: tuple[str, str], *, live: bool) -> bool:
+    """Called with the row locked. Broadcasts (on commit) what others now see, to the
+    course rooms of the user's courses, when it differs from what they were told."""
+    after = _shown(effective_status(chosen=row.status, live=live), row.activity)
+    if after == before:
+        return False
+    row.announced_status = after[0]
+    payload = _others_payload(row, after)  # built once for every room
+    rooms = [course_room(course_id) for course_id in course_ids_for_user(user_id=row.user_id)]
+    if rooms:
+        # After commit, through the per-room coalescing fan-out (presence.fanout); a
+        # rollback sends nothing. broadcast_on_commit cannot coalesce across processes.
+        transaction.on_commit(functools.partial(fanout.announce, rooms, payload), robust=True)
+    return True
+
+
+# -- liveness transitions --------------------------------------------------------------
+
+
+@_retry_insert_race
+@transaction.atomic
+def presence_sync(*, user_id: uuid.UUID | str, seen_at: datetime | None = None) -> bool:
+    """Reconciles what others were told with the leases, after a lease transition
+    (first lease, last lease released, leases lapsed). `seen_at` also records when the
+    user was last seen. Returns True when a presence-changed was sent."""
+    row, is_new = _locked_row(user_id)
+    if is_new and not User.objects.filter(id=user_id).exists():
+        return False  # deleted while connected: its lease outlived it, nothing to announce
+    before = _announced(row, is_new)
+    # Read under the row lock: every reconciler of this user sees the latest truth.
+    live = leases.is_live(user_id)
+    fields: set[str] = set()
+    if seen_at is not None:
+        _mark_seen(row, seen_at)
+        fields |= {"last_seen_at", "shown_last_seen_at"}
+        # The row holds a fresh lastSeenAt: heartbeats skip the database for a while.
+        # Marked now, not on commit: after a rollback the cost is one skipped write.
+        leases.seen_write_slot_mark(user_id=user_id)
+    changed = _announce_if_changed(row, before, live=live)
+    if changed:
+        fields.add("announced_status")
+    if fields or is_new:
+        _store(row, is_new, fields)
+    return changed
+
+
+@_retry_insert_race
+@transaction.atomic
+def presence_initialize(*, user_id: uuid.UUID | str) -> UserPresence:
+    """The user's row, created with the defaults (online choice, not announced) if missing."""
+    row, _ = UserPresence.objects.get_or_create(user_id=user_id)
+    return row
+
+
+def presence_write_last_seen(*, user_id: uuid.UUID | str, seen_at: datetime | None = None) -> None:
+    """Update last seen: one UPDATE, no lock (a later value simply wins). Callers hold
+    the write slot (leases.seen_write_slot_take); a missing row is created by a sync."""
+    seen_at = seen_at or timezone.now()
+    updated = UserPresence.objects.filter(user_id=user_id).update(
+        last_seen_at=seen_at,
+        shown_last_seen_at=Case(When(status=Status.OFFLINE, then=F("shown_last_seen_at")), default=Value(seen_at)),
+    )
+    if not updated:
+        presence_sync(user_id=user_id, seen_at=seen_at)
+
+
+def presence_touch_last_seen(*, user_id: uuid.UUID | str) -> bool:
+    """Coalesced lastSeenAt: writes only when this user's write slot is free.
+    Returns whether the database was written."""
+    if not leases.seen_write_slot_take(user_id=user_id):
+        return False
+    presence_write_last_seen(user_id=user_id)
+    return True
+
+
+def presence_heartbeat(*, user_id: uuid.UUID | str, lease_id: str = leases.HTTP_LEASE) -> int:
+    """Renews a lease (the `http` lease for the REST heartbeat) and lastSeenAt.
+
+    Not one transaction on purpose: the lease lives in Redis, and most heartbeats end
+    there. Only the first lease (the user turns live) or a free write slot reaches the
+    database, each in its own short transaction. Returns the lease's lifetime (s)."""
+    now = time.time()
+    if leases.lease_touch(user_id=user_id, lease_id=lease_id, now=now):
+        presence_sync(user_id=user_id, seen_at=_epoch_to_datetime(now))
+    else:
+        presence_touch_last_seen(user_id=user_id)
+    return leases.lease_ttl()
+
+
+def presence_sweep(*, now: float | None = None, batch: int = 1000) -> int:
+    """Announces offline every user whose leases all lapsed (a crashed process, a
+    client gone silent). Idempotent, and safe to run twice at once: Redis hands each
+    lapsed user to one sweep, and the row lock + announced_status stop a repeat.
+
+    Also reconciles rows still announced as visible whose leases are gone for any other
+    reason (Redis restarted, a sweep killed midway). Returns how many users were
+    announced offline."""
+    now = time.time() if now is None else now
+    lapsed: dict[str, float] = {}
+    while True:
+        taken = leases.leases_sweep(now=now, batch=batch)
+        lapsed.update(taken)
+        if len(taken) < batch:
+            break
+    shown_live = UserPresence.objects.exclude(announced_status=Status.OFFLINE).values_list("user_id", flat=True)
+    announced = [str(user_id) for user_id in shown_live]
+    live = leases.live_expiries(announced, now=now)
+    candidates = set(lapsed) | {uid for uid in announced if uid not in live}
+    ttl = leases.lease_ttl()
+    offline = 0
+    for user_id in sorted(candidates):
+        # The last renewal is the lease's expiry minus its lifetime.
+        seen_at = _epoch_to_datetime(lapsed[user_id] - ttl) if user_id in lapsed else None
+        try:
+            if presence_sync(user_id=user_id, seen_at=seen_at):
+                offline += 1
+        except Exception:
+            # One user's failure must not keep the others online; the row, if any, is
+            # still announced as visible, so the next sweep retries it.
+            log.exception("presence sweep could not reconcile user %s", user_id)
+    return offline
+
+
+# -- the user's own choices --------------------------------------------------------------
+
+
+@_retry_insert_race
+@transaction.atomic
+def presence_update(*, user: User, status: str | None = None, activity: str | None = None) -> PresenceView:
+    """Update presence: the user's own status choice and/or activity. Course rooms hear
+    about it only if what others see changed (an invisible user's activity does not);
+    the user's own room hears their real choice whenever it changed (their other tabs)."""
+    row, is_new = _locked_row(user.id)
+    before_others = _announced(row, is_new)
+    before_self = (row.status, row.activity)
+    live = leases.is_live(user.id)
+    now = timezone.now()
+    if live:
+        _mark_seen(row, now)  # before a change to invisible: others last saw them now
+    if status is not None:
+        row.status = status
+    if activity is not None:
+        row.activity = activity
+    if live:
+        _mark_seen(row, now)
+    fields = {"status", "activity", "last_seen_at", "shown_last_seen_at"}
+    if _announce_if_changed(row, before_others, live=live):
+        fields.add("announced_status")
+    if (row.status, row.activity) != before_self:
+        broadcast_on_commit(user_room(user.id), PRESENCE_CHANGED, _self_payload(row, live=live))
+    _store(row, is_new, fields)
+    return self_view(user, row, live=live)
+
+
+def presence_set_status(*, user: User, status: str) -> PresenceView:
+    return presence_update(user=user, status=status)
+
+
+def presence_set_online(*, user: User) -> PresenceView:
+    return presence_update(user=user, status=Status.ONLINE)
+
+
+def presence_set_away(*, user: User) -> PresenceView:
+    return presence_update(user=user, status=Status.AWAY)
+
+
+def presence_set_busy(*, user: User) -> PresenceView:
+    return presence_update(user=user, status=Status.BUSY)
+
+
+def presence_set_offline(*, user: User) -> PresenceView:
+    """A chosen offline is invisibility: still connected, shown offline to others."""
+    return presence_update(user=user, status=Status.OFFLINE)
+
+
+def presence_set_activity(*, user: User, activity: str) -> PresenceView:
+    return presence_update(user=user, activity=activity)
+
+
+# -- staff ---------------------------------------------------------------------------------
+
+
+def presence_force_offline(*, actor: User, user_ids: Iterable[uuid.UUID | str]) -> int:
+    """Moderation: drops every lease of the users and sets their choice to offline
+    (invisible) with no activity, so a client that keeps its socket open stays hidden
+    until the user picks a status again. Returns how many were announced offline."""
+    if not (actor.is_staff or actor.is_admin):
+        raise NotAllowed("Only staff can force users offline.", code="not_staff")
+    announced = 0
+    for user_id in user_ids:
+        leases.leases_drop_all(user_id=user_id)
+        if _force_offline_one(user_id=user_id):
+            announced += 1
+    return announced
+
+
+@_retry_insert_race
+@transaction.atomic
+def _force_offline_one(*, user_id: uuid.UUID | str) -> bool:
+    row, is_new = _locked_row(user_id)
+    before_others = _announced(row, is_new)
+    before_self = (row.status, row.activity)
+    row.status, row.activity = Status.OFFLINE, ""
+    fields = {"status", "activity"}
+    changed = _announce_if_changed(row, before_others, live=leases.is_live(user_id))
+    if changed:
+        fields.add("announced_status")
+    if (row.status, row.activity) != before_self:
+        broadcast_on_commit(user_room(user_id), PRESENCE_CHANGED, _self_payload(row, live=False))
+    _store(row, is_new, fields)
+    return changed

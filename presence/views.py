@@ -1,0 +1,103 @@
+"""Presence REST routes: thin, each validates, calls one selector or service, shapes."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from collab.core.params import limit_param
+from presence import selectors, services
+from presence.permissions import PresencePermission
+from presence.serializers import (
+    LIST_MAX_LIMIT,
+    ActivityUpdateSerializer,
+    BulkRequestSerializer,
+    BulkResponseSerializer,
+    CourseOnlineSerializer,
+    HeartbeatResponseSerializer,
+    OnlineListSerializer,
+    PresenceItemSerializer,
+    StatusUpdateSerializer,
+)
+
+LIMIT = OpenApiParameter("limit", int, description=f"1..{LIST_MAX_LIMIT}, default 100")
+
+
+class _PresenceView(APIView):
+    permission_classes = [PresencePermission]
+
+
+class OnlineView(_PresenceView):
+    @extend_schema(parameters=[LIMIT], responses={200: OnlineListSerializer}, summary="Online users visible to me")
+    def get(self, request):
+        limit = limit_param(request, default=100, maximum=LIST_MAX_LIMIT)
+        users, count = selectors.presence_online_users(viewer=request.user, limit=limit)
+        return Response(OnlineListSerializer({"users": users, "count": count}).data)
+
+
+class CourseOnlineView(_PresenceView):
+    @extend_schema(
+        parameters=[LIMIT],
+        responses={200: CourseOnlineSerializer},
+        summary="Online members of a course (members and admins; 404 otherwise)",
+    )
+    def get(self, request, course_id):
+        limit = limit_param(request, default=100, maximum=LIST_MAX_LIMIT)
+        course, users, count = selectors.presence_online_in_course(
+            viewer=request.user, course_id=course_id, limit=limit
+        )
+        return Response(CourseOnlineSerializer({"course_id": course.id, "users": users, "count": count}).data)
+
+
+class UserPresenceView(_PresenceView):
+    @extend_schema(responses={200: PresenceItemSerializer}, summary="One user's presence (404 when not visible)")
+    def get(self, request, user_id):
+        return Response(PresenceItemSerializer(selectors.presence_get(viewer=request.user, user_id=user_id)).data)
+
+
+class BulkView(_PresenceView):
+    @extend_schema(
+        request=BulkRequestSerializer, responses={200: BulkResponseSerializer}, summary="Presence of up to 500 users"
+    )
+    def post(self, request):
+        body = BulkRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        users = selectors.presence_get_many(viewer=request.user, user_ids=body.validated_data["user_ids"])
+        return Response(BulkResponseSerializer({"users": users}).data)
+
+
+class StatusView(_PresenceView):
+    @extend_schema(
+        request=StatusUpdateSerializer,
+        responses={200: PresenceItemSerializer},
+        summary="Set my status (offline = invisible) and optionally my activity",
+    )
+    def put(self, request):
+        body = StatusUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        view = services.presence_update(user=request.user, **body.validated_data)
+        return Response(PresenceItemSerializer(view).data)
+
+
+class ActivityView(_PresenceView):
+    @extend_schema(request=ActivityUpdateSerializer, responses={200: PresenceItemSerializer}, summary="Set my activity")
+    def put(self, request):
+        body = ActivityUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        view = services.presence_set_activity(user=request.user, activity=body.validated_data["activity"])
+        return Response(PresenceItemSerializer(view).data)
+
+
+class HeartbeatView(_PresenceView):
+    @extend_schema(
+        request=None,
+        responses={200: HeartbeatResponseSerializer},
+        summary="Renew my lease without a socket and update lastSeenAt",
+    )
+    def post(self, request):
+        expires_in = services.presence_heartbeat(user_id=request.user.id)
+        view = selectors.presence_get(viewer=request.user, user_id=request.user.id)
+        return Response(HeartbeatResponseSerializer({**asdict(view), "expires_in": expires_in}).data)
