@@ -90,8 +90,8 @@ def table(report: dict) -> str:
             add(
                 f"1 fan-out {f['members']} members, {f['messages_sent']} msgs @ {f['rate']}/s",
                 kind,
-                f"last p50 {f['last_member_p50_ms']} / p99 {f['last_member_p99_ms']} / max {f['last_member_max_ms']} ms,"
-                f" lost {f['lost']}",
+                f"last p50 {f['last_member_p50_ms']} / p99 {f['last_member_p99_ms']}"
+                f" / max {f['last_member_max_ms']} ms, lost {f['lost']}",
                 "p99 ≤ 100 ms, 0 lost",
             )
         s = res.get("sockets")
@@ -124,8 +124,10 @@ def table(report: dict) -> str:
             add(
                 f"5 presence storm {st['members']} in {st['ramp_seconds']}s",
                 kind,
-                f"all see all in {st['time_until_all_see_all_s']} s ({st['members_missing_someone']} missing someone),"
-                f" frames/member mean {st['presence_frames_per_member_mean']}, peak {st['presence_frames_peak_per_second']}/s",
+                f"all see all in {st['time_until_all_see_all_s']} s"
+                f" ({st['members_missing_someone']} missing someone, {st['connected']} connected),"
+                f" presence frames/member mean {st['presence_frames_per_member_mean']},"
+                f" peak {st['presence_frames_peak_per_second']}/s",
                 "≤ 5 s, ≤ 2 frames/s",
             )
         t = res.get("throughput")
@@ -141,11 +143,11 @@ def table(report: dict) -> str:
                 add(
                     f"   step {step['rate_per_session']}/s/session",
                     kind,
-                    f"{step['deliveries_per_second']}/s, p50 {step['delivery_p50_ms']} / p99 {step['delivery_p99_ms']} ms,"
-                    f" lost {step['lost']}",
+                    f"{step['deliveries_per_second']}/s, p50 {step['delivery_p50_ms']}"
+                    f" / p99 {step['delivery_p99_ms']} ms, lost {step['lost']}",
                     "",
                 )
-    widths = [max(len(r[i]) for r in rows + [("workload", "server", "result", "goal")]) for i in range(4)]
+    widths = [max(len(r[i]) for r in [*rows, ("workload", "server", "result", "goal")]) for i in range(4)]
     lines = [" | ".join(h.ljust(w) for h, w in zip(("workload", "server", "result", "goal"), widths, strict=True))]
     lines.append("-+-".join("-" * w for w in widths))
     lines += [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
