@@ -26,7 +26,8 @@ from typing import Any
 
 import orjson
 
-PRESENCE_EVENT = "presence-changed"
+# A single change, or several coalesced into one frame (presence.fanout).
+PRESENCE_EVENTS = ("presence-changed", "presence-batch")
 CHAT_EVENT = "session-new-message"
 
 
@@ -144,7 +145,7 @@ class Worker:
                         chat_all[tag].append(latency)
                     continue
                 self.frame_events[event] += 1
-                if event == PRESENCE_EVENT:
+                if event in PRESENCE_EVENTS:
                     if sock.presence is not None:
                         data = frame.get("data")
                         items = data if isinstance(data, list) else (data.get("users") if "users" in data else [data])
