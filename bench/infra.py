@@ -244,7 +244,11 @@ class Stack:
                 "--proxy-headers",
                 "collab.asgi:application",
             ]
-        if kind == "uvicorn":
+        if kind in ("uvicorn", "uvicorn-deflate"):
+            # "uvicorn" turns permessage-deflate off: browsers offer it and uvicorn accepts it
+            # by default, which costs a zlib context per socket (about 90 KiB) and a
+            # compression per recipient per frame; daphne does not negotiate it at all.
+            deflate = ["--ws-per-message-deflate", "false"] if kind == "uvicorn" else []
             return [
                 PYTHON,
                 "-m",
@@ -268,6 +272,7 @@ class Stack:
                 "4096",
                 "--log-level",
                 "warning",
+                *deflate,
             ]
         raise ValueError(kind)
 
