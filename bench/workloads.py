@@ -271,6 +271,12 @@ def throughput(
     settle = ctx.wait_quiet(timeout=180) + ctx.wait_idle()
     ctx.log(f"  throughput: {opened['opened']} sockets, joins {joins}, settled {settle:.1f}s")
     members_in = joins.get("ok", 0)
+    # Warm-up, not counted: the first messages pay for database connections, prepared
+    # plans and the first subscriptions of each process.
+    warm = f"tpwarm{int(time.time())}"
+    ctx.gen.call_all("send_chat", group="tp", tag=warm, rate=1.0, count=3, start_at=time.time() + 0.5)
+    ctx.wait_quiet(quiet=1.5, timeout=30)
+    ctx.gen.call_all("chat_stats", tag=warm)
     steps = []
     best = None
     for rate in rates:
