@@ -126,10 +126,14 @@ _CHANNEL_LAYER_HOSTS = [
         "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=1000),
     }
 ]
-# "core": a Redis list per socket; a broadcast to a room of N writes N messages to Redis
-# and each process pops them one by one. "pubsub": one PUBLISH per broadcast; each process
-# subscribed to the room receives it once and hands it to its own sockets.
-CHANNEL_LAYER_BACKEND = env("CHANNEL_LAYER_BACKEND", default="core")
+# "pubsub" (default): one PUBLISH per broadcast; each process subscribed to the room gets
+# it once and hands the same encoded frame to its own sockets. "core": a Redis sorted set
+# per socket; a broadcast to a room of N members writes N copies to Redis and every process
+# pops them one round trip at a time. bench/ measured pubsub at about half the fan-out
+# latency and settle time of core (docs/performance.md). Pub/sub keeps no backlog: a
+# socket's frames live in its process only, so nothing is replayed after a restart, which
+# the clients handle anyway by re-reading state over REST on reconnect.
+CHANNEL_LAYER_BACKEND = env("CHANNEL_LAYER_BACKEND", default="pubsub")
 if CHANNEL_LAYER_BACKEND == "pubsub":
     CHANNEL_LAYERS = {
         "default": {
