@@ -160,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--servers", default="daphne,uvicorn", help="ASGI servers to compare (comma separated)")
     parser.add_argument("--only", default="1,2,3,4,5", help="workloads to run, e.g. 1,4")
     parser.add_argument("--out", default=None, help="result file (default bench/results/<date>.json)")
+    parser.add_argument("--profile", action="store_true", help="py-spy the servers during fan-out and REST")
     args = parser.parse_args(argv)
 
     config = QUICK if args.quick else FULL
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             stack.stop_servers()
             ports = stack.start_servers(kind)
             log(f"{kind} on ports {ports} (pids {stack.server_pids()})")
-            return workloads.Ctx(stack, gen, seed, ports, args.quick, log)
+            return workloads.Ctx(stack, gen, seed, ports, args.quick, log, profile=args.profile)
 
         for kind in kinds:
             res = report["servers"].setdefault(kind, {})

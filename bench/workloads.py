@@ -18,8 +18,9 @@ def ms(value: float | None) -> float | None:
 
 
 class Ctx:
-    def __init__(self, stack, gen: LoadGen, seed: dict, ports: list[int], quick: bool, log):
+    def __init__(self, stack, gen: LoadGen, seed: dict, ports: list[int], quick: bool, log, profile: bool = False):
         self.stack, self.gen, self.seed, self.ports, self.quick, self.log = stack, gen, seed, ports, quick, log
+        self.profile = profile
         self.instructor = seed["instructor"]
         self.http = httpx.Client(timeout=30)
 
@@ -73,6 +74,51 @@ class Ctx:
             if cpu_percent_since(self, before) < below:
                 break
         return time.time() - started
+
+    def start_profile(self, name: str, seconds: float) -> list:
+        """py-spy samples every server process for `seconds` (when --profile is given);
+        `finish_profile` waits and writes a summary of where the CPU went."""
+        if not self.profile:
+            return []
+        import shutil
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        jobs = []
+        for index, pid in enumerate(self.stack.server_pids()):
+            out = self.stack.log_dir / f"profile-{name}-{self.stack.server_kind}-{index}.txt"
+            cmd = [
+                spy,
+                "record",
+                "--nonblocking",
+                "-r",
+                "250",
+                "-d",
+                str(int(seconds)),
+                "-f",
+                "raw",
+                "-o",
+                str(out),
+                "-p",
+                str(pid),
+            ]
+            jobs.append((subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out))
+        return jobs
+
+    def finish_profile(self, jobs: list) -> dict:
+        from bench.profile import summarize
+
+        summaries = {}
+        for proc, out in jobs:
+            try:
+                proc.wait(timeout=120)
+            except Exception:
+                proc.kill()
+            if out.exists():
+                summaries[out.name] = summarize(out)
+        return summaries
 
     def server_cpu(self) -> tuple[float, float]:
         total = 0.0
@@ -157,9 +203,11 @@ def fanout(ctx: Ctx, members: int, messages: int, rate: float) -> dict:
     tag = f"fan{int(time.time())}"
     start_at = time.time() + 1.0
     cpu0 = ctx.server_cpu()
+    profiling = ctx.start_profile("fanout", messages / rate + 1)
     sends = ctx.gen.call_all("send_chat", group="fanout", tag=tag, rate=rate, count=messages, start_at=start_at)
     ctx.wait_quiet(quiet=2.0, timeout=30)
     cpu = cpu_percent_since(ctx, cpu0)
+    profile = ctx.finish_profile(profiling)
     seqs, lat, errors = merge_chat(ctx.gen.call_all("chat_stats", tag=tag))
     sent = sum(r["sent"].get("ok", 0) for r in sends)
     members_in = joins.get("ok", 0) - 1  # the instructor joined too
@@ -387,7 +435,9 @@ def rest(ctx: Ctx, online: int, concurrency: int, duration: float) -> dict:
     tokens = [s["token"] for s in students]
     check = ctx.api("GET", f"/api/presence/course/{course}?limit=500", students[0]["token"])
     seen_online = check.get("count", len(check.get("users", []))) if isinstance(check, dict) else len(check)
+    profiling = ctx.start_profile("rest-presence", duration + 1)
     presence = rest_load(ctx, "GET", [f"/api/presence/course/{course}?limit=500"], tokens, concurrency, duration)
+    presence["profile"] = ctx.finish_profile(profiling)
     presence["online_in_course"] = seen_online
     ctx.log(f"  rest presence: {presence}")
     session = ctx.live_session("REST join", course)
