@@ -236,6 +236,9 @@ def fanout(ctx: Ctx, members: int, messages: int, rate: float) -> dict:
         "server_cpu_percent": cpu,
         "socket_errors": errors,
         "join_results": joins,
+        "connect_retries": retries,
+        "settle_seconds": round(settle, 1),
+        "profile": profile,
     }
 
 
