@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             if 1 in only:
                 log(f"[{kind}] workload 1: fan-out")
                 res["fanout"] = workloads.fanout(ctx, **config["fanout"])
-                log(f"  {res['fanout']}")
+                log(f"  { {k: v for k, v in res['fanout'].items() if k != 'profile'} }")
             if 5 in only:
                 log(f"[{kind}] workload 5: presence storm")
                 res["storm"] = workloads.storm(ctx, **config["storm"])

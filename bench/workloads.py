@@ -148,6 +148,14 @@ def merge_chat(results: list[dict]) -> tuple[dict[int, list], list[float], dict]
     return seqs, lat, errors
 
 
+def retries_of(ctx: Ctx) -> dict:
+    merged: dict = {}
+    for status in ctx.gen.call_all("status"):
+        for text, n in status["retries"].items():
+            merged[text] = merged.get(text, 0) + n
+    return merged
+
+
 def join_all(ctx: Ctx, group: str) -> dict:
     replies = ctx.gen.call_all("request", group=group, event="join-live-session", per_session=True)
     merged: dict = {}
@@ -192,13 +200,20 @@ def fanout(ctx: Ctx, members: int, messages: int, rate: float) -> dict:
         "counting": False,
         "rank": 0,
     }
-    opened = connect(ctx, entries, "fanout")
-    ctx.gen.call_all(
+    ctx.gen.call_all("reset_counters")
+    first = ctx.gen.call_all(
         "connect", per_worker=[{"entries": [teacher] if i == 0 else []} for i in range(len(ctx.gen))], group="fanout"
     )
+    if first[0]["opened"] != 1:
+        raise RuntimeError(f"the instructor's socket did not open: {first[0]}")
+    opened = connect(ctx, entries, "fanout")
     joins = join_all(ctx, "fanout")
     settle = ctx.wait_quiet(timeout=120) + ctx.wait_idle()
-    ctx.log(f"  fan-out: {opened['opened']} sockets in {opened['seconds']}s, joins {joins}, settled {settle:.1f}s")
+    retries = retries_of(ctx)
+    ctx.log(
+        f"  fan-out: {opened['opened']} sockets in {opened['seconds']}s (failed {opened['failures']}, "
+        f"retried {retries}), joins {joins}, settled {settle:.1f}s"
+    )
 
     tag = f"fan{int(time.time())}"
     start_at = time.time() + 1.0
@@ -430,11 +445,15 @@ def rest_load(ctx: Ctx, method: str, paths: list[str], tokens: list[str], concur
 def rest(ctx: Ctx, online: int, concurrency: int, duration: float) -> dict:
     students = ctx.seed["courseStudents"]
     course = ctx.seed["courseId"]
-    # `online` students hold a presence lease through the REST heartbeat (no socket needed).
-    beats = [
-        ctx.api("POST", "/api/presence/heartbeat", s["token"], {}, expect=(200, 201, 204)) for s in students[:online]
-    ]
-    del beats
+    # `online` students are online the way users are: with an open socket (closed at the
+    # end, so their leases are released and the next workload starts from a clean state).
+    held = connect(
+        ctx,
+        [{"id": s["id"], "token": s["token"], "url": ctx.ws_url(i)} for i, s in enumerate(students[:online])],
+        "rest-online",
+    )
+    ctx.wait_quiet(timeout=60)
+    ctx.wait_idle()
     tokens = [s["token"] for s in students]
     check = ctx.api("GET", f"/api/presence/course/{course}?limit=500", students[0]["token"])
     seen_online = check.get("count", len(check.get("users", []))) if isinstance(check, dict) else len(check)
@@ -442,12 +461,15 @@ def rest(ctx: Ctx, online: int, concurrency: int, duration: float) -> dict:
     presence = rest_load(ctx, "GET", [f"/api/presence/course/{course}?limit=500"], tokens, concurrency, duration)
     presence["profile"] = ctx.finish_profile(profiling)
     presence["online_in_course"] = seen_online
-    ctx.log(f"  rest presence: {presence}")
+    ctx.log(f"  rest presence: { {k: v for k, v in presence.items() if k != 'profile'} }")
     session = ctx.live_session("REST join", course)
     join = rest_load(ctx, "POST", [f"/api/live-sessions/{session}/join"], tokens, concurrency, duration)
     ctx.log(f"  rest join: {join}")
     ctx.api("POST", f"/api/live-sessions/{session}/end", ctx.instructor["token"], {})
-    return {"presence_course": presence, "session_join": join}
+    ctx.gen.call_all("close", group="rest-online")
+    ctx.wait_quiet(timeout=60)
+    ctx.wait_idle()
+    return {"presence_course": presence, "session_join": join, "online_sockets": held}
 
 
 # -- 5. presence storm -------------------------------------------------------------------------
