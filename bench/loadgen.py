@@ -284,6 +284,7 @@ class Worker:
             "last_frame": self.last_frame,
             "errors": dict(self.errors),
             "events": dict(self.frame_events),
+            "retries": dict(self.retries),
         }
 
     async def cmd_reset_counters(self) -> dict:
