@@ -6,10 +6,13 @@ everyone else; a failing hook rolls the whole unenrolment back and sends nothing
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from channels.db import database_sync_to_async
+from django.db import connection
 
-from collab.core.errors import Conflict
+from collab.core.errors import Conflict, DomainError
 from collab.courses import hooks
 from collab.courses.models import Enrollment
 from collab.courses.services import enrollment_delete
@@ -336,3 +339,79 @@ async def test_a_failing_hook_rolls_back_the_whole_unenrolment_and_sends_nothing
         assert {"study-group-new-message", "session-new-message"} <= set(events_of(await drain(comm)))
     finally:
         await comm.disconnect()
+
+
+# -- a join racing the unenrolment ---------------------------------------------------------
+
+
+@pytest.fixture
+def held_unenrolment():
+    """A last hook that keeps the unenrolment's transaction open (every app's locks held)
+    until `release` is set."""
+    locks_held, release = threading.Event(), threading.Event()
+
+    def hold(*, course, user_id, actor):
+        locks_held.set()
+        assert release.wait(timeout=20)
+
+    hooks.on_enrollment_removed(hold)
+    yield locks_held, release
+    hooks.remove_enrollment_removed_hook(hold)
+
+
+def _join_group(student, course):
+    group = make_group(course, UserFactory())
+    return lambda: group_services.study_group_join(
+        actor=student, group_id=group.id
+    ), lambda: StudyGroupMember.objects.filter(group=group, user=student).exists()
+
+
+def _join_session(student, course):
+    session = live_session(course, status=SessionStatus.LIVE)
+    return lambda: live_services.attendance_join(
+        actor=student, session_id=session.id
+    ), lambda: SessionAttendance.objects.filter(session=session, user=student, present_since__isnull=False).exists()
+
+
+def _join_queue(student, course):
+    oh_services.queue_open(actor=course.instructor, instructor_id=course.instructor_id)
+    return lambda: oh_services.queue_join(
+        actor=student, instructor_id=course.instructor_id, question="Q"
+    ), lambda: OfficeHoursQueue.objects.filter(student=student, status=EntryStatus.WAITING).exists()
+
+
+@pytest.mark.parametrize("setup", [_join_group, _join_session, _join_queue], ids=["group", "session", "queue"])
+def test_a_join_waiting_on_the_unenrolment_is_refused_once_it_commits(
+    setup, course, instructor, student, held_unenrolment
+):
+    """The join passes its first checks while the enrolment is still committed, then
+    waits on the lock the unenrolment holds; once that commits it must refuse."""
+    locks_held, release = held_unenrolment
+    join, joined = setup(student, course)
+    results: dict[str, object] = {}
+
+    def run(name, call):
+        try:
+            results[name] = call()
+        except Exception as exc:
+            results[name] = exc
+        finally:
+            connection.close()
+
+    unenrolling = threading.Thread(
+        target=run, args=("unenrol", lambda: enrollment_delete(actor=instructor, course=course, user_id=student.id))
+    )
+    unenrolling.start()
+    try:
+        assert locks_held.wait(timeout=10)
+        joining = threading.Thread(target=run, args=("join", join))
+        joining.start()
+        joining.join(timeout=1)
+        assert joining.is_alive(), "the join should wait for the unenrolment's lock"
+    finally:
+        release.set()
+        unenrolling.join(timeout=20)
+    joining.join(timeout=20)
+    assert results["unenrol"] is None
+    assert isinstance(results["join"], DomainError), results["join"]
+    assert not joined()
