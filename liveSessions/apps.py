@@ -5,3 +5,10 @@ class LiveSessionsConfig(AppConfig):
     name = "liveSessions"
     label = "live_sessions"
     verbose_name = "Live sessions"
+
+    def ready(self) -> None:
+        from collab.courses.hooks import on_enrollment_removed
+        from liveSessions.services import attendance_end_for_unenrolled
+
+        # An unenrolled user present in one of the course's sessions leaves it.
+        on_enrollment_removed(attendance_end_for_unenrolled)

@@ -118,6 +118,7 @@ class LeaveReason(models.TextChoices):
     DISCONNECTED = "disconnected", "Disconnected"
     SESSION_ENDED = "session_ended", "Session ended"
     SESSION_CANCELLED = "session_cancelled", "Session cancelled"
+    UNENROLLED = "unenrolled", "Unenrolled from the course"
 
 
 class AttendanceInterval(models.Model):

@@ -5,3 +5,10 @@ class OfficeHoursConfig(AppConfig):
     name = "officehours"
     label = "officehours"
     verbose_name = "Office hours"
+
+    def ready(self) -> None:
+        from collab.courses.hooks import on_enrollment_removed
+        from officehours.services import queue_entry_end_for_unenrolled
+
+        # A student no longer eligible for the course's instructor leaves their queue.
+        on_enrollment_removed(queue_entry_end_for_unenrolled)

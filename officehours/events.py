@@ -32,6 +32,8 @@ JOIN_QUEUE = "join-office-hours-queue"
 LEAVE_QUEUE = "leave-office-hours-queue"
 
 REASON_ENDED = "office_hours_ended"
+# The student was unenrolled and is no longer a student of any of the instructor's courses.
+REASON_UNENROLLED = "unenrolled"
 
 
 def office_hours_room(instructor_id: uuid.UUID | str) -> str:

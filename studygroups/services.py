@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from collab.accounts.models import User
 from collab.chat.services import chat_clean_body, chat_payload, chat_soft_delete
 from collab.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from collab.courses.models import Enrollment
+from collab.courses.models import Course, Enrollment
 from collab.courses.selectors import course_get_visible
 from collab.realtime.broadcast import broadcast_on_commit, sockets_control_on_commit
 from collab.realtime.rooms import course_room, user_room
@@ -240,8 +240,14 @@ def study_group_member_remove(*, actor: User, group_id: uuid.UUID | str, user_id
         if is_self:
             raise Conflict("You are not a member of this group.", code="not_a_member")
         raise NotFound("This user is not a member of the group.", code="member_not_found")
-    target.delete()
+    _remove_member(group, target)
 
+
+def _remove_member(group: StudyGroup, target: StudyGroupMember) -> None:
+    """Takes `target` out of the locked, active `group`: their sockets leave the room,
+    the group and the course hear member-left, the last admin hands the group to the
+    longest-standing member and the last member closes it."""
+    target.delete()
     room = events.group_room(group.id)
     sockets_control_on_commit(user_room(target.user_id), leave=[room])
     remaining = group.memberships.order_by("joined_at", "id")
@@ -261,6 +267,39 @@ def study_group_member_remove(*, actor: User, group_id: uuid.UUID | str, user_id
 
 def study_group_leave(*, actor: User, group_id: uuid.UUID | str) -> None:
     study_group_member_remove(actor=actor, group_id=group_id, user_id=actor.id)
+
+
+@transaction.atomic
+def study_group_memberships_end_for_unenrolled(*, course: Course, user_id: uuid.UUID, actor: User | None) -> int:
+    """Enrolment-removed hook (collab.courses.hooks): a user no longer in `course` leaves
+    every active group of it, exactly as if they had left each one (hand-over, closing
+    when empty, member-left broadcasts), and their sockets leave those rooms. Returns
+    how many groups they left.
+
+    Every active group of the course is locked (in id order, so two unenrolments never
+    wait on each other crosswise) before memberships are read: a join racing this one
+    either committed first and is undone here, or waits for the lock and then finds the
+    enrolment gone (study_group_join checks it under the same lock). Memberships of
+    closed groups are history and stay."""
+    user = User.objects.get(id=user_id)
+    if StudyGroupPermission.is_course_member(user, course, enrolled=_is_enrolled(user, course.id)):
+        return 0
+    groups = list(
+        StudyGroup.objects.select_for_update(of=("self",))
+        .filter(course=course, is_active=True)
+        .select_related("course", "created_by")
+        .order_by("id")
+    )
+    memberships = {
+        m.group_id: m for m in StudyGroupMember.objects.filter(group__in=groups, user=user).select_related("user")
+    }
+    left = 0
+    for group in groups:
+        membership = memberships.get(group.id)
+        if membership is not None:
+            _remove_member(group, membership)
+            left += 1
+    return left
 
 
 # -- chat -------------------------------------------------------------------------------

@@ -103,3 +103,18 @@ def running_servers(count: int = 1, extra_env: dict[str, str] | None = None) -> 
     finally:
         for server in servers:
             server.stop()
+
+
+# Course members' sockets hear presence frames whenever course-mates come and go; tests
+# of other apps skip them.
+PRESENCE_EVENTS = frozenset({"presence-changed", "presence-batch"})
+
+
+async def recv_frame(ws, *, ignore: frozenset[str] = PRESENCE_EVENTS) -> dict:
+    """The next frame of a real `websockets` client, skipping `ignore` events."""
+    import json
+
+    while True:
+        frame = json.loads(await ws.recv())
+        if frame.get("event") not in ignore:
+            return frame

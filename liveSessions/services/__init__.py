@@ -3,6 +3,7 @@
 from liveSessions.services.attendance import (
     JoinOutcome,
     LeaveOutcome,
+    attendance_end_for_unenrolled,
     attendance_join,
     attendance_leave,
     attendance_socket_exit,
@@ -19,6 +20,7 @@ from liveSessions.services.schedule import live_session_auto_end_overdue, live_s
 __all__ = [
     "JoinOutcome",
     "LeaveOutcome",
+    "attendance_end_for_unenrolled",
     "attendance_join",
     "attendance_leave",
     "attendance_socket_exit",

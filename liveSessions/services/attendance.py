@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from collab.accounts.models import User
 from collab.core.errors import Conflict, NotFound
+from collab.courses.models import Course
 from collab.realtime.broadcast import broadcast_on_commit, sockets_control_on_commit
 from collab.realtime.rooms import user_room
 from liveSessions import events
@@ -130,16 +131,52 @@ def attendance_leave(*, actor: User, session_id: uuid.UUID) -> LeaveOutcome:
     attendance = SessionAttendance.objects.filter(session=session, user=actor).first()
     if attendance is None or attendance.present_since is None:
         raise Conflict("You are not in this session.", code="not_attending")
+    return _leave_everywhere(session, attendance, actor, reason=LeaveReason.LEFT)
+
+
+def _leave_everywhere(session: LiveSession, attendance: SessionAttendance, user: User, *, reason: str) -> LeaveOutcome:
+    """Marks a present user left of the locked session whatever their sockets do: the
+    interval closes, the room hears attendee-left, and every socket of the user leaves
+    the room (and the room hears participant-left) once committed."""
     had_sockets = bool(attendance.socket_channels)
     attendance.socket_channels = []
-    _close_interval(session, attendance, reason=LeaveReason.LEFT)
+    _close_interval(session, attendance, reason=reason)
     active = seats_taken(session)
     room = events.session_room(session.id)
-    broadcast_on_commit(room, events.ATTENDEE_LEFT, events.attendee_payload(session.id, actor, active_attendees=active))
+    broadcast_on_commit(room, events.ATTENDEE_LEFT, events.attendee_payload(session.id, user, active_attendees=active))
     if had_sockets:
-        sockets_control_on_commit(user_room(actor.id), leave=[room])
-        broadcast_on_commit(room, events.PARTICIPANT_LEFT, events.participant_payload(session.id, actor))
+        sockets_control_on_commit(user_room(user.id), leave=[room])
+        broadcast_on_commit(room, events.PARTICIPANT_LEFT, events.participant_payload(session.id, user))
     return LeaveOutcome(session, attendance, active, left=True, last_socket=had_sockets)
+
+
+@transaction.atomic
+def attendance_end_for_unenrolled(*, course: Course, user_id: uuid.UUID, actor: User | None) -> int:
+    """Enrolment-removed hook (collab.courses.hooks): a user who may no longer join the
+    course's sessions leaves every scheduled or live one they are present in (interval
+    closed with reason `unenrolled`, attendee-left, their sockets out of the room).
+    Returns how many sessions they left.
+
+    The course's scheduled and live sessions are locked in id order before attendance is
+    read, as attendance_join locks the session before its permission check: a racing
+    join either committed first and is undone here, or waits and is then refused."""
+    user = User.objects.get(id=user_id)
+    sessions = list(
+        LiveSession.objects.select_for_update(of=("self",))
+        .filter(course=course, status__in=[SessionStatus.SCHEDULED, SessionStatus.LIVE])
+        .select_related("course", "instructor")
+        .order_by("id")
+    )
+    # The session's own host (or an admin) may still be allowed in: they stay.
+    sessions = {s.id: s for s in sessions if not LiveSessionPermission.can_join(user, s)}
+    present = SessionAttendance.objects.filter(
+        session_id__in=list(sessions), user=user, present_since__isnull=False
+    ).order_by("session_id")
+    left = 0
+    for attendance in present:
+        _leave_everywhere(sessions[attendance.session_id], attendance, user, reason=LeaveReason.UNENROLLED)
+        left += 1
+    return left
 
 
 @transaction.atomic

@@ -17,6 +17,9 @@ from django.db import IntegrityError, transaction
 
 from collab.accounts.models import User
 from collab.core.errors import Conflict, NotAllowed, NotFound
+from collab.courses.models import Course
+from collab.realtime.broadcast import sockets_control_on_commit
+from collab.realtime.rooms import user_room
 from officehours import events, selectors
 from officehours.models import EntryStatus, OfficeHoursQueue
 from officehours.permissions import OfficeHoursPermission
@@ -56,6 +59,10 @@ def queue_join(*, actor: User, instructor_id: uuid.UUID, question: str) -> Offic
         raise NotAllowed("Only students of this instructor's courses can join the queue.", code="not_eligible")
     question = question.strip()
     with QueueChange(instructor.id) as change:
+        # Again under the lock: an unenrolment that committed while we waited for it
+        # (queue_entry_end_for_unenrolled holds the same lock) must not be undone by us.
+        if not OfficeHoursPermission.can_queue(actor, instructor.id):
+            raise NotAllowed("Only students of this instructor's courses can join the queue.", code="not_eligible")
         if not change.sync_open():
             raise Conflict("The office-hours queue is closed.", code="queue_closed")
         if OfficeHoursQueue.objects.filter(
@@ -229,3 +236,45 @@ def queue_clear(*, actor: User, instructor_id: uuid.UUID, reason: str) -> int:
     _require_manager(actor, instructor_id)
     with QueueChange(instructor_id) as change:
         return change.remove_waiting(reason=reason.strip() or "cleared")
+
+
+@transaction.atomic
+def queue_entry_end_for_unenrolled(
+    *, course: Course, user_id: uuid.UUID, actor: User | None
+) -> OfficeHoursQueue | None:
+    """Enrolment-removed hook (collab.courses.hooks). A student who is no longer enrolled
+    in any course of `course`'s instructor loses their waiting or admitted entry in that
+    instructor's queue (removed, reason `unenrolled`: the student is told, the instructor
+    gets the updated queue, the others their new positions) and their sockets leave
+    `office-hours-<instructorId>`. Still enrolled in another of the instructor's courses:
+    nothing changes. Returns the removed entry, if any.
+
+    The instructor's queue lock is taken even when no entry is seen, and queue_join checks
+    eligibility again under it: a join racing the unenrolment either committed first and
+    is removed here, or waits and is refused."""
+    instructor_id = course.instructor_id
+    user = User.objects.get(id=user_id)
+    if OfficeHoursPermission.can_queue(user, instructor_id):
+        return None
+    entry = None
+    with QueueChange(instructor_id) as change:
+        change.sync_open()
+        entry = (
+            OfficeHoursQueue.objects.select_for_update()
+            .filter(instructor_id=instructor_id, student_id=user.id, status__in=ALLOWED["remove"])
+            .first()
+        )
+        if entry is not None:
+            entry.status = EntryStatus.REMOVED
+            entry.removed_reason = events.REASON_UNENROLLED
+            entry.ended_at = change.now
+            entry.save(update_fields=["status", "removed_reason", "ended_at"])
+            change.tell_student(
+                user.id,
+                events.REMOVED,
+                events.removed_payload(instructor_id=instructor_id, entry_id=entry.id, reason=events.REASON_UNENROLLED),
+            )
+            change.touch()
+    if not OfficeHoursPermission.can_subscribe(user, instructor_id):
+        sockets_control_on_commit(user_room(user.id), leave=[events.office_hours_room(instructor_id)])
+    return entry

@@ -1,7 +1,6 @@
 """A real daphne process on PostgreSQL + Redis, a real WebSocket client."""
 
 import asyncio
-import json
 
 import httpx
 import pytest
@@ -10,7 +9,7 @@ from channels.db import database_sync_to_async as sync_to_async
 
 from tests.conftest import access_token_for
 from tests.factories import CourseFactory, UserFactory
-from tests.servers import running_servers
+from tests.servers import recv_frame, running_servers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
@@ -18,7 +17,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 async def _receive_event(ws, event: str, timeout: float = 10.0) -> dict:
     async def wait() -> dict:
         while True:
-            frame = json.loads(await ws.recv())
+            frame = await recv_frame(ws)
             if frame["event"] == event:
                 return frame
 

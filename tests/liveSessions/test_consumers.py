@@ -285,7 +285,11 @@ async def test_unenrolled_user_in_the_room_can_no_longer_chat(course, instructor
         from collab.courses.services import enrollment_delete
 
         await db(enrollment_delete)(actor=instructor, course=course, user_id=student.id)
+        # Unenrolment takes the socket out of the room (and the user out of the session).
+        assert "course-unenrolled" in {f["event"] for f in await drain(learner)}
         reply = await request(learner, "session-message", {"sessionId": str(session.id), "message": "hi"})
+        assert reply["data"]["code"] == "not_in_session"
+        reply = await request(learner, "join-live-session", {"sessionId": str(session.id)})
         assert reply["data"]["code"] == "session_not_found"
     finally:
         await learner.disconnect()

@@ -15,21 +15,21 @@ from django.utils import timezone
 
 from tests.conftest import access_token_for
 from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
-from tests.servers import running_servers
+from tests.servers import recv_frame, running_servers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
 
 async def next_frames(ws, count: int, timeout: float = 10.0) -> list[dict]:
     async def take() -> list[dict]:
-        return [json.loads(await ws.recv()) for _ in range(count)]
+        return [await recv_frame(ws) for _ in range(count)]
 
     return await asyncio.wait_for(take(), timeout)
 
 
 async def silent(ws, timeout: float = 0.5) -> bool:
     try:
-        frame = await asyncio.wait_for(ws.recv(), timeout)
+        frame = await asyncio.wait_for(recv_frame(ws), timeout)
     except TimeoutError:
         return True
     raise AssertionError(f"unexpected frame {frame}")
@@ -38,7 +38,7 @@ async def silent(ws, timeout: float = 0.5) -> bool:
 async def request(ws, event: str, data: dict, ref: str) -> dict:
     await ws.send(json.dumps({"event": event, "data": data, "ref": ref}))
     while True:
-        frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        frame = await asyncio.wait_for(recv_frame(ws), 10)
         if frame.get("ref") == ref:
             return frame
 

@@ -15,7 +15,7 @@ from django.db import connection
 
 from tests.conftest import access_token_for
 from tests.factories import CourseFactory, EnrollmentFactory, InstructorFactory, UserFactory
-from tests.servers import running_servers
+from tests.servers import recv_frame, running_servers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 async def next_event(ws, event: str, seconds: float = 10.0) -> dict:
     async def wait() -> dict:
         while True:
-            frame = json.loads(await ws.recv())
+            frame = await recv_frame(ws)
             if frame["event"] == event:
                 return frame
 

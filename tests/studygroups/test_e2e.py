@@ -14,7 +14,7 @@ from django.db import connection
 from collab.realtime.broadcast import broadcast_now
 from tests.conftest import access_token_for
 from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
-from tests.servers import running_servers
+from tests.servers import recv_frame, running_servers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 async def _next(ws, event: str, *, ref: str | None = None, room: str | None = None, timeout: float = 10.0) -> dict:
     async def wait() -> dict:
         while True:
-            frame = json.loads(await ws.recv())
+            frame = await recv_frame(ws)
             if ref is not None and frame.get("ref") == ref:
                 return frame
             if ref is None and frame["event"] == event and (room is None or frame.get("room") == room):
@@ -33,7 +33,7 @@ async def _next(ws, event: str, *, ref: str | None = None, room: str | None = No
 
 async def _nothing(ws, timeout: float = 0.5) -> bool:
     try:
-        frame = await asyncio.wait_for(ws.recv(), timeout)
+        frame = await asyncio.wait_for(recv_frame(ws), timeout)
     except TimeoutError:
         return True
     raise AssertionError(f"unexpected frame {frame}")
@@ -108,6 +108,6 @@ async def test_group_room_chat_and_delete_over_a_real_server():
                 await broadcast_now(room, "study-group-new-message", {"message": "ghost"})
                 await broadcast_now(f"course-{course.id}", "probe", {"n": 1})
                 for ws in (ws_a, ws_b, ws_c):
-                    first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                    first = await asyncio.wait_for(recv_frame(ws), 10)
                     assert first["event"] == "probe", first
                     assert await _nothing(ws)

@@ -1,0 +1,9 @@
+import pytest
+
+import tests.conftest as root_conftest
+
+
+@pytest.fixture(autouse=True)
+def _hear_presence_frames(monkeypatch):
+    """Presence tests are about presence frames: their sockets hear every frame."""
+    monkeypatch.setattr(root_conftest, "IGNORED_BY_DEFAULT", frozenset())
