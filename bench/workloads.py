@@ -206,7 +206,7 @@ def fanout(ctx: Ctx, members: int, messages: int, rate: float) -> dict:
     )
     if first[0]["opened"] != 1:
         raise RuntimeError(f"the instructor's socket did not open: {first[0]}")
-    opened = connect(ctx, entries, "fanout")
+    opened = connect(ctx, entries, "fanout", concurrency=25)
     joins = join_all(ctx, "fanout")
     settle = ctx.wait_quiet(timeout=120) + ctx.wait_idle()
     retries = retries_of(ctx)
@@ -275,8 +275,9 @@ def sockets_held(ctx: Ctx, steps: list[int], hold: float, heartbeat: float = 60.
             {"id": users[i % len(users)]["id"], "token": users[i % len(users)]["token"], "url": ctx.ws_url(i)}
             for i in range(opened_total, step)
         ]
-        # Connects are paced (about 1,000 a second) as a fleet of real clients would arrive.
-        result = connect(ctx, entries, f"idle{step}", ramp=new / 1000, concurrency=100)
+        # Connects arrive paced (at most 500 a second) and at most 25 handshakes in flight per
+        # load generator, as a fleet of real clients arrives; a refused one is retried.
+        result = connect(ctx, entries, f"idle{step}", ramp=new / 500, concurrency=25)
         opened_total = step
         ctx.gen.call_all("heartbeats", group=f"idle{step}", interval=heartbeat)
         # Heartbeats keep frames flowing, so "quiet" never comes: give the connect's
@@ -332,7 +333,7 @@ def throughput(
                     "rank": j if j < max_senders else -1,
                 }
             )
-    opened = connect(ctx, entries, "tp", ramp=len(entries) / 1000, concurrency=100)
+    opened = connect(ctx, entries, "tp", ramp=len(entries) / 500, concurrency=25)
     joins = join_all(ctx, "tp")
     settle = ctx.wait_quiet(timeout=180) + ctx.wait_idle()
     ctx.log(f"  throughput: {opened['opened']} sockets, joins {joins}, settled {settle:.1f}s")
