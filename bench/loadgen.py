@@ -40,7 +40,8 @@ class Sock:
     counting: bool = True
     rank: int = -1  # this socket's rank among its session's senders; -1: never sends
     pending: dict = field(default_factory=dict)
-    presence: list | None = None  # (t, userId, status) when logging presence
+    presence: list | None = None  # (t, userId, status) per user reported, when logging presence
+    presence_frames: list = field(default_factory=list)  # arrival time of each presence frame
     connected_at: float = 0.0
     closed: bool = False
 
@@ -147,6 +148,7 @@ class Worker:
                 self.frame_events[event] += 1
                 if event in PRESENCE_EVENTS:
                     if sock.presence is not None:
+                        sock.presence_frames.append(now)
                         data = frame.get("data")
                         items = data if isinstance(data, list) else (data.get("users") if "users" in data else [data])
                         for item in items:
@@ -367,7 +369,12 @@ class Worker:
         return {"failures": dict(failures), "snapshots": len(snapshots), "_snapshots": snapshots}
 
     async def cmd_presence_logs(self, group: str) -> dict:
-        return {"logs": {s.uid: {"connected_at": s.connected_at, "frames": s.presence} for s in self._group(group)}}
+        return {
+            "logs": {
+                s.uid: {"connected_at": s.connected_at, "items": s.presence, "frames": s.presence_frames}
+                for s in self._group(group)
+            }
+        }
 
     # -- REST ---------------------------------------------------------------------------------
 

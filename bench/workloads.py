@@ -521,9 +521,8 @@ def storm(ctx: Ctx, members: int, ramp: float, follow: float) -> dict:
         if snap:
             for other in snap[1]:
                 seen.setdefault(other, snap[0])
-        stamps = []
-        for t, other, status in log["frames"]:
-            stamps.append(t)
+        stamps = list(log["frames"])  # one per frame, however many users a batch carries
+        for t, other, status in log["items"]:
             if status and status != "offline":
                 if other not in seen or t < seen[other]:
                     seen[other] = t
