@@ -116,11 +116,23 @@ def presence_online_in_course(
     *, viewer: User, course_id: uuid.UUID, limit: int
 ) -> tuple[Course, list[PresenceView], int]:
     """The online members (instructor and enrolled) of a course the viewer belongs to
-    (admins: any course); NotFound otherwise."""
+    (admins: any course); NotFound otherwise.
+
+    The members are read first and matched against their leases in one ZMSCORE, so the
+    cost follows the size of the course, not the number of users online on the whole
+    platform (bench/: with every live id in an IN clause this read managed 5 requests a
+    second once thousands were online). Every member of a course may see every other
+    member, so no visibility subquery is needed once course_get_visible has passed."""
     course = course_get_visible(user=viewer, course_id=course_id)
-    members = User.objects.filter(
-        id__in=Enrollment.objects.filter(course_id=course.id).values("user_id")
-    ) | User.objects.filter(id=course.instructor_id)
-    online = _online(viewer, members)
-    users = online.select_related("presence").order_by("name", "id")[:limit]
-    return course, _views(viewer, users), online.count()
+    member_ids = [*Enrollment.objects.filter(course_id=course.id).values_list("user_id", flat=True)]
+    member_ids.append(course.instructor_id)
+    live_ids = list(leases.live_expiries(member_ids))
+    online = (
+        User.objects.filter(id__in=live_ids, is_active=True)
+        .exclude(presence__status=Status.OFFLINE)
+        .select_related("presence")
+        .order_by("name", "id")
+    )
+    users = list(online[:limit])
+    count = len(users) if len(users) < limit else online.count()
+    return course, _views(viewer, users), count
