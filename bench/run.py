@@ -39,10 +39,10 @@ QUICK = {
     # The same five workloads, scaled down so that both servers and all of it fit in under
     # two minutes; the figures that count are the full run's.
     "fanout": {"members": 100, "messages": 20, "rate": 5.0},
-    "sockets": {"steps": [200, 500], "hold": 1.5},
-    "throughput": {"sessions": 4, "members": 50, "rates": [2, 5, 10, 20], "step_seconds": 2.0},
-    "rest": {"online": 50, "concurrency": 64, "duration": 3.0},
-    "storm": {"members": 100, "ramp": 2.0, "follow": 5.0},
+    "sockets": {"steps": [200, 500], "hold": 1.0},
+    "throughput": {"sessions": 4, "members": 50, "rates": [5, 20], "step_seconds": 2.0},
+    "rest": {"online": 50, "concurrency": 64, "duration": 2.0},
+    "storm": {"members": 100, "ramp": 2.0, "follow": 3.0},
     "course_students": 500,
     "open_students": 500,
     "loadgens": 2,
