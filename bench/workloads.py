@@ -65,10 +65,10 @@ class Ctx:
         return time.time() - started
 
     def wait_idle(self, below: float = 15.0, timeout: float = 90.0) -> float:
-        if self.quick:
-            below, timeout = 30.0, min(timeout, 10.0)
         """Waits until the servers' CPU over one second is under `below` percent (their
         backlog of connects, disconnects and broadcasts is done); returns the wait."""
+        if self.quick:
+            below, timeout = 30.0, min(timeout, 10.0)
         started = time.time()
         while time.time() - started < timeout:
             before = self.server_cpu()
