@@ -68,7 +68,7 @@ class Ctx:
         """Waits until the servers' CPU over one second is under `below` percent (their
         backlog of connects, disconnects and broadcasts is done); returns the wait."""
         if self.quick:
-            below, timeout = 30.0, min(timeout, 10.0)
+            below, timeout = 30.0, min(timeout, 5.0)
         started = time.time()
         while time.time() - started < timeout:
             before = self.server_cpu()
