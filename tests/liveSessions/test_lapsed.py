@@ -8,8 +8,13 @@ and a wait) or are gone from Redis (what a lapse leaves once swept)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import time
 
+import httpx
 import pytest
+import websockets
 from channels.db import database_sync_to_async
 
 from collab.core.errors import Conflict
@@ -20,9 +25,10 @@ from presence import leases
 from presence.hooks import presence_swept_hooks
 from presence.tasks import presence_sweep
 from tests.concurrency import run_at_once
-from tests.conftest import ws_connect
-from tests.factories import EnrollmentFactory, UserFactory
+from tests.conftest import access_token_for, ws_connect
+from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
 from tests.liveSessions.factories import live_session
+from tests.servers import recv_frame, running_servers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -258,3 +264,72 @@ def test_the_leases_are_read_in_one_batch(course, monkeypatch):
     monkeypatch.setattr(leases, "live_expiries", lambda ids, **kw: calls.append(len(ids)) or real(ids, **kw))
     assert services.attendance_release_lapsed() == 10
     assert sorted(calls) == [5, 5, 10]
+
+
+# -- a real server killed with SIGKILL -------------------------------------------------
+
+OFFLINE_AFTER = 3
+
+
+async def ws_request(ws, event: str, data: dict, ref: str) -> dict:
+    """The ack or error of a real client's request (other frames skipped)."""
+    await ws.send(json.dumps({"event": event, "data": data, "ref": ref}))
+    while True:
+        frame = await asyncio.wait_for(recv_frame(ws), 10)
+        if frame.get("ref") == ref:
+            return frame
+
+
+@pytest.mark.e2e
+async def test_a_killed_server_frees_its_users_seats_after_the_sweep(settings):
+    """The learner's socket dies with its server (no disconnect handler runs). Once the
+    lease lapses, beat's presence sweep (run here, on the same database and Redis)
+    frees the seat: the attendees endpoint shows the learner gone and the last seat of
+    the session goes to someone else."""
+    settings.PRESENCE_OFFLINE_AFTER = OFFLINE_AFTER  # the sweep here uses the servers' lease lifetime
+
+    def people():
+        session = live_session(CourseFactory(), status=SessionStatus.LIVE, capacity=1)
+        learner, latecomer = UserFactory(), UserFactory()
+        for user in (learner, latecomer):
+            EnrollmentFactory(course=session.course, user=user)
+        tokens = {name: access_token_for(user) for name, user in (("learner", learner), ("late", latecomer))}
+        tokens["teacher"] = access_token_for(session.instructor)
+        return session, learner, tokens
+
+    session, learner, tokens = await db(people)()
+    auth = {name: {"Authorization": f"Bearer {token}"} for name, token in tokens.items()}
+    sid = str(session.id)
+    env = {"PRESENCE_OFFLINE_AFTER": str(OFFLINE_AFTER)}
+    # Two servers: one to kill, one to ask afterwards (a client reconnects elsewhere).
+    with running_servers(2, extra_env=env) as (doomed, survivor):
+        ws = await websockets.connect(doomed.ws_url, additional_headers=auth["learner"])
+        assert (await ws_request(ws, "join-live-session", {"sessionId": sid}, "j"))["event"] == "ack"
+        last_traffic = time.time()
+        doomed.kill()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(), 2)
+
+        async with (
+            httpx.AsyncClient(base_url=survivor.http_url, timeout=10) as http,
+            websockets.connect(survivor.ws_url, additional_headers=auth["late"]) as late,
+        ):
+            attendees = (await http.get(f"/api/live-sessions/{sid}/attendees", headers=auth["teacher"])).json()
+            assert [(a["userId"], a["present"]) for a in attendees["attendees"]] == [(str(learner.id), True)]
+            full = await ws_request(late, "join-live-session", {"sessionId": sid}, "f")
+            assert full["event"] == "error" and full["data"]["code"] == "session_full"
+
+            # Before the lease lapses a sweep keeps the seat.
+            await db(presence_sweep)()
+            assert (await db(attendance)(session, learner)).present_since is not None
+
+            await asyncio.sleep(max(0.0, last_traffic + OFFLINE_AFTER + 0.5 - time.time()))
+            await db(presence_sweep)()
+
+            attendees = (await http.get(f"/api/live-sessions/{sid}/attendees", headers=auth["teacher"])).json()
+            assert attendees["activeAttendees"] == 0
+            assert [(a["userId"], a["present"]) for a in attendees["attendees"]] == [(str(learner.id), False)]
+            took = await ws_request(late, "join-live-session", {"sessionId": sid}, "t")
+            assert took["event"] == "ack" and took["data"]["activeAttendees"] == 1
+        await db(presence_sweep)()
+    assert await db(reasons)(session, learner) == [LeaveReason.CONNECTION_LOST]
