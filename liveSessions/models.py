@@ -119,6 +119,9 @@ class LeaveReason(models.TextChoices):
     SESSION_ENDED = "session_ended", "Session ended"
     SESSION_CANCELLED = "session_cancelled", "Session cancelled"
     UNENROLLED = "unenrolled", "Unenrolled from the course"
+    # Its sockets died without a disconnect (server process killed) and the user's
+    # presence leases lapsed: services.attendance_release_lapsed.
+    CONNECTION_LOST = "connection_lost", "Connection lost"
 
 
 class AttendanceInterval(models.Model):

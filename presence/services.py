@@ -35,7 +35,7 @@ from collab.core.errors import NotAllowed
 from collab.courses.selectors import course_ids_for_user
 from collab.realtime.broadcast import broadcast_on_commit
 from collab.realtime.rooms import course_room, user_room
-from presence import fanout, leases
+from presence import fanout, hooks, leases
 from presence.events import PRESENCE_CHANGED, PresenceView, iso
 from presence.models import Status, UserPresence
 from presence.selectors import effective_status, self_view
@@ -211,8 +211,9 @@ def presence_sweep(*, now: float | None = None, batch: int = 1000) -> int:
     lapsed user to one sweep, and the row lock + announced_status stop a repeat.
 
     Also reconciles rows still announced as visible whose leases are gone for any other
-    reason (Redis restarted, a sweep killed midway). Returns how many users were
-    announced offline."""
+    reason (Redis restarted, a sweep killed midway). Then runs the hooks of other apps
+    (presence.hooks: e.g. live sessions free the seats of users whose sockets died with
+    their process). Returns how many users were announced offline."""
     now = time.time() if now is None else now
     lapsed: dict[str, float] = {}
     while True:
@@ -236,6 +237,8 @@ def presence_sweep(*, now: float | None = None, batch: int = 1000) -> int:
             # One user's failure must not keep the others online; the row, if any, is
             # still announced as visible, so the next sweep retries it.
             log.exception("presence sweep could not reconcile user %s", user_id)
+    # Other apps release what their users held while connected (presence.hooks).
+    hooks.run_presence_swept()
     return offline
 
 

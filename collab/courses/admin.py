@@ -1,12 +1,28 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from collab.core.errors import DomainError
+from collab.courses import services
 from collab.courses.models import Course, Enrollment
 
 
 class EnrollmentInline(admin.TabularInline):
+    """Read-only: enrolments change through the Enrollment admin, which goes through the
+    services so sockets follow and every app's unenrolment rules run."""
+
     model = Enrollment
     extra = 0
-    autocomplete_fields = ["user"]
+    can_delete = False
+    fields = ["user", "enrolled_at"]
+    readonly_fields = ["user", "enrolled_at"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Course)
@@ -26,3 +42,30 @@ class EnrollmentAdmin(admin.ModelAdmin):
     search_fields = ["user__email", "user__name", "course__title"]
     autocomplete_fields = ["user", "course"]
     list_select_related = ["user", "course"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # An enrolment is created or deleted, never moved to another user or course.
+        return ["user", "course", "enrolled_at"] if obj else ["enrolled_at"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        try:
+            enrollment = services.enrollment_create(actor=request.user, course=obj.course, user_id=obj.user_id)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        obj.pk = enrollment.pk
+
+    def delete_model(self, request, obj):
+        self._unenroll(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for enrollment in queryset.select_related("course"):
+            self._unenroll(request, enrollment)
+
+    def _unenroll(self, request, enrollment: Enrollment) -> None:
+        try:
+            services.enrollment_delete(actor=request.user, course=enrollment.course, user_id=enrollment.user_id)
+        except DomainError as exc:
+            self.message_user(request, f"{enrollment}: {exc.message}", messages.ERROR)

@@ -6,6 +6,7 @@ from liveSessions.services.attendance import (
     attendance_end_for_unenrolled,
     attendance_join,
     attendance_leave,
+    attendance_release_lapsed,
     attendance_socket_exit,
 )
 from liveSessions.services.chat import session_message_delete, session_message_send
@@ -23,6 +24,7 @@ __all__ = [
     "attendance_end_for_unenrolled",
     "attendance_join",
     "attendance_leave",
+    "attendance_release_lapsed",
     "attendance_socket_exit",
     "live_session_auto_end_overdue",
     "live_session_cancel",

@@ -11,11 +11,27 @@ and remembers the socket's channel on the attendance row; the user is marked lef
 when their last socket leaves or disconnects, so a second tab keeps them present.
 REST `/leave` is explicit: it leaves whatever the sockets do and moves them out of the
 room.
+
+Who holds an attendance: the row's `socket_channels`. Non-empty means sockets hold it:
+the last of them to leave or disconnect marks the user left, even if the user first
+came in by REST (the socket door takes over). Empty means it was joined by REST only
+and is explicit: it ends by REST leave, the session's end or cancellation, or
+unenrolment, never because a connection went away.
+
+A server process killed with SIGKILL runs no disconnect handler, so the sockets it
+held stay on their rows and would keep the user present (and a seat taken) until the
+session ends. `attendance_release_lapsed` closes those: a present, socket-held
+attendance of a scheduled or live session whose user has no live presence lease
+(presence.leases; the leases of a dead process lapse by themselves) is closed with
+reason `connection_lost`, exactly as the lost disconnects would have done it. It runs
+after every presence sweep (presence.hooks, registered in LiveSessionsConfig.ready).
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -30,6 +46,11 @@ from liveSessions import events
 from liveSessions.models import AttendanceInterval, LeaveReason, LiveSession, SessionAttendance, SessionStatus
 from liveSessions.permissions import LiveSessionPermission
 from liveSessions.services._common import join_conflict, live_overlap, seats_taken, session_lock, state_conflict
+from presence import leases
+
+log = logging.getLogger(__name__)
+
+OPEN_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.LIVE)
 
 
 @dataclass
@@ -207,3 +228,70 @@ def attendance_socket_exit(
             events.attendee_payload(session.id, actor, active_attendees=active),
         )
     return LeaveOutcome(session, attendance, active, left=left, last_socket=last_socket)
+
+
+def attendance_release_lapsed() -> int:
+    """Frees the seats held only by dead sockets. Returns how many attendances closed.
+
+    Registered as a presence sweep hook (presence.hooks) rather than run from the
+    auto-end beat task: presence owns "is this user still connected", so seats are
+    freed right after the sweep that finds the leases gone, on presence's schedule and
+    lease lifetime, and presence still imports nothing of liveSessions.
+
+    Reads every present, socket-held attendance of a scheduled or live session and the
+    leases of their users in one Redis call (ZMSCORE). A user with any live lease (a
+    tab alive anywhere, REST heartbeat included) keeps everything: the lease is per
+    user, so which of their sockets died cannot be told. Then, per session with lapsed
+    holders, in session id order: lock the session, re-read the rows and the leases
+    (one call per such session; a user who reconnected meanwhile is live again and is
+    kept), and close each with reason `connection_lost` as a REST leave does (socket
+    channels cleared, attendee-left, their sockets out of the room, participant-left).
+    Idempotent and safe when two runs overlap: the second waits for the lock and finds
+    the rows closed."""
+    held = (
+        SessionAttendance.objects.filter(
+            present_since__isnull=False, user__isnull=False, session__status__in=OPEN_STATUSES
+        )
+        .exclude(socket_channels=[])
+        .values_list("session_id", "user_id")
+    )
+    pairs = list(held)
+    if not pairs:
+        return 0
+    live = leases.live_expiries(list({user_id for _, user_id in pairs}))
+    lapsed: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for session_id, user_id in pairs:
+        if str(user_id) not in live:
+            lapsed[session_id].append(user_id)
+    released = 0
+    for session_id in sorted(lapsed):
+        try:
+            released += _release_lapsed_in_session(session_id=session_id, user_ids=lapsed[session_id])
+        except NotFound:
+            log.info("live session %s vanished before its lapsed attendance was released", session_id)
+    return released
+
+
+@transaction.atomic
+def _release_lapsed_in_session(*, session_id: uuid.UUID, user_ids: list[uuid.UUID]) -> int:
+    session = session_lock(session_id)
+    if session.status not in OPEN_STATUSES:
+        return 0  # ended or cancelled meanwhile: that closed every interval already
+    rows = list(
+        SessionAttendance.objects.filter(session=session, user_id__in=user_ids, present_since__isnull=False)
+        .exclude(socket_channels=[])
+        .select_related("user")
+        .order_by("user_id")
+    )
+    if not rows:
+        return 0
+    # Under the lock: a join of a reconnected socket waits for it, and its lease was
+    # taken on connect, before it could send join-live-session.
+    live = leases.live_expiries([row.user_id for row in rows])
+    released = 0
+    for attendance in rows:
+        if str(attendance.user_id) in live:
+            continue
+        _leave_everywhere(session, attendance, attendance.user, reason=LeaveReason.CONNECTION_LOST)
+        released += 1
+    return released
