@@ -39,7 +39,7 @@ QUICK = {
     # The same five workloads, scaled down so that both servers and all of it fit in under
     # two minutes; the figures that count are the full run's.
     "fanout": {"members": 100, "messages": 15, "rate": 5.0},
-    "sockets": {"steps": [200, 500], "hold": 1.0},
+    "sockets": {"steps": [200, 500], "hold": 0.5},
     "throughput": {"sessions": 4, "members": 50, "rates": [5, 20], "step_seconds": 2.0},
     "rest": {"online": 50, "concurrency": 64, "duration": 1.5},
     "storm": {"members": 100, "ramp": 2.0, "follow": 2.0},

@@ -286,7 +286,7 @@ def sockets_held(ctx: Ctx, steps: list[int], hold: float, heartbeat: float = 60.
         ctx.gen.call_all("heartbeats", group=f"idle{step}", interval=heartbeat)
         # Heartbeats keep frames flowing, so "quiet" never comes: give the connect's
         # side effects (presence, joins) a fixed moment to settle instead.
-        time.sleep(1.0 if ctx.quick else 5.0)
+        time.sleep(0.5 if ctx.quick else 5.0)
         cpu0 = ctx.server_cpu()
         time.sleep(hold)
         cpu = cpu_percent_since(ctx, cpu0)
