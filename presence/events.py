@@ -39,6 +39,21 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
+def presence_item(view: PresenceView) -> dict:
+    """The REST list item: the payload plus the name, wire-ready (camelCase keys; the
+    renderer turns the datetime into ISO 8601 "…Z")."""
+    item = {
+        "userId": view.user_id,
+        "name": view.name,
+        "status": view.status,
+        "activity": view.activity,
+        "lastSeenAt": view.last_seen_at,
+    }
+    if view.connected is not None:
+        item["connected"] = view.connected
+    return item
+
+
 def presence_payload(view: PresenceView) -> dict:
     """Small on purpose: a storm of connects sends one of these per user per course."""
     data = {

@@ -9,7 +9,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from collab.core.params import limit_param
+from collab.core.renderers import WireReadyJSONRenderer
 from presence import selectors, services
+from presence.events import presence_item
 from presence.permissions import PresencePermission
 from presence.serializers import (
     LIST_MAX_LIMIT,
@@ -30,15 +32,22 @@ class _PresenceView(APIView):
     permission_classes = [PresencePermission]
 
 
-class OnlineView(_PresenceView):
+class _PresenceListView(_PresenceView):
+    """Lists of up to 500 users: items are built wire-ready (presence_item) and rendered
+    without the camelising pass; the serializers still document the shape."""
+
+    renderer_classes = [WireReadyJSONRenderer]
+
+
+class OnlineView(_PresenceListView):
     @extend_schema(parameters=[LIMIT], responses={200: OnlineListSerializer}, summary="Online users visible to me")
     def get(self, request):
         limit = limit_param(request, default=100, maximum=LIST_MAX_LIMIT)
         users, count = selectors.presence_online_users(viewer=request.user, limit=limit)
-        return Response(OnlineListSerializer({"users": users, "count": count}).data)
+        return Response({"users": [presence_item(user) for user in users], "count": count})
 
 
-class CourseOnlineView(_PresenceView):
+class CourseOnlineView(_PresenceListView):
     @extend_schema(
         parameters=[LIMIT],
         responses={200: CourseOnlineSerializer},
@@ -49,7 +58,7 @@ class CourseOnlineView(_PresenceView):
         course, users, count = selectors.presence_online_in_course(
             viewer=request.user, course_id=course_id, limit=limit
         )
-        return Response(CourseOnlineSerializer({"course_id": course.id, "users": users, "count": count}).data)
+        return Response({"courseId": course.id, "users": [presence_item(user) for user in users], "count": count})
 
 
 class UserPresenceView(_PresenceView):
@@ -58,7 +67,7 @@ class UserPresenceView(_PresenceView):
         return Response(PresenceItemSerializer(selectors.presence_get(viewer=request.user, user_id=user_id)).data)
 
 
-class BulkView(_PresenceView):
+class BulkView(_PresenceListView):
     @extend_schema(
         request=BulkRequestSerializer, responses={200: BulkResponseSerializer}, summary="Presence of up to 500 users"
     )
@@ -66,7 +75,7 @@ class BulkView(_PresenceView):
         body = BulkRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         users = selectors.presence_get_many(viewer=request.user, user_ids=body.validated_data["user_ids"])
-        return Response(BulkResponseSerializer({"users": users}).data)
+        return Response({"users": [presence_item(user) for user in users]})
 
 
 class StatusView(_PresenceView):
