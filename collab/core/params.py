@@ -9,8 +9,9 @@ from django.utils.dateparse import parse_datetime
 from collab.core.errors import InvalidInput
 
 
-def limit_param(request, *, default: int = 50, maximum: int = 100, minimum: int = 1) -> int:
-    raw = request.query_params.get("limit")
+def limit_param(request, *, default: int = 50, maximum: int = 100, minimum: int = 1, name: str = "limit") -> int:
+    """A bounded integer query parameter (`?limit=` unless `name` says otherwise)."""
+    raw = request.query_params.get(name)
     if raw in (None, ""):
         return default
     try:
@@ -19,8 +20,8 @@ def limit_param(request, *, default: int = 50, maximum: int = 100, minimum: int 
         value = None
     if value is None or not minimum <= value <= maximum:
         raise InvalidInput(
-            f"limit must be an integer from {minimum} to {maximum}.",
-            fields={"limit": [f"Must be an integer from {minimum} to {maximum}."]},
+            f"{name} must be an integer from {minimum} to {maximum}.",
+            fields={name: [f"Must be an integer from {minimum} to {maximum}."]},
         )
     return value
 

@@ -50,10 +50,16 @@ def course_get_visible(*, user: User, course_id: uuid.UUID | str) -> Course:
     return course
 
 
-def course_members(*, course: Course) -> list[dict]:
-    """The instructor first, then enrolled users by name; one query for the students."""
-    members = [{"user": course.instructor, "role": "instructor", "enrolled_at": None}]
-    enrollments = Enrollment.objects.filter(course=course).select_related("user").order_by("user__name", "user__id")
+def course_members(*, course: Course, limit: int, offset: int = 0) -> list[dict]:
+    """The instructor first, then enrolled users by name: `limit` of them from `offset`
+    (the instructor counts as position 0); one query for the students."""
+    members = [{"user": course.instructor, "role": "instructor", "enrolled_at": None}] if offset == 0 else []
+    start = max(offset - 1, 0)
+    enrollments = (
+        Enrollment.objects.filter(course=course)
+        .select_related("user")
+        .order_by("user__name", "user__id")[start : start + limit - len(members)]
+    )
     members += [{"user": e.user, "role": "student", "enrolled_at": e.enrolled_at} for e in enrollments]
     return members
 

@@ -14,6 +14,9 @@ from collab.courses.serializers import (
     EnrollmentSerializer,
 )
 
+MEMBERS_DEFAULT_LIMIT = 1000
+MEMBERS_MAX_LIMIT = 5000
+
 
 class CourseViewSet(viewsets.ViewSet):
     permission_classes = [CoursePermission]
@@ -44,11 +47,21 @@ class CourseViewSet(viewsets.ViewSet):
         course = selectors.course_get_visible(user=request.user, course_id=course_id)
         return Response(CourseSerializer(course).data)
 
-    @extend_schema(responses={200: CourseMemberSerializer(many=True)}, summary="The course's instructor and students")
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("limit", int, description=f"1..{MEMBERS_MAX_LIMIT}, default {MEMBERS_DEFAULT_LIMIT}"),
+            OpenApiParameter("offset", int, description="members to skip (the instructor is member 0), default 0"),
+        ],
+        responses={200: CourseMemberSerializer(many=True)},
+        summary="The course's instructor and students, by name (bounded by ?limit=, paged by ?offset=)",
+    )
     @action(detail=True, methods=["get"])
     def members(self, request, course_id=None):
         course = selectors.course_get_visible(user=request.user, course_id=course_id)
-        return Response(CourseMemberSerializer(selectors.course_members(course=course), many=True).data)
+        limit = limit_param(request, default=MEMBERS_DEFAULT_LIMIT, maximum=MEMBERS_MAX_LIMIT)
+        offset = limit_param(request, name="offset", default=0, maximum=10**6, minimum=0)
+        members = selectors.course_members(course=course, limit=limit, offset=offset)
+        return Response(CourseMemberSerializer(members, many=True).data)
 
     @extend_schema(
         request=EnrollmentCreateSerializer,

@@ -294,3 +294,24 @@ def test_members_query_count_does_not_grow_with_members(api, django_assert_max_n
         response = client.get(f"/api/courses/{course.id}/members")
     assert response.status_code == 200
     assert len(response.json()) == 41
+
+
+@pytest.mark.django_db
+def test_members_are_bounded_and_paged(api, course, instructor):
+    from tests.factories import EnrollmentFactory, UserFactory
+
+    for n in range(5):
+        EnrollmentFactory(course=course, user=UserFactory(name=f"Zed {n}"))
+    client = api(instructor)
+    everyone = client.get(f"/api/courses/{course.id}/members").json()
+    assert len(everyone) == 7 and everyone[0]["role"] == "instructor"
+
+    first = client.get(f"/api/courses/{course.id}/members?limit=3").json()
+    rest = client.get(f"/api/courses/{course.id}/members?limit=3&offset=3").json()
+    last = client.get(f"/api/courses/{course.id}/members?limit=3&offset=6").json()
+    assert [m["id"] for m in first + rest + last] == [m["id"] for m in everyone]
+
+    for bad in ("limit=0", "limit=5001", "limit=x", "offset=-1"):
+        response = client.get(f"/api/courses/{course.id}/members?{bad}")
+        assert response.status_code == 400, bad
+        assert response.json()["error"]["code"] == "invalid"
