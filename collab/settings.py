@@ -195,8 +195,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "collab.core.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.ScopedRateThrottle",
+        "collab.core.throttling.UserRedisThrottle",
+        "collab.core.throttling.ScopedRedisThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user": env("THROTTLE_USER_RATE", default="6000/min"),
@@ -268,6 +268,9 @@ PRESENCE_WRITE_MIN_INTERVAL = env.int("PRESENCE_WRITE_MIN_INTERVAL", default=30)
 PRESENCE_SWEEP_INTERVAL = env.int("PRESENCE_SWEEP_INTERVAL", default=120)
 # A course room gets at most one presence frame per window (changes inside it are batched).
 PRESENCE_BROADCAST_WINDOW = env.float("PRESENCE_BROADCAST_WINDOW", default=0.6)
+# How long a course presence snapshot may serve GET /api/presence/course/:id at most; it is
+# dropped earlier by every change it shows (presence/snapshots.py). 0 turns snapshots off.
+PRESENCE_SNAPSHOT_TTL = env.int("PRESENCE_SNAPSHOT_TTL", default=10)
 
 # Live sessions (liveSessions/)
 LIVE_SESSION_REMINDER_MINUTES = env.int("LIVE_SESSION_REMINDER_MINUTES", default=10)

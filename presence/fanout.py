@@ -33,6 +33,7 @@ from collab.core.jsonframes import dumps, loads
 from collab.realtime.broadcast import broadcast_now
 from collab.realtime.redis_client import sync_redis
 from presence.events import PRESENCE_BATCH, PRESENCE_CHANGED
+from presence.snapshots import snapshot_drop_for_room
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,9 @@ def _send(room: str, payloads: list[dict]) -> None:
     never touches the database (a timer thread must not open a connection)."""
     if not payloads:
         return
+    # Before the frame: a client that reads the course's presence after receiving it
+    # must not be answered from a snapshot that predates it (presence.snapshots).
+    snapshot_drop_for_room(room)
     if len(payloads) == 1:
         event, data = PRESENCE_CHANGED, payloads[0]
     else:

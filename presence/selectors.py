@@ -136,3 +136,18 @@ def presence_online_in_course(
     users = list(online[:limit])
     count = len(users) if len(users) < limit else online.count()
     return course, _views(viewer, users), count
+
+
+def presence_course_snapshot_rows(
+    *, member_ids: list, live_ids: list[str]
+) -> tuple[list[uuid.UUID], list[tuple[User, UserPresence | None]]]:
+    """For presence.snapshots: the active members of a course (who may read its presence)
+    and its online members by name with their presence rows, in two queries."""
+    active_member_ids = list(User.objects.filter(id__in=member_ids, is_active=True).values_list("id", flat=True))
+    online = (
+        User.objects.filter(id__in=live_ids, is_active=True)
+        .exclude(presence__status=Status.OFFLINE)
+        .select_related("presence")
+        .order_by("name", "id")
+    )
+    return active_member_ids, [(user, presence_row(user)) for user in online]

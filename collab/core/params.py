@@ -10,8 +10,9 @@ from collab.core.errors import InvalidInput
 
 
 def limit_param(request, *, default: int = 50, maximum: int = 100, minimum: int = 1, name: str = "limit") -> int:
-    """A bounded integer query parameter (`?limit=` unless `name` says otherwise)."""
-    raw = request.query_params.get(name)
+    """A bounded integer query parameter (`?limit=` unless `name` says otherwise), from a
+    DRF request or a plain Django one (async views)."""
+    raw = getattr(request, "query_params", request.GET).get(name)
     if raw in (None, ""):
         return default
     try:

@@ -7,11 +7,9 @@ from urllib.parse import parse_qs, urlparse
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.settings import api_settings as jwt_settings
-from rest_framework_simplejwt.tokens import AccessToken
 
 from collab.accounts.models import User
+from collab.accounts.tokens import bearer_user_id
 from collab.realtime.tickets import ticket_consume
 
 
@@ -35,14 +33,7 @@ def origin_allowed(scope: dict) -> bool:
 
 
 def _bearer_user_id(scope: dict) -> uuid.UUID | None:
-    header = _header(scope, b"authorization")
-    if not header or not header.lower().startswith("bearer "):
-        return None
-    try:
-        token = AccessToken(header[7:].strip())
-        return uuid.UUID(str(token[jwt_settings.USER_ID_CLAIM]))
-    except (TokenError, KeyError, ValueError):
-        return None
+    return bearer_user_id(_header(scope, b"authorization"))
 
 
 @database_sync_to_async
