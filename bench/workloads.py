@@ -152,6 +152,14 @@ def merge_chat(results: list[dict]) -> tuple[dict[int, list], list[float], dict]
     return seqs, lat, errors
 
 
+def worst_by_period(seqs: dict) -> list:
+    worst: dict[int, float] = {}
+    for seq, (_count, latency) in seqs.items():
+        n = int(seq) % 10_000
+        worst[n] = max(worst.get(n, 0.0), latency)
+    return [ms(worst[n]) for n in sorted(worst)]
+
+
 def retries_of(ctx: Ctx) -> dict:
     merged: dict = {}
     for status in ctx.gen.call_all("status"):
@@ -335,6 +343,9 @@ def throughput(
                     "url": ctx.ws_url(len(entries)),
                     "session": session,
                     "rank": j if j < max_senders else -1,
+                    # Sessions send at evenly spread moments of each period, as 20
+                    # independent instructors would, not all in the same millisecond.
+                    "phase": k / sessions,
                 }
             )
     opened = connect(ctx, entries, "tp", ramp=len(entries) / 500, concurrency=25)
@@ -387,6 +398,9 @@ def throughput(
             "max_ms": ms(max(lat) if lat else None),
             "server_cpu_percent": cpu,
             "socket_errors": errors,
+            # Where the tail comes from: the worst last-member latency of the messages sent
+            # in each period of the step (seq % 10,000 is the message's index per sender).
+            "worst_by_period_ms": worst_by_period(seqs),
         }
         steps.append(row)
         ctx.log(f"  throughput step: {row}")

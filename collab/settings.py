@@ -52,6 +52,11 @@ INSTALLED_APPS = [
     "studygroups",
 ]
 
+# CPython's collector in the web processes (collab/asgi.py): allocations before a young
+# collection, then young collections per middle one and middle ones per full one
+# (Python's defaults: 700, 10, 10). docs/performance.md has the figures.
+GC_THRESHOLDS = env.list("GC_THRESHOLDS", cast=int, default=[50_000, 20, 100])
+
 # Django's own middleware, subclassed to run on the event loop under ASGI instead of
 # hopping to a thread per hook (collab/core/middleware.py). A new middleware must be
 # async-capable too: tests/core/test_middleware.py checks the list.

@@ -1,9 +1,10 @@
 """Real ASGI server processes for end-to-end tests: the production entry point
-(collab.asgi) under daphne, on the test database and the test Redis."""
+(collab.asgi) under the Procfile's web server (uvicorn), on the test database and the test Redis."""
 
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -61,6 +62,15 @@ class AsgiServer:
                 self.kill()
 
 
+def procfile_web_command(port: int) -> list[str]:
+    """The Procfile's `web` command (the server production runs), on 127.0.0.1:`port`,
+    run with this interpreter."""
+    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
+    command = line.removeprefix("web:").replace("${PORT:-8000}", str(port)).replace("0.0.0.0", "127.0.0.1")
+    program, *args = shlex.split(command)
+    return [sys.executable, "-m", program, *args]
+
+
 def start_server(extra_env: dict[str, str] | None = None, *, timeout: float = 30.0) -> AsgiServer:
     port = free_port()
     env = {
@@ -72,7 +82,7 @@ def start_server(extra_env: dict[str, str] | None = None, *, timeout: float = 30
         **(extra_env or {}),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "collab.asgi:application"],
+        procfile_web_command(port),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

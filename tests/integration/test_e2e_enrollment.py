@@ -1,4 +1,4 @@
-"""A real daphne process on PostgreSQL + Redis, a real WebSocket client."""
+"""A real ASGI server process on PostgreSQL + Redis, a real WebSocket client."""
 
 import asyncio
 

@@ -1,4 +1,4 @@
-"""A real daphne process on PostgreSQL + Redis, real WebSocket and HTTP clients: the
+"""A real ASGI server process on PostgreSQL + Redis, real WebSocket and HTTP clients: the
 whole lifecycle of a live session as an instructor and a student see it."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Real daphne processes on PostgreSQL + Redis, real WebSocket and HTTP clients: two
+"""Real ASGI server processes on PostgreSQL + Redis, real WebSocket and HTTP clients: two
 students on two different server processes watch their positions and estimated waits
 move while the instructor works the queue over REST."""
 

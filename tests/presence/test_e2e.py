@@ -1,4 +1,4 @@
-"""Presence across real processes: two daphne servers on PostgreSQL + Redis, one killed."""
+"""Presence across real processes: two ASGI server processes on PostgreSQL + Redis, one killed."""
 
 import asyncio
 import json

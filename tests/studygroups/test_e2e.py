@@ -1,4 +1,4 @@
-"""The group room over a real daphne process, PostgreSQL and Redis, with real clients."""
+"""The group room over a real ASGI server process, PostgreSQL and Redis, with real clients."""
 
 from __future__ import annotations
 
