@@ -134,7 +134,8 @@ def table(report: dict) -> str:
             add(
                 f"5 presence storm {st['members']} in {st['ramp_seconds']}s",
                 kind,
-                f"all see all in {st['time_until_all_see_all_s']} s"
+                f"all see all in {st['time_until_all_see_all_s']} s from the first connect,"
+                f" {st.get('all_see_all_after_last_connect_s')} s after the last"
                 f" ({st['members_missing_someone']} missing someone, {st['connected']} connected),"
                 f" presence frames/member mean {st['presence_frames_per_member_mean']},"
                 f" peak {st['presence_frames_peak_per_second']}/s",

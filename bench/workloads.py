@@ -593,6 +593,13 @@ def storm(ctx: Ctx, members: int, ramp: float, follow: float) -> dict:
         "members_seeing_everyone": len(times_all),
         "members_missing_someone": not_complete,
         "time_until_all_see_all_s": round(max(times_all), 2) if times_all and not not_complete else None,
+        # The ramp spreads connects over `ramp` seconds, so the figure above can never be
+        # under the moment the last member connected; this is what comes after it.
+        "all_see_all_after_last_connect_s": (
+            round(max(times_all) - (max(log["connected_at"] for log in logs.values()) - start_at), 2)
+            if times_all and not not_complete
+            else None
+        ),
         "p50_time_member_sees_all_s": round(percentile(times_all, 50), 2) if times_all else None,
         "presence_frames_per_member_mean": round(sum(frames_total) / max(1, len(frames_total)), 1),
         "presence_frames_per_member_max": max(frames_total) if frames_total else 0,
