@@ -98,7 +98,7 @@ class Ctx:
                 "record",
                 "--nonblocking",
                 "-r",
-                "250",
+                "100",
                 "-d",
                 str(int(seconds)),
                 "-f",
