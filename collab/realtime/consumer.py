@@ -3,13 +3,18 @@ the apps registered (collab.realtime.dispatch) and replies; it decides nothing e
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import logging
 import time
 from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from collab.core.errors import DomainError
@@ -68,6 +73,40 @@ class CollabConsumer(AsyncWebsocketConsumer):
         await self.accept()
         for hook in dispatch.connect_hooks:
             await self._run_hook(hook)
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Channels' AsyncConsumer.__call__ with a leaner loop. Channels waits on the client
+        and on the channel layer with `asyncio.wait` and creates a new task for every
+        message (channels.utils.await_many_dispatch): bookkeeping paid once per recipient
+        per broadcast. Here each source has one long-lived reader, and a lock keeps
+        Channels' guarantee that a consumer handles one message at a time, in the order
+        each source delivered them."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = await self.channel_layer.new_channel()
+        self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+        self.base_send = send
+        one_at_a_time = asyncio.Lock()
+
+        async def pump(source) -> None:
+            while True:
+                message = await source()
+                async with one_at_a_time:
+                    await self.dispatch(message)
+
+        readers = [asyncio.ensure_future(pump(receive)), asyncio.ensure_future(pump(self.channel_receive))]
+        try:
+            done, _ = await asyncio.wait(readers, return_when=asyncio.FIRST_COMPLETED)
+            for reader in done:
+                error = reader.exception()
+                if error is not None and not isinstance(error, StopConsumer):
+                    raise error
+        finally:
+            for reader in readers:
+                reader.cancel()
+            for reader in readers:
+                with contextlib.suppress(asyncio.CancelledError, StopConsumer):
+                    await reader
 
     async def dispatch(self, message: dict) -> None:
         """Channels (>= 4.2) runs close_old_connections in the sync thread before every
