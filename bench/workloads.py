@@ -368,6 +368,7 @@ def throughput(
         tag = f"tp{int(rate * 10)}x{int(time.time())}"
         start_at = time.time() + 1.0
         cpu0 = ctx.server_cpu()
+        profiling = ctx.start_profile(f"throughput-{rate:g}", step_seconds)
         sends = ctx.gen.call_all(
             "send_chat",
             group="tp",
@@ -401,9 +402,10 @@ def throughput(
             # Where the tail comes from: the worst last-member latency of the messages sent
             # in each period of the step (seq % 10,000 is the message's index per sender).
             "worst_by_period_ms": worst_by_period(seqs),
+            "profile": ctx.finish_profile(profiling),
         }
         steps.append(row)
-        ctx.log(f"  throughput step: {row}")
+        ctx.log(f"  throughput step: { {k: v for k, v in row.items() if k != 'profile'} }")
         p99 = percentile(lat, 99) or 0
         if row["lost"] == 0 and p99 <= p99_limit:
             best = row

@@ -52,6 +52,10 @@ INSTALLED_APPS = [
     "studygroups",
 ]
 
+# Threads for sockets' database work per web process (collab/realtime/db.py); keep it at
+# or under DB_POOL_MAX_SIZE so a busy socket pool does not starve HTTP requests.
+SOCKET_DB_THREADS = env.int("SOCKET_DB_THREADS", default=6)
+
 # CPython's collector in the web processes (collab/asgi.py): allocations before a young
 # collection, then young collections per middle one and middle ones per full one
 # (Python's defaults: 700, 10, 10). docs/performance.md has the figures.

@@ -18,6 +18,7 @@ from channels.db import database_sync_to_async
 
 from collab.core.errors import Conflict, DomainError
 from collab.realtime.broadcast import broadcast_now
+from collab.realtime.db import socket_db
 from collab.realtime.dispatch import on_socket_disconnect, socket_event, validate
 from liveSessions import events, services
 from liveSessions.serializers import SessionMessageSocketSerializer, SessionSocketSerializer
@@ -101,7 +102,7 @@ async def leave_sessions_on_disconnect(socket) -> None:
 async def session_message(socket, data: dict) -> dict:
     body = validate(SessionMessageSocketSerializer, data)
     _require_in_room(socket, body["session_id"])
-    stored = await database_sync_to_async(services.session_message_send)(
+    stored = await socket_db(services.session_message_send)(
         actor=socket.user, session_id=body["session_id"], message=body["message"]
     )
     return {"id": str(stored.id), "sessionId": str(body["session_id"]), "sentAt": stored.sent_at.isoformat()}

@@ -7,6 +7,7 @@ from channels.db import database_sync_to_async
 
 from collab.core.errors import Conflict, DomainError
 from collab.realtime.broadcast import broadcast_now
+from collab.realtime.db import socket_db
 from collab.realtime.dispatch import on_socket_disconnect, socket_event, validate
 from studygroups import events, selectors, services
 from studygroups.serializers import GroupMessageInSerializer, GroupRefSerializer
@@ -59,7 +60,7 @@ async def leave_study_group(socket, data: dict) -> dict:
 @socket_event("study-group-message")
 async def study_group_message(socket, data: dict) -> dict:
     body = validate(GroupMessageInSerializer, data)
-    message = await database_sync_to_async(services.study_group_message_send)(
+    message = await socket_db(services.study_group_message_send)(
         actor=socket.user, group_id=body["group_id"], body=body["message"]
     )
     return {"id": str(message.id), "groupId": str(body["group_id"]), "sentAt": message.sent_at.isoformat()}
