@@ -35,12 +35,13 @@ from django.db import transaction
 from collab.courses.models import Course, Enrollment
 from collab.courses.selectors import course_ids_for_user
 from collab.realtime.redis_client import async_redis, sync_redis
+from collab.realtime.rooms import course_room
 from presence import leases, selectors
 from presence.events import presence_item
 
 log = logging.getLogger(__name__)
 
-COURSE_ROOM_PREFIX = "course-"
+COURSE_ROOM_PREFIX = course_room("")
 
 # This process's parsed snapshots by course, with the stamp they were read under, and
 # the builds in flight by (event loop, course).

@@ -3,11 +3,13 @@
 never staler than the frames a member's socket has heard; refusals take the DRF path."""
 
 import time
+import uuid
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.test import AsyncClient
 
+from collab.core.throttling import UserRedisThrottle
 from collab.courses import services as course_services
 from presence import leases, services, snapshots
 from tests.conftest import access_token_for
@@ -145,8 +147,6 @@ def test_a_snapshot_built_before_a_change_is_never_served(class_online, course):
 
 
 def async_read(course_id):
-    from asgiref.sync import async_to_sync
-
     return async_to_sync(snapshots.snapshot_read)(course_id)
 
 
@@ -188,15 +188,11 @@ def test_a_bad_limit_is_400(api, class_online, course, student, limit):
 
 
 def test_an_unknown_course_is_404(api, student):
-    import uuid
-
     response = api(student).get(f"/api/presence/course/{uuid.uuid4()}")
     assert_error_shape(response, 404, "course_not_found")
 
 
 def test_the_snapshot_path_counts_toward_the_users_rate(api, class_online, course, student, monkeypatch):
-    from collab.core.throttling import UserRedisThrottle
-
     monkeypatch.setitem(UserRedisThrottle.THROTTLE_RATES, "user", "3/min")
     client = api(student)
     assert [client.get(url(course)).status_code for _ in range(3)] == [200, 200, 200]
@@ -205,7 +201,7 @@ def test_the_snapshot_path_counts_toward_the_users_rate(api, class_online, cours
 
 async def test_served_on_the_event_loop_under_asgi(class_online, course, student):
     token = await sync_to_async(access_token_for)(student)
-    client = AsyncClient(headers={})
+    client = AsyncClient()
     first = await client.get(url(course), headers={"Authorization": f"Bearer {token}"})
     second = await client.get(url(course), headers={"Authorization": f"Bearer {token}"})
     assert first.status_code == second.status_code == 200
