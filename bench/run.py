@@ -38,9 +38,9 @@ FULL = {
 QUICK = {
     # The same five workloads, scaled down so that both servers and all of it fit in under
     # two minutes; the figures that count are the full run's.
-    "fanout": {"members": 100, "messages": 15, "rate": 5.0},
+    "fanout": {"members": 100, "messages": 10, "rate": 5.0},
     "sockets": {"steps": [200, 500], "hold": 0.5},
-    "throughput": {"sessions": 4, "members": 50, "rates": [5, 20], "step_seconds": 2.0},
+    "throughput": {"sessions": 4, "members": 50, "rates": [5, 20], "step_seconds": 1.5},
     "rest": {"online": 50, "concurrency": 64, "duration": 1.5, "open_rate": 500.0},
     "storm": {"members": 100, "ramp": 2.0, "follow": 2.0},
     "course_students": 500,
