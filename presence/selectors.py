@@ -124,15 +124,8 @@ def presence_online_in_course(
     second once thousands were online). Every member of a course may see every other
     member, so no visibility subquery is needed once course_get_visible has passed."""
     course = course_get_visible(user=viewer, course_id=course_id)
-    member_ids = [*Enrollment.objects.filter(course_id=course.id).values_list("user_id", flat=True)]
-    member_ids.append(course.instructor_id)
-    live_ids = list(leases.live_expiries(member_ids))
-    online = (
-        User.objects.filter(id__in=live_ids, is_active=True)
-        .exclude(presence__status=Status.OFFLINE)
-        .select_related("presence")
-        .order_by("name", "id")
-    )
+    member_ids = course_member_ids(course_id=course.id, instructor_id=course.instructor_id)
+    online = _shown_online(list(leases.live_expiries(member_ids)))
     users = list(online[:limit])
     count = len(users) if len(users) < limit else online.count()
     return course, _views(viewer, users), count
@@ -144,10 +137,19 @@ def presence_course_snapshot_rows(
     """For presence.snapshots: the active members of a course (who may read its presence)
     and its online members by name with their presence rows, in two queries."""
     active_member_ids = list(User.objects.filter(id__in=member_ids, is_active=True).values_list("id", flat=True))
-    online = (
+    return active_member_ids, [(user, presence_row(user)) for user in _shown_online(live_ids)]
+
+
+def course_member_ids(*, course_id: uuid.UUID | str, instructor_id: uuid.UUID) -> list[uuid.UUID]:
+    """The enrolled users and the instructor of a course (one query)."""
+    return [*Enrollment.objects.filter(course_id=course_id).values_list("user_id", flat=True), instructor_id]
+
+
+def _shown_online(live_ids: list[str]) -> QuerySet[User]:
+    """Of these live users, those others see online (active, not invisible), by name."""
+    return (
         User.objects.filter(id__in=live_ids, is_active=True)
         .exclude(presence__status=Status.OFFLINE)
         .select_related("presence")
         .order_by("name", "id")
     )
-    return active_member_ids, [(user, presence_row(user)) for user in online]

@@ -79,8 +79,7 @@ def snapshot_build(course_id: uuid.UUID | str) -> dict | None:
     course = Course.objects.filter(id=course_id).values("id", "instructor_id").first()
     if course is None:
         return None
-    member_ids = [*Enrollment.objects.filter(course_id=course_id).values_list("user_id", flat=True)]
-    member_ids.append(course["instructor_id"])
+    member_ids = selectors.course_member_ids(course_id=course_id, instructor_id=course["instructor_id"])
     live = leases.live_expiries(member_ids)
     active_member_ids, online = selectors.presence_course_snapshot_rows(member_ids=member_ids, live_ids=list(live))
     items = [
