@@ -31,7 +31,8 @@ CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=SOCKET_ALLOWED_O
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    # django.contrib.admin with a rate-limited sign-in (collab/accounts/admin_site.py)
+    "collab.accounts.adminconfig.CollabAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -75,9 +76,8 @@ MIDDLEWARE = [
     "collab.core.middleware.MessageMiddleware",
     "collab.core.middleware.XFrameOptionsMiddleware",
 ]
-# Django's deploy checks look for these middlewares by their dotted names; the subclasses
-# above do the same work (tests/core/test_middleware.py checks they are installed).
-SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
+# Django's deploy checks see these subclasses as the middleware they extend
+# (collab/core/checks.py): no security check is silenced.
 
 ROOT_URLCONF = "collab.urls"
 APPEND_SLASH = False
@@ -197,7 +197,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["collab.accounts.authentication.RevocableJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["djangorestframework_camel_case.render.CamelCaseJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["collab.core.parsers.JSONParser"],
@@ -210,9 +210,15 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "user": env("THROTTLE_USER_RATE", default="6000/min"),
         "auth": env("THROTTLE_AUTH_RATE", default="30/min"),
+        "ws-ticket": env("THROTTLE_TICKET_RATE", default="30/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+
+# Failed sign-ins per account (REST login and the admin form) before even the right
+# password waits for the window, counted from the first failure (collab/core/throttling.py).
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=15 * 60)
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
@@ -263,12 +269,19 @@ CELERY_BEAT_SCHEDULE_FILENAME = env(
     "CELERY_BEAT_SCHEDULE_FILENAME", default=str(BASE_DIR / ".run" / "celerybeat-schedule")
 )
 
-# The socket: frames larger than this are refused; each socket may send RATE frames a
-# second with bursts up to BURST; a client refused ABUSE_LIMIT times in a row is closed.
+# The socket: frames larger than this are refused (by uvicorn itself: the Procfile passes
+# it as --ws-max-size); each socket may send RATE frames a second with bursts up to BURST;
+# a socket with at least ABUSE_LIMIT refused frames in the last ABUSE_WINDOW seconds, more
+# than half of its frames in that window, is closed with 4429 (collab/realtime/flood.py).
 SOCKET_MAX_FRAME_BYTES = env.int("SOCKET_MAX_FRAME_BYTES", default=64 * 1024)
 SOCKET_RATE_PER_SECOND = env.float("SOCKET_RATE_PER_SECOND", default=20.0)
 SOCKET_RATE_BURST = env.int("SOCKET_RATE_BURST", default=40)
-SOCKET_ABUSE_LIMIT = env.int("SOCKET_ABUSE_LIMIT", default=200)
+SOCKET_ABUSE_LIMIT = env.int("SOCKET_ABUSE_LIMIT", default=50)
+SOCKET_ABUSE_WINDOW = env.int("SOCKET_ABUSE_WINDOW", default=10)
+# Open sockets per user across every process; one more is refused (4008).
+SOCKET_MAX_PER_USER = env.int("SOCKET_MAX_PER_USER", default=20)
+# Seconds before its credentials expire that a socket is sent `reauth-required`.
+SOCKET_REAUTH_NOTICE = env.int("SOCKET_REAUTH_NOTICE", default=60)
 WS_TICKET_TTL_SECONDS = 30
 
 # Presence (presence/)

@@ -11,7 +11,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from collab.accounts.tokens import bearer_user_id
+from collab.accounts.revocation import credentials_revoked_cached
+from collab.accounts.tokens import bearer_credentials
 from collab.core.errors import DomainError
 from collab.core.params import limit_param
 from collab.core.renderers import WireReadyJSONRenderer
@@ -92,9 +93,14 @@ async def _course_online_from_snapshot(request, course_id) -> bytes | None:
     """The snapshot answer, or None for the DRF path to handle the request."""
     if settings.PRESENCE_SNAPSHOT_TTL <= 0 or request.method != "GET":
         return None
-    viewer_id = bearer_user_id(request.headers.get("Authorization"))
-    if viewer_id is None:
+    credentials = bearer_credentials(request.headers.get("Authorization"))
+    if credentials is None:
         return None
+    # The same revocation check as REST authentication, from Redis only: a signed-out
+    # token, or one Redis cannot vouch for, takes the DRF path (401 or the answer).
+    if await credentials_revoked_cached(credentials) is not False:
+        return None
+    viewer_id = credentials.user_id
     try:
         limit = limit_param(request, default=100, maximum=LIST_MAX_LIMIT)
     except DomainError:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import socket
@@ -62,11 +63,14 @@ class AsgiServer:
                 self.kill()
 
 
-def procfile_web_command(port: int) -> list[str]:
+def procfile_web_command(port: int, env: dict[str, str] | None = None) -> list[str]:
     """The Procfile's `web` command (the server production runs), on 127.0.0.1:`port`,
-    run with this interpreter."""
+    run with this interpreter; `${NAME:-default}` expands from `env` as the shell would."""
+    env = dict(os.environ if env is None else env, PORT=str(port))
     line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
-    command = line.removeprefix("web:").replace("${PORT:-8000}", str(port)).replace("0.0.0.0", "127.0.0.1")
+    command = re.sub(
+        r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m.group(1)) or m.group(2), line.removeprefix("web:")
+    ).replace("0.0.0.0", "127.0.0.1")
     program, *args = shlex.split(command)
     return [sys.executable, "-m", program, *args]
 
@@ -82,7 +86,7 @@ def start_server(extra_env: dict[str, str] | None = None, *, timeout: float = 30
         **(extra_env or {}),
     }
     process = subprocess.Popen(
-        procfile_web_command(port),
+        procfile_web_command(port, env),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

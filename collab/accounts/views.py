@@ -1,10 +1,11 @@
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from collab.accounts import services
+from collab.accounts.authentication import request_credentials
 from collab.accounts.serializers import (
     AuthResponseSerializer,
     LoginSerializer,
@@ -13,6 +14,32 @@ from collab.accounts.serializers import (
     TokenPairSerializer,
     UserSerializer,
     WsTicketSerializer,
+)
+
+_ERROR = inline_serializer(
+    "Error",
+    {
+        "error": inline_serializer(
+            "ErrorDetail",
+            {
+                "code": serializers.CharField(),
+                "message": serializers.CharField(),
+                "fields": serializers.DictField(required=False),
+            },
+        )
+    },
+)
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(_ERROR, description=description)
+
+
+_INVALID = _error("invalid: a field is missing or wrong (`fields` names it)")
+_THROTTLED = _error("throttled: over a rate limit; the Retry-After header says when to try again")
+_UNAUTHENTICATED = _error(
+    "not_authenticated, token_not_valid (bad or expired token), token_revoked (the session was signed out), "
+    "user_inactive"
 )
 
 
@@ -24,7 +51,14 @@ class _PublicAuthView(APIView):
 
 class RegisterView(_PublicAuthView):
     @extend_schema(
-        request=RegisterSerializer, responses={201: AuthResponseSerializer}, summary="Register (always a student)"
+        request=RegisterSerializer,
+        responses={
+            201: AuthResponseSerializer,
+            400: _error("invalid, weak_password"),
+            409: _error("email_taken"),
+            429: _THROTTLED,
+        },
+        summary="Register (always a student)",
     )
     def post(self, request):
         body = RegisterSerializer(data=request.data)
@@ -35,7 +69,17 @@ class RegisterView(_PublicAuthView):
 
 class LoginView(_PublicAuthView):
     @extend_schema(
-        request=LoginSerializer, responses={200: AuthResponseSerializer}, summary="Log in with email and password"
+        request=LoginSerializer,
+        responses={
+            200: AuthResponseSerializer,
+            400: _INVALID,
+            401: _error("invalid_credentials"),
+            429: _error(
+                "throttled: too many attempts from this address, or LOGIN_FAILURE_LIMIT failed sign-ins for this "
+                "account within LOGIN_FAILURE_WINDOW (then even the right password waits); see Retry-After"
+            ),
+        },
+        summary="Log in with email and password (starts a new signed-in session)",
     )
     def post(self, request):
         body = LoginSerializer(data=request.data)
@@ -47,7 +91,12 @@ class LoginView(_PublicAuthView):
 class RefreshView(_PublicAuthView):
     @extend_schema(
         request=RefreshSerializer,
-        responses={200: TokenPairSerializer},
+        responses={
+            200: TokenPairSerializer,
+            400: _INVALID,
+            401: _error("token_not_valid (bad, expired or already used), token_revoked, user_inactive"),
+            429: _THROTTLED,
+        },
         summary="Trade a refresh token for a new pair; the old one is refused from then on",
     )
     def post(self, request):
@@ -61,27 +110,64 @@ class LogoutView(APIView):
 
     @extend_schema(
         request=RefreshSerializer,
-        responses={204: OpenApiResponse(description="Logged out; the user's open sockets are closed")},
-        summary="Blacklist the refresh token and close the user's sockets",
+        responses={
+            204: OpenApiResponse(
+                description="Logged out: no token of this session works any more and its open sockets are closed"
+            ),
+            400: _INVALID,
+            401: _UNAUTHENTICATED,
+            429: _THROTTLED,
+        },
+        summary="Sign out this session (device): its tokens stop working everywhere, its sockets close",
     )
     def post(self, request):
         body = RefreshSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        services.auth_logout(user=request.user, refresh=body.validated_data["refresh"])
+        services.auth_logout(
+            user=request.user, refresh=body.validated_data["refresh"], access=request_credentials(request)
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses={
+            204: OpenApiResponse(
+                description="Every session of the user is signed out and every socket of theirs is closed"
+            ),
+            401: _UNAUTHENTICATED,
+            429: _THROTTLED,
+        },
+        summary="Sign out everywhere: every token of the user stops working, every socket closes",
+    )
+    def post(self, request):
+        services.auth_logout_all(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeView(APIView):
-    @extend_schema(responses={200: UserSerializer}, summary="The signed-in user")
+    @extend_schema(
+        responses={200: UserSerializer, 401: _UNAUTHENTICATED, 429: _THROTTLED}, summary="The signed-in user"
+    )
     def get(self, request):
         return Response(UserSerializer(request.user).data)
 
 
 class WsTicketView(APIView):
+    throttle_scope = "ws-ticket"
+
     @extend_schema(
         request=None,
-        responses={200: WsTicketSerializer},
+        responses={
+            200: WsTicketSerializer,
+            401: _UNAUTHENTICATED,
+            429: _error("throttled: over THROTTLE_TICKET_RATE tickets for this user; see Retry-After"),
+        },
         summary="A single-use ticket, valid 30 s, to open the socket as /ws/?ticket=…",
     )
     def post(self, request):
-        return Response(WsTicketSerializer(services.ws_ticket_issue(user=request.user)).data)
+        issued = services.ws_ticket_issue(user=request.user, credentials=request_credentials(request))
+        return Response(WsTicketSerializer(issued).data)

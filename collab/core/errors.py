@@ -50,3 +50,15 @@ class NotAuthenticated(DomainError):
     status = 401
     default_code = "not_authenticated"
     default_message = "Authentication credentials were not provided or are not valid."
+
+
+class TooManyRequests(DomainError):
+    """Over a limit; `retry_after` (seconds) becomes the Retry-After header."""
+
+    status = 429
+    default_code = "throttled"
+    default_message = "Too many requests; try again later."
+
+    def __init__(self, message: str | None = None, *, retry_after: int, code: str | None = None):
+        super().__init__(message, code=code)
+        self.retry_after = retry_after

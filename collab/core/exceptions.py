@@ -39,7 +39,10 @@ def _first_message(detail) -> str:
 
 def api_exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
+        response = Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
+        if getattr(exc, "retry_after", None) is not None:
+            response["Retry-After"] = str(int(exc.retry_after))
+        return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

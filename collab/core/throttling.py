@@ -6,17 +6,31 @@ allowed 6,000 requests a minute rewrites a list of up to 6,000 floats per reques
 count in a fixed window instead: one pipelined INCR + EXPIRE, O(1), shared by every
 process. A fixed window can let up to twice the rate through across a window boundary,
 which is the usual price for a counter; the limits are abuse guards, not quotas.
+
+Anonymous requests are counted per client address, and the address is the one the ASGI
+server resolved (`REMOTE_ADDR`): uvicorn replaces the peer with the `X-Forwarded-For`
+client only when the peer is a trusted proxy (`FORWARDED_ALLOW_IPS`). DRF's own
+get_ident() would believe any client's `X-Forwarded-For`, so one header per request
+dodged every anonymous limit. Authenticated requests are counted per user id.
+
+When Redis cannot be reached the limits let requests through (logged): an outage of the
+counter store must not turn every request into a 500, and a client cannot cause one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import time
 import uuid
 
+import redis
 from django.conf import settings
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle, UserRateThrottle
 
 from collab.realtime.redis_client import async_redis, sync_redis
+
+log = logging.getLogger(__name__)
 
 
 def _count(pipe, key: str, duration: int, now: float) -> None:
@@ -37,14 +51,22 @@ class RedisCounterThrottle(SimpleRateThrottle):
         if self.key is None:
             return True
         now = time.time()
-        pipe = sync_redis().pipeline(transaction=False)
-        _count(pipe, self.key, self.duration, now)
-        count, _ = pipe.execute()
+        try:
+            pipe = sync_redis().pipeline(transaction=False)
+            _count(pipe, self.key, self.duration, now)
+            count, _ = pipe.execute()
+        except redis.RedisError:
+            log.warning("throttle %s: Redis unavailable, request let through", self.scope)
+            return True
         self.retry_after = self.duration - (now % self.duration)
         return count <= self.num_requests
 
     def wait(self) -> float:
         return self.retry_after
+
+    def get_ident(self, request) -> str:
+        """The client address the ASGI server resolved; never a header the client sent."""
+        return request.META.get("REMOTE_ADDR") or "unknown"
 
 
 class UserRedisThrottle(UserRateThrottle, RedisCounterThrottle):
@@ -62,7 +84,80 @@ async def user_rate_allows(user_id: uuid.UUID) -> bool:
     if throttle.rate is None:
         return True
     key = throttle.cache_format % {"scope": throttle.scope, "ident": user_id}
-    pipe = async_redis().pipeline(transaction=False)
-    _count(pipe, key, throttle.duration, time.time())
-    count, _ = await pipe.execute()
+    try:
+        pipe = async_redis().pipeline(transaction=False)
+        _count(pipe, key, throttle.duration, time.time())
+        count, _ = await pipe.execute()
+    except redis.RedisError:
+        return True
     return count <= throttle.num_requests
+
+
+def scope_rate_wait(scope: str, ident: str) -> float | None:
+    """Counts one request of `ident` against the `scope` rate of DEFAULT_THROTTLE_RATES
+    (the same counters ScopedRedisThrottle uses) for callers outside DRF, such as the
+    admin login form. Seconds to wait when over the rate, else None."""
+    throttle = ScopedRedisThrottle()
+    rate = throttle.THROTTLE_RATES.get(scope)
+    if rate is None:
+        return None
+    num_requests, duration = throttle.parse_rate(rate)
+    key = throttle.cache_format % {"scope": scope, "ident": ident}
+    now = time.time()
+    try:
+        pipe = sync_redis().pipeline(transaction=False)
+        _count(pipe, key, duration, now)
+        count, _ = pipe.execute()
+    except redis.RedisError:
+        return None
+    return duration - (now % duration) if count > num_requests else None
+
+
+class FailureLimit:
+    """At most `limit` failures per key (e.g. per account) in a window that opens with
+    the first failure and closes `window` seconds later, whatever happens in between:
+    an attacker spread over many addresses gets `limit` guesses per window, and the real
+    user is never locked out longer than one window. Counted in Redis, shared by every
+    process; keys are hashed so no address or email is stored in clear."""
+
+    def __init__(self, name: str, *, limit: int, window: int):
+        self.name, self.limit, self.window = name, limit, window
+
+    def _key(self, ident: str) -> str:
+        digest = hashlib.sha256(ident.encode()).hexdigest()[:32]
+        return f"{settings.CACHES['default']['KEY_PREFIX']}:failures:{self.name}:{digest}"
+
+    def retry_after(self, ident: str) -> int | None:
+        """Seconds until `ident` may try again, or None when it may try now."""
+        try:
+            pipe = sync_redis().pipeline(transaction=False)
+            pipe.get(self._key(ident))
+            pipe.ttl(self._key(ident))
+            count, ttl = pipe.execute()
+        except redis.RedisError:
+            log.warning("failure limit %s: Redis unavailable, attempt let through", self.name)
+            return None
+        if count is None or int(count) < self.limit:
+            return None
+        return max(int(ttl), 1)
+
+    def record_failure(self, ident: str) -> None:
+        key = self._key(ident)
+        try:
+            pipe = sync_redis().pipeline(transaction=False)
+            pipe.set(key, 0, ex=self.window, nx=True)  # the window opens with the first failure
+            pipe.incr(key)
+            pipe.execute()
+        except redis.RedisError:
+            log.warning("failure limit %s: Redis unavailable, failure not counted", self.name)
+
+    def clear(self, ident: str) -> None:
+        try:
+            sync_redis().delete(self._key(ident))
+        except redis.RedisError:
+            pass
+
+
+def login_failures() -> FailureLimit:
+    """Failed sign-ins per target account (REST login and the admin form share it)."""
+    return FailureLimit("login", limit=settings.LOGIN_FAILURE_LIMIT, window=settings.LOGIN_FAILURE_WINDOW)

@@ -1,15 +1,16 @@
-"""Socket handshake checks: origin, then a ticket or a bearer access token."""
+"""Socket handshake checks: origin, then a ticket or a bearer access token, then the
+revocation check REST authentication uses (collab.accounts.revocation)."""
 
 from __future__ import annotations
 
-import uuid
 from urllib.parse import parse_qs, urlparse
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 
 from collab.accounts.models import User
-from collab.accounts.tokens import bearer_user_id
+from collab.accounts.revocation import credentials_revoked
+from collab.accounts.tokens import Credentials, access_credentials, bearer_credentials
 from collab.realtime.tickets import ticket_consume
 
 
@@ -32,22 +33,43 @@ def origin_allowed(scope: dict) -> bool:
     return "*" in allowed or normalised in allowed
 
 
-def _bearer_user_id(scope: dict) -> uuid.UUID | None:
-    return bearer_user_id(_header(scope, b"authorization"))
+def _signed_in_user(credentials: Credentials) -> User | None:
+    """The active user the credentials vouch for, unless they expired or were revoked."""
+    if credentials.expired():
+        return None
+    user = User.objects.filter(id=credentials.user_id, is_active=True).first()
+    if user is None or credentials_revoked(credentials, user_generation=user.token_generation):
+        return None
+    return user
 
 
-@database_sync_to_async
-def _active_user(user_id: uuid.UUID) -> User | None:
-    return User.objects.filter(id=user_id, is_active=True).first()
+signed_in_user = database_sync_to_async(_signed_in_user)
 
 
-async def authenticate_socket(scope: dict) -> User | None:
+async def authenticate_socket(scope: dict) -> tuple[User, Credentials] | None:
+    """(user, credentials) of a handshake's ticket or bearer token, or None."""
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     tickets = query.get("ticket")
     if tickets:
-        user_id = await ticket_consume(tickets[0])
+        credentials = await ticket_consume(tickets[0])
     else:
-        user_id = _bearer_user_id(scope)
-    if user_id is None:
+        credentials = bearer_credentials(_header(scope, b"authorization"))
+    if credentials is None:
         return None
-    return await _active_user(user_id)
+    user = await signed_in_user(credentials)
+    return (user, credentials) if user is not None else None
+
+
+async def reauthenticate(user: User, data: dict) -> Credentials | None:
+    """New credentials for an open socket of `user` from a `reauth` frame's
+    `{"token": …}` or `{"ticket": …}`, or None if they are not valid for this user."""
+    token, ticket = data.get("token"), data.get("ticket")
+    if isinstance(ticket, str) and ticket:
+        credentials = await ticket_consume(ticket)
+    elif isinstance(token, str) and token:
+        credentials = access_credentials(token)
+    else:
+        return None
+    if credentials is None or credentials.user_id != user.id:
+        return None
+    return credentials if await signed_in_user(credentials) is not None else None

@@ -17,12 +17,15 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from collab.accounts.tokens import Credentials, leeway_seconds
 from collab.core.errors import DomainError
 from collab.core.jsonframes import dumps, loads
 from collab.courses.selectors import course_ids_for_user
-from collab.realtime import dispatch
+from collab.realtime import dispatch, lifetime
 from collab.realtime.auth import authenticate_socket, origin_allowed
-from collab.realtime.rooms import course_room, user_room
+from collab.realtime.caps import SOCKET_LEASE_SECONDS, socket_lease_drop, socket_lease_take
+from collab.realtime.flood import FloodGuard
+from collab.realtime.rooms import course_room, signin_room, user_room
 
 log = logging.getLogger(__name__)
 
@@ -30,29 +33,12 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_ORIGIN_REFUSED = 4403
 CLOSE_ABUSIVE = 4429
 CLOSE_LOGGED_OUT = 4000
-
-
-class TokenBucket:
-    """Allows `rate` frames a second on average and bursts up to `burst`."""
-
-    __slots__ = ("burst", "rate", "stamp", "tokens")
-
-    def __init__(self, rate: float, burst: int):
-        self.rate, self.burst = rate, float(burst)
-        self.tokens, self.stamp = float(burst), time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
+CLOSE_TOO_MANY_SOCKETS = 4008
 
 
 class CollabConsumer(AsyncWebsocketConsumer):
     user: Any = None
+    credentials: Credentials | None = None
 
     async def connect(self) -> None:
         self.rooms: set[str] = set()
@@ -60,17 +46,30 @@ class CollabConsumer(AsyncWebsocketConsumer):
         if not origin_allowed(self.scope):
             await self.close(code=CLOSE_ORIGIN_REFUSED)
             return
-        user = await authenticate_socket(self.scope)
-        if user is None:
+        signed_in = await authenticate_socket(self.scope)
+        if signed_in is None:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        self.user = user
-        self.bucket = TokenBucket(settings.SOCKET_RATE_PER_SECOND, settings.SOCKET_RATE_BURST)
-        self.refused_in_a_row = 0
+        user, credentials = signed_in
+        if not await socket_lease_take(user.id, self.channel_name):
+            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+            return
+        self.user, self.credentials = user, credentials
+        self.flood = FloodGuard(
+            rate=settings.SOCKET_RATE_PER_SECOND,
+            burst=settings.SOCKET_RATE_BURST,
+            limit=settings.SOCKET_ABUSE_LIMIT,
+            window=settings.SOCKET_ABUSE_WINDOW,
+        )
         await self.join_room(user_room(user.id))
+        if credentials.session_id:
+            await self.join_room(signin_room(credentials.session_id))
         for course_id in await database_sync_to_async(course_ids_for_user)(user_id=user.id):
             await self.join_room(course_room(course_id))
         await self.accept()
+        self._lease_renew_at = time.time() + SOCKET_LEASE_SECONDS / 3
+        self._reauth_sent = False
+        self._tick_soon()
         for hook in dispatch.connect_hooks:
             await self._run_hook(hook)
 
@@ -86,6 +85,10 @@ class CollabConsumer(AsyncWebsocketConsumer):
         self.channel_name = await self.channel_layer.new_channel()
         self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
         self.base_send = send
+        # Timers of this socket (credential expiry, lease renewal) queue their messages
+        # here, to be handled in turn like any other.
+        self._local: asyncio.Queue = asyncio.Queue()
+        self._tick_handle: asyncio.TimerHandle | None = None
         one_at_a_time = asyncio.Lock()
 
         async def pump(source) -> None:
@@ -94,7 +97,11 @@ class CollabConsumer(AsyncWebsocketConsumer):
                 async with one_at_a_time:
                     await self.dispatch(message)
 
-        readers = [asyncio.ensure_future(pump(receive)), asyncio.ensure_future(pump(self.channel_receive))]
+        readers = [
+            asyncio.ensure_future(pump(receive)),
+            asyncio.ensure_future(pump(self.channel_receive)),
+            asyncio.ensure_future(pump(self._local.get)),
+        ]
         try:
             done, _ = await asyncio.wait(readers, return_when=asyncio.FIRST_COMPLETED)
             for reader in done:
@@ -102,6 +109,8 @@ class CollabConsumer(AsyncWebsocketConsumer):
                 if error is not None and not isinstance(error, StopConsumer):
                     raise error
         finally:
+            if self._tick_handle is not None:
+                self._tick_handle.cancel()
             for reader in readers:
                 reader.cancel()
             for reader in readers:
@@ -123,10 +132,56 @@ class CollabConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.user is None:
             return
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
         for hook in dispatch.disconnect_hooks:
             await self._run_hook(hook)
         for room in list(self.rooms):
             await self.leave_room(room)
+        await socket_lease_drop(self.user.id, self.channel_name)
+
+    # -- credentials and lease over time (collab/realtime/lifetime.py) ----------------
+
+    def _tick_soon(self) -> None:
+        """Schedules the next `socket.tick`: the reauth notice, the expiry or the lease
+        renewal, whichever comes first."""
+        expires_at = self.credentials.expires_at + leeway_seconds()
+        moments = [expires_at, self._lease_renew_at]
+        if not self._reauth_sent:
+            moments.append(self.credentials.expires_at - settings.SOCKET_REAUTH_NOTICE)
+        delay = max(min(moments) - time.time(), 0.0)
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+        self._tick_handle = asyncio.get_running_loop().call_later(
+            delay, self._local.put_nowait, {"type": "socket.tick"}
+        )
+
+    async def socket_tick(self, message: dict) -> None:
+        now = time.time()
+        if self.credentials.expired(now):
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not self._reauth_sent and now >= self.credentials.expires_at - settings.SOCKET_REAUTH_NOTICE:
+            self._reauth_sent = True
+            payload = lifetime.reauth_required_payload(self.credentials.expires_at, now)
+            await self.send(text_data=dumps({"event": lifetime.REAUTH_REQUIRED, "data": payload}))
+        if now >= self._lease_renew_at:
+            self._lease_renew_at = now + SOCKET_LEASE_SECONDS / 3
+            await socket_lease_take(self.user.id, self.channel_name)
+        self._tick_soon()
+
+    async def credentials_renewed(self, credentials: Credentials) -> None:
+        """A `reauth` succeeded: the socket now lives as long as `credentials`, and
+        belongs to their signed-in session."""
+        previous = self.credentials
+        if previous.session_id != credentials.session_id:
+            if previous.session_id:
+                await self.leave_room(signin_room(previous.session_id))
+            if credentials.session_id:
+                await self.join_room(signin_room(credentials.session_id))
+        self.credentials = credentials
+        self._reauth_sent = False
+        self._tick_soon()
 
     async def _run_hook(self, hook: dispatch.Hook) -> None:
         try:
@@ -164,21 +219,26 @@ class CollabConsumer(AsyncWebsocketConsumer):
     # -- frames from the client --------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if text_data is None:
-            await self.send_error("binary_not_supported", "Frames are JSON text.")
-            return
+        # Every refusal below counts toward the abuse verdict (collab/realtime/flood.py).
+        # Under uvicorn a frame over SOCKET_MAX_FRAME_BYTES never gets here: the server
+        # refuses it before buffering (--ws-max-size) and closes the socket with 1009.
         max_bytes = settings.SOCKET_MAX_FRAME_BYTES
-        if len(text_data) > max_bytes or (len(text_data) * 4 > max_bytes and len(text_data.encode()) > max_bytes):
-            await self.send_error("frame_too_large", f"Frames are limited to {max_bytes} bytes.")
-            return
-        if not self.bucket.take():
-            self.refused_in_a_row += 1
-            if self.refused_in_a_row >= settings.SOCKET_ABUSE_LIMIT:
+        if text_data is None:
+            refusal = ("binary_not_supported", "Frames are JSON text.")
+            self.flood.refuse()
+        elif len(text_data) > max_bytes or (len(text_data) * 4 > max_bytes and len(text_data.encode()) > max_bytes):
+            refusal = ("frame_too_large", f"Frames are limited to {max_bytes} bytes.")
+            self.flood.refuse()
+        elif not self.flood.admit():
+            refusal = ("rate_limited", "Too many frames; slow down.")
+        else:
+            refusal = None
+        if refusal is not None:
+            if self.flood.abusive:
                 await self.close(code=CLOSE_ABUSIVE)
-                return
-            await self.send_error("rate_limited", "Too many frames; slow down.")
+            else:
+                await self.send_error(*refusal)
             return
-        self.refused_in_a_row = 0
 
         try:
             frame = loads(text_data)

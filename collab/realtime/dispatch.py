@@ -34,6 +34,8 @@ class Socket(Protocol):
 
     async def send_event(self, event: str, data: Any, *, room: str | None = None) -> None: ...
 
+    async def credentials_renewed(self, credentials: Any) -> None: ...
+
 
 Handler = Callable[[Socket, dict], Awaitable[dict | None]]
 Hook = Callable[[Socket], Awaitable[None]]

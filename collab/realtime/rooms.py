@@ -11,3 +11,9 @@ def user_room(user_id: uuid.UUID | str) -> str:
 
 def course_room(course_id: uuid.UUID | str) -> str:
     return f"course-{course_id}"
+
+
+def signin_room(session_id: str) -> str:
+    """Every socket opened with the credentials of one signed-in session (the `sid`
+    claim): logging that session out closes exactly these."""
+    return f"signin-{session_id}"

@@ -1,13 +1,17 @@
 """Single-use socket tickets: a browser cannot set headers on a WebSocket handshake,
-and a JWT must never travel in a URL, so it trades its token for a short-lived ticket."""
+and a JWT must never travel in a URL, so it trades its token for a short-lived ticket.
+The ticket carries the credentials of that token (user, signed-in session, generation,
+expiry): a socket opened with it is checked and expires exactly as the token would."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 
 from django.conf import settings
 
+from collab.accounts.tokens import Credentials
 from collab.realtime.redis_client import async_redis, sync_redis
 
 
@@ -15,16 +19,34 @@ def _key(ticket: str) -> str:
     return f"{settings.CACHES['default']['KEY_PREFIX']}:ws-ticket:{ticket}"
 
 
-def ticket_issue(*, user_id: uuid.UUID) -> str:
+def ticket_issue(*, credentials: Credentials) -> str:
     ticket = secrets.token_urlsafe(32)
-    sync_redis().set(_key(ticket), str(user_id), ex=settings.WS_TICKET_TTL_SECONDS)
+    value = {
+        "user": str(credentials.user_id),
+        "sid": credentials.session_id,
+        "gen": credentials.generation,
+        "exp": credentials.expires_at,
+    }
+    sync_redis().set(_key(ticket), json.dumps(value), ex=settings.WS_TICKET_TTL_SECONDS)
     return ticket
 
 
-async def ticket_consume(ticket: str) -> uuid.UUID | None:
-    """The user the ticket was issued to, or None. GETDEL makes a ticket usable once even
-    when two handshakes race with it; Redis expiry makes it worthless after its TTL."""
+async def ticket_consume(ticket: str) -> Credentials | None:
+    """The credentials the ticket was issued with, or None. GETDEL makes a ticket usable
+    once even when two handshakes race with it; Redis expiry makes it worthless after its
+    TTL. The caller still asks whether they were revoked since."""
     if not ticket or len(ticket) > 128:
         return None
-    user_id = await async_redis().getdel(_key(ticket))
-    return uuid.UUID(user_id) if user_id else None
+    raw = await async_redis().getdel(_key(ticket))
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+        return Credentials(
+            user_id=uuid.UUID(value["user"]),
+            session_id=value.get("sid"),
+            generation=int(value.get("gen") or 0),
+            expires_at=float(value["exp"]),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -302,7 +305,10 @@ def test_ws_ticket_shape_and_storage(api, student):
     assert body["expiresIn"] == 30
     assert isinstance(body["ticket"], str) and len(body["ticket"]) >= 32
     redis = sync_redis()
-    assert redis.get(ticket_key(body["ticket"])) == str(student.id)
+    stored = json.loads(redis.get(ticket_key(body["ticket"])))
+    # The ticket carries the credentials of the token that minted it (user, session, expiry).
+    assert stored["user"] == str(student.id)
+    assert stored["exp"] > time.time()
     assert 0 < redis.ttl(ticket_key(body["ticket"])) <= 30
 
 

@@ -1,5 +1,5 @@
-"""bearer_user_id: the access-token check of the socket handshake and the async presence
-read, cached per token but never past the token's expiry."""
+"""bearer_credentials: the access-token reading of the socket handshake and the async
+presence read, cached per token but never past the token's expiry."""
 
 from datetime import timedelta
 
@@ -8,7 +8,13 @@ import time_machine
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from collab.accounts.tokens import bearer_user_id
+from collab.accounts.tokens import bearer_credentials
+
+
+def bearer_user_id(header):
+    credentials = bearer_credentials(header)
+    return credentials.user_id if credentials else None
+
 
 pytestmark = pytest.mark.django_db
 

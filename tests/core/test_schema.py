@@ -63,6 +63,7 @@ def test_schema_is_served_anonymously_and_lists_every_api_route(schema):
         ("post", "/api/auth/login"),
         ("post", "/api/auth/refresh"),
         ("post", "/api/auth/logout"),
+        ("post", "/api/auth/logout-all"),
         ("get", "/api/auth/me"),
         ("post", "/api/auth/ws-ticket"),
         ("get", "/api/courses"),
@@ -86,6 +87,7 @@ def test_health_is_documented_with_its_503(schema):
 
 BODYLESS_ACTIONS = (
     "/ws-ticket",
+    "/logout-all",
     "/start",
     "/cancel",
     "/join",

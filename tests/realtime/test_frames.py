@@ -290,18 +290,62 @@ async def test_a_flooding_client_is_closed_with_4429(student, settings):
         await communicator.disconnect()
 
 
-async def test_an_accepted_frame_resets_the_abuse_count(student, settings):
+async def test_accepted_frames_between_refusals_do_not_dodge_the_limit(student, settings):
+    # The old rule counted refusals in a row, so one accepted frame now and then (the
+    # bucket refills) kept a flood open forever. Refusals now count over a window.
     settings.SOCKET_RATE_BURST = 1
     settings.SOCKET_RATE_PER_SECOND = 4
     settings.SOCKET_ABUSE_LIMIT = 3
     communicator = await ws_connect(student)
     try:
-        for _ in range(3):
-            # One accepted, two refused: never three refusals in a row.
+        closed = None
+        for _ in range(10):
             for i in range(3):
                 await communicator.send_json_to({"event": "test-echo", "ref": str(i)})
-            assert [r["event"] for r in await collect(communicator, 3)] == ["ack", "error", "error"]
+            for _ in range(3):
+                output = await communicator.receive_output(timeout=3)
+                if output["type"] == "websocket.close":
+                    closed = output
+                    break
+            if closed:
+                break
             await asyncio.sleep(0.3)
-        await assert_alive(communicator)
+        assert closed == {"type": "websocket.close", "code": CLOSE_ABUSIVE}
+    finally:
+        await communicator.disconnect()
+
+
+async def test_refusals_close_the_socket_only_once_they_are_most_of_its_frames(student, settings):
+    settings.SOCKET_RATE_BURST = 10
+    settings.SOCKET_RATE_PER_SECOND = 0.01
+    settings.SOCKET_ABUSE_LIMIT = 3
+    communicator = await ws_connect(student)
+    try:
+        for i in range(14):
+            await communicator.send_json_to({"event": "test-echo", "ref": str(i)})
+        replies = await collect(communicator, 14)
+        # 10 accepted, 4 refused: over the limit but not half of the traffic.
+        assert [r["event"] for r in replies] == ["ack"] * 10 + ["error"] * 4
+        for i in range(6):
+            await communicator.send_json_to({"event": "test-echo", "ref": f"x{i}"})
+        assert [r["data"]["code"] for r in await collect(communicator, 6)] == ["rate_limited"] * 6
+        # The 11th refusal outnumbers the 10 accepted frames.
+        await communicator.send_json_to({"event": "test-echo", "ref": "last"})
+        assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": CLOSE_ABUSIVE}
+    finally:
+        await communicator.disconnect()
+
+
+async def test_oversized_and_binary_frames_count_toward_the_limit(student, settings):
+    settings.SOCKET_MAX_FRAME_BYTES = 100
+    settings.SOCKET_ABUSE_LIMIT = 3
+    communicator = await ws_connect(student)
+    try:
+        await communicator.send_to(text_data="x" * 101)
+        await communicator.send_to(bytes_data=b"\x00")
+        codes = [(await communicator.receive_json_from(timeout=3))["data"]["code"] for _ in range(2)]
+        assert codes == ["frame_too_large", "binary_not_supported"]
+        await communicator.send_to(text_data="y" * 101)
+        assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": CLOSE_ABUSIVE}
     finally:
         await communicator.disconnect()

@@ -1,0 +1,172 @@
+"""Sign-out that ends access everywhere: one check shared by REST authentication, ticket
+minting, the socket handshake, socket re-authentication and the async presence read.
+
+A token is revoked when
+- its generation (`gen` claim) is below the user's `token_generation`: "log out
+  everywhere", a new password or a deactivation moved it on; or
+- its session (`sid` claim) was logged out (`RevokedSession`).
+
+The hot path asks Redis (one GET, or one MGET on the database-free presence read); the
+generation is compared with the user row that REST authentication and the handshake load
+anyway, so neither adds a database query. When Redis cannot answer, the check falls back
+to the database (one indexed read of `RevokedSession`): slower, never a 500, and never
+letting a revoked session in. Redis only caches the durable rows: if it loses its data,
+a logged-out session's access tokens work again until they expire (at most
+JWT_ACCESS_MINUTES; its refresh token stays blacklisted in the database).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+
+import redis
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+from collab.accounts.models import RevokedSession, User
+from collab.accounts.tokens import Credentials
+from collab.realtime.broadcast import sockets_control_on_commit
+from collab.realtime.redis_client import async_redis, sync_redis
+from collab.realtime.rooms import signin_room, user_room
+
+log = logging.getLogger(__name__)
+
+# Sets the cached generation only upwards: two revocations committing out of order, or a
+# login that read the row just before a revocation, never lower it.
+_RAISE_GENERATION = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if tonumber(ARGV[1]) > current then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+else
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return 1
+"""
+
+
+def _prefix() -> str:
+    return settings.CACHES["default"]["KEY_PREFIX"]
+
+
+def generation_key(user_id: uuid.UUID | str) -> str:
+    return f"{_prefix()}:auth:gen:{user_id}"
+
+
+def session_key(session_id: str) -> str:
+    return f"{_prefix()}:auth:revoked:{session_id}"
+
+
+def _session_lifetime() -> timedelta:
+    """The longest a token of a session can still be presented: a refresh token rotated
+    in a race with the logout lives REFRESH_TOKEN_LIFETIME, its access tokens a bit more."""
+    jwt = settings.SIMPLE_JWT
+    return jwt["REFRESH_TOKEN_LIFETIME"] + jwt["ACCESS_TOKEN_LIFETIME"]
+
+
+# -- the check -------------------------------------------------------------------------
+
+
+def credentials_revoked(credentials: Credentials, *, user_generation: int) -> bool:
+    """Whether `credentials` were revoked, for a caller that loaded the user row
+    (`user_generation` is its `token_generation`). Sync: REST, handshake, tickets."""
+    if credentials.generation < user_generation:
+        return True
+    if credentials.session_id is None:
+        return False
+    try:
+        return bool(sync_redis().exists(session_key(credentials.session_id)))
+    except redis.RedisError:
+        log.warning("revocation check: Redis unavailable, asking the database")
+        return RevokedSession.objects.filter(session_id=credentials.session_id).exists()
+
+
+async def credentials_revoked_cached(credentials: Credentials) -> bool | None:
+    """The database-free check of the async presence read: True or False when Redis
+    knows, None when it cannot say (no cached generation for the user, or Redis down);
+    the caller then takes its database path, which runs credentials_revoked()."""
+    keys = [generation_key(credentials.user_id)]
+    if credentials.session_id is not None:
+        keys.append(session_key(credentials.session_id))
+    try:
+        values = await async_redis().mget(keys)
+    except redis.RedisError:
+        return None
+    if len(values) > 1 and values[1] is not None:
+        return True
+    if values[0] is None:
+        return None
+    return credentials.generation < int(values[0])
+
+
+def generation_publish(*, user_id: uuid.UUID, generation: int) -> None:
+    """Caches the user's generation for credentials_revoked_cached (at token issue and
+    after a revocation commits). A failure only costs the fast path."""
+    try:
+        ttl = int(_session_lifetime().total_seconds())
+        sync_redis().eval(_RAISE_GENERATION, 1, generation_key(user_id), generation, ttl)
+    except redis.RedisError:
+        log.warning("could not cache the token generation of %s", user_id)
+
+
+# -- revoking --------------------------------------------------------------------------
+
+
+def sessions_revoke(*, user: User, session_ids: Iterable[str]) -> None:
+    """Logs out the given sessions of `user`: their tokens stop working on REST, for
+    tickets and for handshakes, and their open sockets are closed, once the surrounding
+    transaction commits."""
+    session_ids = sorted({sid for sid in session_ids if sid})
+    if not session_ids:
+        return
+    now = timezone.now()
+    expires_at = now + _session_lifetime()
+    RevokedSession.objects.filter(expires_at__lt=now).delete()
+    RevokedSession.objects.bulk_create(
+        [RevokedSession(session_id=sid, user=user, expires_at=expires_at) for sid in session_ids],
+        ignore_conflicts=True,
+    )
+    ttl = int(_session_lifetime().total_seconds())
+
+    def cache() -> None:
+        try:
+            pipe = sync_redis().pipeline(transaction=False)
+            for sid in session_ids:
+                pipe.set(session_key(sid), "1", ex=ttl)
+            pipe.execute()
+        except redis.RedisError:
+            log.error("could not cache the logout of sessions %s; the database still refuses them", session_ids)
+
+    transaction.on_commit(cache, robust=True)
+    for sid in session_ids:
+        sockets_control_on_commit(signin_room(sid), close=True)
+
+
+def user_generation_advance(*, user: User) -> int:
+    """Ends every session of `user` (log out everywhere): moves the generation on in the
+    database, then revoked_everywhere(). Returns the new generation."""
+    User.objects.filter(id=user.id).update(token_generation=F("token_generation") + 1)
+    user.token_generation = User.objects.values_list("token_generation", flat=True).get(id=user.id)
+    revoked_everywhere(user=user)
+    return user.token_generation
+
+
+def revoked_everywhere(*, user: User) -> None:
+    """What follows a generation move (logout-all, new password, deactivation): every
+    refresh token of the user is blacklisted now; once the change commits the new
+    generation is cached and every socket of the user is closed."""
+    outstanding = OutstandingToken.objects.filter(
+        user_id=user.id, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
+    ).order_by()
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token_id=token_id) for token_id in outstanding.values_list("id", flat=True)],
+        ignore_conflicts=True,
+    )
+    user_id, generation = user.id, user.token_generation
+    transaction.on_commit(lambda: generation_publish(user_id=user_id, generation=generation), robust=True)
+    sockets_control_on_commit(user_room(user_id), close=True)
