@@ -8,10 +8,10 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
-from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.tokens import RefreshToken, Token
 
 from collab.accounts.models import Role, User
 from collab.accounts.revocation import credentials_revoked, generation_publish, sessions_revoke, user_generation_advance
@@ -104,6 +104,18 @@ def _verified_refresh(raw: str) -> RefreshToken:
         raise NotAuthenticated(str(exc), code="token_not_valid")
 
 
+def _signed_refresh(raw: str) -> RefreshToken:
+    """A refresh token with a valid signature, unexpired, blacklisted or not: a logout
+    presenting a token that a racing refresh just rotated still ends its session."""
+    try:
+        token = RefreshToken(raw, verify=False)
+        token.token_backend.decode(raw, verify=True)
+        Token.verify(token)
+    except (TokenError, TokenBackendError) as exc:
+        raise NotAuthenticated(str(exc), code="token_not_valid")
+    return token
+
+
 @transaction.atomic
 def auth_refresh(*, refresh: str) -> dict[str, str]:
     """Rotates a refresh token: the old one is blacklisted, a new pair is returned.
@@ -136,7 +148,7 @@ def auth_logout(*, user: User, refresh: str, access: Credentials | None = None) 
     session, and the session of the access token that asked if it differs, so no token
     of theirs works again and their open sockets are closed (4000). Tokens issued
     without a session (older clients) close every socket of the user instead."""
-    token = _verified_refresh(refresh)
+    token = _signed_refresh(refresh)
     if str(token[jwt_settings.USER_ID_CLAIM]) != str(user.id):
         raise NotAuthenticated("This refresh token belongs to another user.", code="token_not_valid")
     outstanding = (
