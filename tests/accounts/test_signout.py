@@ -35,6 +35,10 @@ def bearer(access: str):
     return client
 
 
+def logout(pair: dict) -> int:
+    return bearer(pair["access"]).post("/api/auth/logout", {"refresh": pair["refresh"]}, format="json").status_code
+
+
 def assert_refused(response, code: str = "token_revoked") -> None:
     assert response.status_code == 401, response.content
     assert response.json()["error"]["code"] == code
@@ -230,7 +234,7 @@ def test_the_admin_deactivating_a_user_ends_their_sessions(client):
 def test_with_redis_down_the_database_still_refuses_a_logged_out_session(settings):
     user = UserFactory()
     out, still_in = login(user), login(user)
-    assert bearer(out["access"]).post("/api/auth/logout", {"refresh": out["refresh"]}, format="json").status_code == 204
+    assert logout(out) == 204
     assert RevokedSession.objects.filter(user=user).count() == 1
     with override_settings(REDIS_URL="redis://127.0.0.1:9/0"):  # nothing listens there
         assert_refused(bearer(out["access"]).get("/api/auth/me"))

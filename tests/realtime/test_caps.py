@@ -1,0 +1,46 @@
+"""SOCKET_MAX_PER_USER: one more socket than the cap is refused (4008) before accept;
+the user's open sockets are kept, and a closed one frees its place."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from collab.realtime.consumer import CLOSE_TOO_MANY_SOCKETS
+from tests.conftest import ws_connect
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_one_socket_over_the_cap_is_refused_and_the_open_ones_stay(student, other_student, settings):
+    settings.SOCKET_MAX_PER_USER = 3
+    sockets = [await ws_connect(student) for _ in range(3)]
+    try:
+        extra = await ws_connect(student, connect=False)
+        connected, code = await extra.connect(timeout=5)
+        assert not connected and code == CLOSE_TOO_MANY_SOCKETS
+        for socket in sockets:
+            await socket.send_json_to({"event": "no-such-event", "ref": "1"})
+            assert (await socket.receive_json_from(timeout=5))["ref"] == "1"
+        # Another user has a budget of their own.
+        theirs = await ws_connect(other_student)
+        await theirs.disconnect()
+        # Closing one frees its place.
+        await sockets.pop().disconnect()
+        sockets.append(await ws_connect(student))
+    finally:
+        for socket in sockets:
+            await socket.disconnect()
+
+
+async def test_sockets_opened_at_once_never_exceed_the_cap(student, settings):
+    settings.SOCKET_MAX_PER_USER = 4
+    communicators = [await ws_connect(student, connect=False) for _ in range(12)]
+    try:
+        results = await asyncio.gather(*(c.connect(timeout=10) for c in communicators))
+        assert sum(1 for connected, _ in results if connected) == 4
+        assert {code for connected, code in results if not connected} == {CLOSE_TOO_MANY_SOCKETS}
+    finally:
+        for communicator in communicators:
+            await communicator.disconnect()
