@@ -58,3 +58,42 @@ def test_check_deploy_fails_with_debug_on():
     result = deploy_check(production_env(DEBUG="true"))
     assert result.returncode != 0
     assert "security.W018" in result.stdout + result.stderr
+
+
+def test_check_deploy_warns_when_tls_settings_are_off():
+    # The middleware subclasses used to hide every SecurityMiddleware check.
+    result = deploy_check(production_env(SECURE_SSL_REDIRECT="false", SECURE_HSTS_SECONDS="0"))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "security.W004" in output and "security.W008" in output
+    assert "0 silenced" in output
+
+
+def test_no_security_check_is_silenced():
+    assert not [check for check in settings.SILENCED_SYSTEM_CHECKS if check.startswith("security.")]
+
+
+def _security_ids(**overrides) -> set[str]:
+    from django.core import checks
+    from django.test import override_settings
+
+    with override_settings(**overrides):
+        return {
+            message.id for message in checks.run_checks(tags=[checks.Tags.security], include_deployment_checks=True)
+        }
+
+
+def test_the_subclasses_count_as_djangos_middleware_and_removing_them_warns():
+    from django.utils.module_loading import import_string
+
+    assert not {"security.W001", "security.W002", "security.W003"} & _security_ids()
+    without = [
+        m
+        for m in settings.MIDDLEWARE
+        if not issubclass(import_string(m), (import_string("django.middleware.security.SecurityMiddleware")))
+    ]
+    assert "security.W001" in _security_ids(MIDDLEWARE=without)
+    no_csrf = [m for m in settings.MIDDLEWARE if "Csrf" not in m]
+    assert "security.W003" in _security_ids(MIDDLEWARE=no_csrf)
+    no_xframe = [m for m in settings.MIDDLEWARE if "XFrame" not in m]
+    assert "security.W002" in _security_ids(MIDDLEWARE=no_xframe)
