@@ -3,6 +3,8 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from collab.accounts.serializers import UserSummarySerializer
+from collab.chat.models import MESSAGE_MAX_LENGTH
+from collab.core.text import TextField
 from liveSessions.models import CAPACITY_MAX, DURATION_MAX_MINUTES, LiveSession, SessionStatus
 
 HTTP_URL = [URLValidator(schemes=["http", "https"])]
@@ -19,13 +21,13 @@ class HttpUrlField(serializers.URLField):
 
 
 class MaterialSerializer(serializers.Serializer):
-    title = serializers.CharField(min_length=1, max_length=200)
+    title = TextField(max_length=200)
     url = HttpUrlField()
 
 
 class LiveSessionCreateSerializer(serializers.Serializer):
-    title = serializers.CharField(min_length=1, max_length=200)
-    description = serializers.CharField(max_length=5000, allow_blank=True, required=False, default="")
+    title = TextField(max_length=200)
+    description = TextField(max_length=5000, allow_blank=True, required=False, default="")
     scheduled_at = serializers.DateTimeField()
     duration = serializers.IntegerField(min_value=1, max_value=DURATION_MAX_MINUTES, help_text="Minutes.")
     capacity = serializers.IntegerField(
@@ -149,5 +151,4 @@ class SessionSocketSerializer(serializers.Serializer):
 
 class SessionMessageSocketSerializer(serializers.Serializer):
     session_id = serializers.UUIDField()
-    # Length and emptiness are checked by chat_clean_body (the shared rule).
-    message = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=20000)
+    message = TextField(max_length=MESSAGE_MAX_LENGTH)

@@ -1,11 +1,5 @@
 from rest_framework import serializers
 
-from collab.chat.models import MESSAGE_MAX_LENGTH
-
-
-class ChatMessageInputSerializer(serializers.Serializer):
-    message = serializers.CharField(min_length=1, max_length=MESSAGE_MAX_LENGTH)
-
 
 class ChatMessageSerializer(serializers.Serializer):
     """One message as REST returns it; matches the socket payload (chat_payload)."""
