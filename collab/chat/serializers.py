@@ -13,11 +13,10 @@ class ChatMessageSerializer(serializers.Serializer):
 
 class ChatHistorySerializer(serializers.Serializer):
     messages = ChatMessageSerializer(many=True)
-    next_before = serializers.DateTimeField(
-        allow_null=True, help_text="Pass as ?before= to get the next older page; null when there is none."
+    next_cursor = serializers.CharField(
+        allow_null=True, help_text="Pass as ?cursor= to get the next older page; null on the last page."
     )
 
 
-def history_response(messages: list, *, limit: int) -> dict:
-    next_before = messages[-1].sent_at if len(messages) == limit and messages else None
-    return ChatHistorySerializer({"messages": messages, "next_before": next_before}).data
+def history_response(messages: list, *, next_cursor: str | None) -> dict:
+    return ChatHistorySerializer({"messages": messages, "next_cursor": next_cursor}).data
