@@ -198,6 +198,12 @@ def test_create_without_capacity_has_no_limit(api, instructor):
     [
         ({"scheduledAt": "2001-01-01T00:00:00Z"}, "scheduledAt"),
         ({"scheduledAt": "not a date"}, "scheduledAt"),
+        # issue 15: the planned end of 9999-12-31 overflowed (OverflowError, a 500).
+        ({"scheduledAt": "9999-12-31T23:59:59Z"}, "scheduledAt"),
+        ({"scheduledAt": "2099-12-31T00:00:00Z"}, "scheduledAt"),
+        ({"scheduledAt": (timezone.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S+16:00")}, "scheduledAt"),
+        ({"scheduledAt": (timezone.now() + timedelta(days=1)).replace(tzinfo=None).isoformat()}, "scheduledAt"),
+        ({"scheduledAt": (timezone.now() + timedelta(days=731)).isoformat()}, "scheduledAt"),
         ({"duration": 0}, "duration"),
         ({"duration": 1441}, "duration"),
         ({"capacity": -1}, "capacity"),
