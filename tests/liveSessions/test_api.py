@@ -438,3 +438,14 @@ def test_schema_documents_every_route(api, admin_user):
         "/api/live-sessions/{session_id}/attendance",
     ]:
         assert path in paths, path
+
+
+def test_options_and_head_on_the_csv_report_answer_without_the_csv_renderer(api, live, instructor):
+    """issue 15: OPTIONS …/attendance?format=csv was a 500 (KeyError in the CSV renderer)."""
+    options = api(instructor).options(f"{BASE}/{live.id}/attendance?format=csv")
+    assert options.status_code == 200 and options["Content-Type"].startswith("application/json")
+    assert "GET" in options["Allow"]
+    head = api(instructor).head(f"{BASE}/{live.id}/attendance?format=csv")
+    assert head.status_code == 200 and head["Content-Type"].startswith("text/csv") and head.content == b""
+    refused = api(UserFactory()).get(f"{BASE}/{live.id}/attendance?format=csv")
+    assert refused.status_code in (403, 404) and refused.json()["error"]["code"]
