@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from collab.accounts.models import User
 from collab.core.errors import NotAllowed
-from collab.courses.selectors import course_ids_for_user
+from collab.courses.membership import member_course_ids
 from collab.realtime.broadcast import broadcast_on_commit
 from collab.realtime.rooms import course_room, user_room
 from presence import fanout, hooks, leases
@@ -124,7 +124,7 @@ def _announce_if_changed(row: UserPresence, before: tuple[str, str], *, live: bo
         return False
     row.announced_status = after[0]
     payload = _others_payload(row, after)  # built once for every room
-    rooms = [course_room(course_id) for course_id in course_ids_for_user(user_id=row.user_id)]
+    rooms = [course_room(course_id) for course_id in member_course_ids(row.user_id)]
     if rooms:
         # After commit, through the per-room coalescing fan-out (presence.fanout); a
         # rollback sends nothing. broadcast_on_commit cannot coalesce across processes.
