@@ -267,7 +267,7 @@ def study_group_leave(*, actor: User, group_id: uuid.UUID | str) -> None:
 
 @transaction.atomic
 def study_group_memberships_end_for_unenrolled(*, course: Course, user_id: uuid.UUID, actor: User | None) -> int:
-    """Enrolment-removed hook (collab.courses.hooks): a user no longer in `course` leaves
+    """Receiver of `enrollment_removed` (collab.courses.signals): a user no longer in `course` leaves
     every active group of it, exactly as if they had left each one (hand-over, closing
     when empty, member-left broadcasts), and their sockets leave those rooms. Returns
     how many groups they left.
