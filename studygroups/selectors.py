@@ -6,14 +6,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
 from collab.accounts.models import User
 from collab.chat.services import chat_history
 from collab.core.errors import NotAllowed, NotFound
 from collab.core.params import Cursor, keyset_page
-from collab.courses.models import Enrollment
+from collab.courses.membership import member_q
 from collab.courses.selectors import course_get_visible
 from studygroups.models import MemberRole, StudyGroup, StudyGroupMember, StudyGroupMessage
 
@@ -27,8 +27,7 @@ def groups_visible_to(user: User) -> QuerySet[StudyGroup]:
     groups = StudyGroup.objects.all()
     if user.is_admin:
         return groups
-    enrolled = Enrollment.objects.filter(course_id=OuterRef("course_id"), user_id=user.id)
-    return groups.filter(Q(course__instructor_id=user.id) | Exists(enrolled))
+    return groups.filter(member_q(user.id, via="course"))
 
 
 def with_stats(groups: QuerySet[StudyGroup], *, user: User) -> QuerySet[StudyGroup]:
