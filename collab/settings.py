@@ -286,6 +286,9 @@ PRESENCE_SNAPSHOT_TTL = env.int("PRESENCE_SNAPSHOT_TTL", default=10)
 # Live sessions (liveSessions/)
 LIVE_SESSION_REMINDER_MINUTES = env.int("LIVE_SESSION_REMINDER_MINUTES", default=10)
 LIVE_SESSION_AUTO_END_GRACE = env.int("LIVE_SESSION_AUTO_END_GRACE", default=30)
+# Seconds a session-typing-start lasts without renewal before the others get
+# session-user-stop-typing (liveSessions/typing_lifetime.py).
+TYPING_TIMEOUT = env.float("TYPING_TIMEOUT", default=6.0)
 
 # Office hours (officehours/): how often beat checks slot boundaries, in seconds.
 OFFICE_HOURS_TICK_SECONDS = env.int("OFFICE_HOURS_TICK_SECONDS", default=30)
