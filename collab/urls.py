@@ -3,8 +3,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from collab.core.views import HealthView
+from console.views import console_page
 
 urlpatterns = [
+    path("", console_page, name="console"),
     path("health", HealthView.as_view()),
     path("admin/", admin.site.urls),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
