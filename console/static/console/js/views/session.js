@@ -74,6 +74,7 @@ export function sessionView(ctx, container, sessionId) {
       state.session = session;
       if (verb === "end") left();
       renderHeader();
+      if (verb === "start") maybeAutoEnter();
     }
   }
 
@@ -99,14 +100,31 @@ export function sessionView(ctx, container, sessionId) {
     renderHeader();
   }
 
+  let entering = false;
   async function enter() {
-    const ok = await attempt(async () => (await joinRoom(), true));
-    if (!ok) return;
-    await reload();
-    input.focus();
+    if (entering) return;
+    entering = true;
+    try {
+      hostLeft = false;
+      const ok = await attempt(async () => (await joinRoom(), true));
+      if (!ok) return;
+      await reload();
+      input.focus();
+    } finally {
+      entering = false;
+    }
+  }
+
+  // The host runs the room: their page enters it by itself while the session is live
+  // (the host takes no seat), unless they chose to leave.
+  let hostLeft = false;
+  function maybeAutoEnter() {
+    const s = state.session;
+    if (isHost() && s && s.status === "live" && !state.inRoom && !hostLeft && socket.state === "connected") enter();
   }
 
   async function leave() {
+    hostLeft = true;
     stopTyping();
     await attempt(() => socket.request("leave-live-session", { sessionId }));
     left();
@@ -262,6 +280,7 @@ export function sessionView(ctx, container, sessionId) {
       state.session = { ...state.session, ...data.session };
       renderHeader();
       ctx.notice(`“${state.session.title}” has started.`);
+      maybeAutoEnter();
     }),
     socket.on("session-ended", (data) => {
       if (!mine(data) || !state.session) return;
@@ -304,15 +323,21 @@ export function sessionView(ctx, container, sessionId) {
     renderMessages();
   }
 
+  const onFirstOpen = (event) => {
+    if (!event.detail.reconnected) maybeAutoEnter();
+  };
+  socket.addEventListener("open", onFirstOpen);
+
   // Tracked while shown: after a reconnect the room is re-entered if we were in it (and
   // the server did not resume it), and the view is re-read over REST.
   socket.track(room, { join: () => (state.inRoom ? joinRoom() : null), reload, denied: left });
-  reload();
+  reload().then(maybeAutoEnter);
 
   return {
     reload,
     destroy() {
       alive = false;
+      socket.removeEventListener("open", onFirstOpen);
       stopTyping();
       for (const off of offs) off();
       for (const t of state.typers.values()) clearTimeout(t.timer);
