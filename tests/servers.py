@@ -71,7 +71,9 @@ def procfile_web_command(port: int) -> list[str]:
     return [sys.executable, "-m", program, *args]
 
 
-def start_server(extra_env: dict[str, str] | None = None, *, timeout: float = 30.0, port: int | None = None) -> AsgiServer:
+def start_server(
+    extra_env: dict[str, str] | None = None, *, timeout: float = 30.0, port: int | None = None
+) -> AsgiServer:
     """The Procfile's web command on `port` (a free one by default), healthy when returned."""
     port = port or free_port()
     env = {
