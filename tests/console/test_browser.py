@@ -200,3 +200,44 @@ def test_a_cut_connection_comes_back_showing_what_it_missed(browsers, klass):
     student.find("#chat-input").send_keys("back again\n")
     teacher.wait_text("#messages", "back again")
     other.wait_text("#messages", "back again")
+
+
+def test_a_study_group_forms_talks_and_is_run_by_its_admin(browsers, klass):
+    _instructor, _course, (bea, cal) = klass
+    founder, peer = browsers("bea"), browsers("cal")
+    founder.sign_in(bea.email)
+    peer.sign_in(cal.email)
+
+    founder.labelled("Group name").send_keys("Closure club")
+    founder.labelled("Maximum members").clear()
+    founder.labelled("Maximum members").send_keys("4")
+    founder.button("Create group")
+    founder.wait_text("#group-members", "Bea Student")
+    founder.wait_text("#group-members", "admin")
+
+    # The course hears of the new group; Cal joins from the list.
+    peer.wait_text("#group-list", "Closure club")
+    peer.button("Join Closure club")
+    peer.wait_visible("#leave-group")
+    founder.wait_text("#group-members", "Cal Student")
+    founder.wait_text("main", "2 / 4 members")
+
+    # Chat both ways, live.
+    peer.wait(lambda: peer.find("#group-chat-input").is_enabled(), "the chat to open")
+    peer.find("#group-chat-input").send_keys("meet at 5?\n")
+    founder.wait_text("#messages", "meet at 5?")
+    founder.find("#group-chat-input").send_keys("yes, library\n")
+    peer.wait_text("#messages", "yes, library")
+
+    # The admin renames the group (Cal sees it) and finally deletes it (Cal is told).
+    name = founder.labelled("Name", within="form[aria-label='Edit the group']")
+    name.clear()
+    name.send_keys("Closures & scope")
+    founder.button("Save changes")
+    peer.wait(lambda: peer.find("#view h2").text == "Closures & scope", "the new name")
+    assert not peer.finds("#delete-group")  # members are not admins
+    founder.button("Delete group")
+    founder.button("Really delete this group?")
+    peer.wait_text("#notices", "was deleted by Bea Student")
+    peer.wait_text("main", "This group was deleted.")
+    founder.wait_text("#group-list", "No study groups yet.")
