@@ -19,14 +19,14 @@ export function courseView(ctx, container, courseId) {
   const sessionList = h("ul", { class: "plain rows", id: "session-list" });
   const groupList = h("ul", { class: "plain rows", id: "group-list" });
   const scheduleSlot = h("div");
-  const ohSlot = h("section", { class: "card", "aria-labelledby": "oh-title" });
+  const ohSlot = h("section", { class: "card wide", "aria-labelledby": "oh-title" });
 
   fill(
     container,
     h("section", { class: "card" }, title, description),
     h(
       "div",
-      { class: "grid" },
+      { class: "grid course-grid" },
       h("section", { class: "card", "aria-labelledby": "online-title" }, h("h3", { id: "online-title" }, "Who is online"), presenceList),
       h(
         "section",
@@ -138,12 +138,12 @@ export function courseView(ctx, container, courseId) {
     const [tl, ti] = field("Title", { required: true, maxlength: 200, name: "title" });
     const [wl, wi] = field("Starts at (your time)", { type: "datetime-local", required: true, value: local, name: "scheduledAt" });
     const [dl, di] = field("Duration (minutes)", { type: "number", min: 1, max: 600, value: 60, required: true, name: "duration" });
-    const [cl, ci] = field("Capacity (empty: no limit)", { type: "number", min: 1, name: "capacity" });
+    const [cl, ci] = field("Seats (blank: no limit)", { type: "number", min: 1, name: "capacity" });
     const form = h(
       "form",
       { class: "stack", "aria-label": "Schedule a session" },
       h("h4", {}, "Schedule a session"),
-      tl, ti, wl, wi, dl, di, cl, ci,
+      h("div", { class: "fields" }, h("div", { class: "full" }, tl, ti), h("div", { class: "full" }, wl, wi), h("div", {}, dl, di), h("div", {}, cl, ci)),
       h("button", { type: "submit" }, "Schedule"),
     );
     form.addEventListener("submit", async (event) => {

@@ -47,12 +47,12 @@ export function officeHoursPanel(ctx, container, instructor) {
   fill(
     container,
     h("h3", { id: "oh-title" }, mine ? "My office hours" : `Office hours of ${instructor.name}`),
-    status,
-    banner,
-    queueBox,
-    h("h4", {}, "Weekly slots"),
-    slotList,
-    mine ? slotForm() : null,
+    h(
+      "div",
+      { class: "split" },
+      h("div", {}, status, banner, queueBox),
+      h("div", {}, h("h4", {}, "Weekly slots"), slotList, mine ? slotForm() : null),
+    ),
   );
 
   const forMe = (data) => data && data.instructorId === instructorId;
@@ -139,7 +139,13 @@ export function officeHoursPanel(ctx, container, instructor) {
     const [zl, zi] = field("Time zone", { tag: "select", options: zones.map((z) => [z, z]), value: here });
     const [ll, li] = field("Location", { maxlength: 200 });
     const [ul, ui] = field("Meeting link", { type: "url", placeholder: "https://…" });
-    const form = h("form", { class: "stack", "aria-label": "Add a weekly slot" }, h("h4", {}, "Add a weekly slot"), dl, di, sl, si, el, ei, zl, zi, ll, li, ul, ui, h("button", { type: "submit" }, "Add slot"));
+    const form = h(
+      "form",
+      { class: "stack", "aria-label": "Add a weekly slot" },
+      h("h4", {}, "Add a weekly slot"),
+      h("div", { class: "fields" }, h("div", {}, dl, di), h("div", {}, sl, si), h("div", {}, el, ei), h("div", {}, zl, zi), h("div", {}, ll, li), h("div", {}, ul, ui)),
+      h("button", { type: "submit" }, "Add slot"),
+    );
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const body = { dayOfWeek: Number(di.value), startTime: si.value, endTime: ei.value, timezone: zi.value, location: li.value.trim() };
