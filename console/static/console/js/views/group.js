@@ -7,7 +7,7 @@ import { field, fill, fmtTime, h } from "../dom.js";
 export function groupView(ctx, container, groupId) {
   const { socket, api, attempt } = ctx;
   const room = `study-group-${groupId}`;
-  const state = { group: null, members: new Map(), messages: new Map(), nextBefore: null, inRoom: false, confirmDelete: false };
+  const state = { group: null, members: new Map(), messages: new Map(), nextCursor: null, inRoom: false, confirmDelete: false };
   const offs = [];
   let alive = true;
   const isAdmin = () => state.group?.myRole === "admin";
@@ -117,7 +117,7 @@ export function groupView(ctx, container, groupId) {
     socket.lastSeq.delete(room);
     if (state.group) Object.assign(state.group, { isMember: false, myRole: null });
     state.messages.clear();
-    state.nextBefore = null;
+    state.nextCursor = null;
     renderHeader();
     renderMessages();
   }
@@ -161,16 +161,16 @@ export function groupView(ctx, container, groupId) {
       messages.map((m) => h("li", { dataset: { messageId: m.id } }, h("span", { class: "who" }, m.name), h("time", { datetime: m.sentAt, class: "muted" }, ` ${fmtTime(m.sentAt)} `), h("span", { class: "text" }, m.message))),
     );
     if (!messages.length) messageList.append(h("li", { class: "muted" }, state.group?.isMember ? "No messages yet." : "—"));
-    olderButton.hidden = !state.nextBefore;
+    olderButton.hidden = !state.nextCursor;
     if (keepScroll) messageList.scrollTop = messageList.scrollHeight - previousHeight;
     else if (atBottom) messageList.scrollTop = messageList.scrollHeight;
   }
 
   async function loadOlder() {
-    const page = await attempt(() => api("GET", `/api/study-groups/${groupId}/messages${qs({ before: state.nextBefore, limit: 50 })}`));
+    const page = await attempt(() => api("GET", `/api/study-groups/${groupId}/messages${qs({ cursor: state.nextCursor, limit: 50 })}`));
     if (!page) return;
     for (const m of page.messages) state.messages.set(m.id, m);
-    state.nextBefore = page.nextBefore;
+    state.nextCursor = page.nextCursor;
     renderMessages({ keepScroll: true });
   }
 
@@ -269,7 +269,7 @@ export function groupView(ctx, container, groupId) {
       const oldest = page.messages.length ? page.messages[page.messages.length - 1].sentAt : null;
       for (const [id, m] of state.messages) if (!oldest || m.sentAt >= oldest) state.messages.delete(id);
       for (const m of page.messages) state.messages.set(m.id, m);
-      if (state.nextBefore === null || !oldest) state.nextBefore = page.nextBefore;
+      if (state.nextCursor === null || !oldest) state.nextCursor = page.nextCursor;
     }
     renderHeader();
     renderMembers();

@@ -11,7 +11,7 @@ const TYPING_SHOWN_MS = 10000;
 export function sessionView(ctx, container, sessionId) {
   const { socket, api, attempt } = ctx;
   const room = `session-${sessionId}`;
-  const state = { session: null, inRoom: false, attendees: new Map(), messages: new Map(), nextBefore: null, typers: new Map() };
+  const state = { session: null, inRoom: false, attendees: new Map(), messages: new Map(), nextCursor: null, typers: new Map() };
   const offs = [];
   let alive = true;
   const isHost = () => state.session && state.session.instructor.id === ctx.me.id;
@@ -180,7 +180,7 @@ export function sessionView(ctx, container, sessionId) {
       ),
     );
     if (!messages.length) messageList.append(h("li", { class: "muted" }, "No messages yet."));
-    olderButton.hidden = !state.nextBefore;
+    olderButton.hidden = !state.nextCursor;
     if (keepScroll) messageList.scrollTop = messageList.scrollHeight - previousHeight;
     else if (atBottom) messageList.scrollTop = messageList.scrollHeight;
   }
@@ -194,10 +194,10 @@ export function sessionView(ctx, container, sessionId) {
   }
 
   async function loadOlder() {
-    const page = await attempt(() => api("GET", `/api/live-sessions/${sessionId}/messages${qs({ before: state.nextBefore, limit: 50 })}`));
+    const page = await attempt(() => api("GET", `/api/live-sessions/${sessionId}/messages${qs({ cursor: state.nextCursor, limit: 50 })}`));
     if (!page) return;
     for (const m of page.messages) state.messages.set(m.id, m);
-    state.nextBefore = page.nextBefore;
+    state.nextCursor = page.nextCursor;
     renderMessages({ keepScroll: true });
   }
 
@@ -315,7 +315,7 @@ export function sessionView(ctx, container, sessionId) {
       const oldest = page.messages.length ? page.messages[page.messages.length - 1].sentAt : null;
       for (const [id, m] of state.messages) if (!oldest || m.sentAt >= oldest) state.messages.delete(id);
       for (const m of page.messages) state.messages.set(m.id, m);
-      if (state.nextBefore === null || !oldest) state.nextBefore = page.nextBefore;
+      if (state.nextCursor === null || !oldest) state.nextCursor = page.nextCursor;
     }
     if (state.session && state.session.status !== "live" && state.inRoom) left();
     renderHeader();
