@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "liveSessions",
     "officehours",
     "studygroups",
+    "console",
 ]
 
 # Threads for sockets' database work per web process (collab/realtime/db.py); keep it at
