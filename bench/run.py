@@ -242,12 +242,15 @@ def main(argv: list[str] | None = None) -> int:
         "--servers", default="uvicorn", help="ASGI servers for workloads 2-5, e.g. daphne,uvicorn (comma separated)"
     )
     parser.add_argument("--only", default="1,2,3,4,5,6", help="workloads to run, e.g. 1,6")
+    parser.add_argument("--rounds", type=int, default=None, help="side-by-side rounds (full: 2, quick: 1)")
     parser.add_argument("--no-peer", action="store_true", help="skip the Socket.IO peer (collab's figures only)")
     parser.add_argument("--out", default=None, help="result file (default bench/results/<date>.json)")
     parser.add_argument("--profile", action="store_true", help="py-spy the servers during fan-out and REST")
     args = parser.parse_args(argv)
 
     config = QUICK if args.quick else FULL
+    if args.rounds:
+        config = {**config, "versus": {**config["versus"], "rounds": args.rounds}}
     only = {int(x) for x in args.only.split(",") if x}
     kinds = [k for k in args.servers.split(",") if k]
     started = datetime.now(UTC)
