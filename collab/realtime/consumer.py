@@ -20,7 +20,7 @@ from django.conf import settings
 from collab.accounts.tokens import Credentials, leeway_seconds
 from collab.core.errors import DomainError
 from collab.core.jsonframes import dumps, loads
-from collab.courses.selectors import course_ids_for_user
+from collab.courses.membership import member_course_ids
 from collab.realtime import dispatch, lifetime
 from collab.realtime.auth import authenticate_socket, origin_allowed
 from collab.realtime.caps import SOCKET_LEASE_SECONDS, socket_lease_drop, socket_lease_take
@@ -64,7 +64,7 @@ class CollabConsumer(AsyncWebsocketConsumer):
         await self.join_room(user_room(user.id))
         if credentials.session_id:
             await self.join_room(signin_room(credentials.session_id))
-        for course_id in await database_sync_to_async(course_ids_for_user)(user_id=user.id):
+        for course_id in await database_sync_to_async(member_course_ids)(user.id):
             await self.join_room(course_room(course_id))
         await self.accept()
         self._lease_renew_at = time.time() + SOCKET_LEASE_SECONDS / 3
@@ -138,6 +138,8 @@ class CollabConsumer(AsyncWebsocketConsumer):
             await self._run_hook(hook)
         for room in list(self.rooms):
             await self.leave_room(room)
+        # Nothing of this socket outlives it (typing timers, entered sessions, leases).
+        self.state.clear()
         await socket_lease_drop(self.user.id, self.channel_name)
 
     # -- credentials and lease over time (collab/realtime/lifetime.py) ----------------
@@ -200,6 +202,11 @@ class CollabConsumer(AsyncWebsocketConsumer):
         if room in self.rooms:
             self.rooms.discard(room)
             await self.channel_layer.group_discard(room, self.channel_name)
+            for hook in dispatch.room_left_hooks:
+                try:
+                    await hook(self, room)
+                except Exception:
+                    log.exception("room-left hook %s failed", getattr(hook, "__qualname__", hook))
 
     async def send_event(self, event: str, data: Any, *, room: str | None = None) -> None:
         frame: dict[str, Any] = {"event": event, "data": data}
