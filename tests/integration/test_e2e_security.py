@@ -30,9 +30,11 @@ ROLES = {"student": UserFactory, "instructor": InstructorFactory, "admin": Admin
 CLOSE_LOGGED_OUT, CLOSE_UNAUTHENTICATED, CLOSE_ABUSIVE = 4000, 4401, 4429
 
 
-@pytest.fixture(scope="module")
-def servers(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock(), running_servers(2, SERVER_ENV) as pair:
+@pytest.fixture
+def servers():
+    """Two fresh processes per test: they stop before the test database is flushed, so
+    no disconnect hook of theirs is still writing while it is truncated."""
+    with running_servers(2, SERVER_ENV) as pair:
         yield pair
 
 
