@@ -71,7 +71,11 @@ def procfile_web_command(port: int) -> list[str]:
     return [sys.executable, "-m", program, *args]
 
 
-def start_server(extra_env: dict[str, str] | None = None, *, timeout: float = 30.0) -> AsgiServer:
+def start_server(
+    extra_env: dict[str, str] | None = None, *, timeout: float = 30.0, log_path: Path | None = None
+) -> AsgiServer:
+    """A Procfile web server on a free port, healthy when returned. `log_path`: where
+    its stdout and stderr go (the log a test reads for ERROR lines); discarded if None."""
     port = free_port()
     env = {
         **os.environ,
@@ -81,13 +85,16 @@ def start_server(extra_env: dict[str, str] | None = None, *, timeout: float = 30
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
     }
+    log_file = open(log_path, "ab") if log_path is not None else None
     process = subprocess.Popen(
         procfile_web_command(port),
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log_file or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if log_file else subprocess.DEVNULL,
     )
+    if log_file is not None:
+        log_file.close()
     server = AsgiServer(port, process)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -85,7 +85,7 @@ class CollabConsumer(AsyncWebsocketConsumer):
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         self.channel_name = await self.channel_layer.new_channel()
         self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
-        self.base_send = send
+        self.base_send = self._send_unless_closed(send)
         one_at_a_time = asyncio.Lock()
 
         async def pump(source) -> None:
@@ -107,6 +107,32 @@ class CollabConsumer(AsyncWebsocketConsumer):
             for reader in readers:
                 with contextlib.suppress(asyncio.CancelledError, StopConsumer):
                     await reader
+
+    def _send_unless_closed(self, send):
+        """The server's `send`, made quiet about a frame racing a close: once this side
+        sent `websocket.close` or the client went away, frames still in flight (a
+        broadcast, an ack, a typing expiry) are dropped instead of raising into the
+        server's log ("Unexpected ASGI message 'websocket.send', after sending
+        'websocket.close'"). An ordinary disconnect is not an error."""
+        self.socket_closed = False
+
+        async def guarded(message: dict) -> None:
+            if self.socket_closed:
+                log.debug("socket %s: %s after close dropped", self.channel_name, message.get("type"))
+                return
+            if message.get("type") == "websocket.close":
+                self.socket_closed = True
+            try:
+                await send(message)
+            except OSError:  # uvicorn's ClientDisconnected: the peer is gone
+                self.socket_closed = True
+                log.debug("socket %s: peer gone, %s dropped", self.channel_name, message.get("type"))
+
+        return guarded
+
+    async def websocket_disconnect(self, message: dict) -> None:
+        self.socket_closed = True
+        await super().websocket_disconnect(message)
 
     async def dispatch(self, message: dict) -> None:
         """Channels (>= 4.2) runs close_old_connections in the sync thread before every
