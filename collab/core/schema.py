@@ -4,16 +4,16 @@ each error with the one error shape (collab.core.exceptions.error_body).
 Views document their successes and the refusals particular to them; the refusals every
 route shares come from here, so a new route cannot forget them:
 
-| status | when | operations |
-|---|---|---|
-| 400 `invalid`, `bad_host`, `bad_request` | bad input, a Host not served | every one |
-| 401 `not_authenticated`, `token_not_valid` | no, bad or expired credentials (also a bad token sent to a public route) | every authenticated route and every public one |
-| 403 `permission_denied` or an app code | the role or membership does not allow it | every /api route |
-| 404 `not_found` or an app code | an id in the path or the body names nothing you may see | routes with a path id or a body |
-| 406 `not_acceptable` | an Accept header or ?format= the route cannot produce | every one |
-| 409 an app code | the resource's state refuses the change | POST, PUT, PATCH, DELETE |
-| 413 `request_too_large`, 415 `unsupported_media_type` | a body over the limit, not JSON | routes with a body |
-| 429 `throttled` (with Retry-After) | over the rate | every throttled route |
+- 400 `invalid`, `bad_host`, `bad_request`: bad input, a Host not served (every one);
+- 401 `not_authenticated`, `token_not_valid`: no, bad or expired credentials, also a bad
+  token sent to a public route (every /api route);
+- 403 `permission_denied` or an app code: the role or membership does not allow it;
+- 404 `not_found` or an app code: an id in the path or the body names nothing you may
+  see (routes with a path id or a body);
+- 406 `not_acceptable`: an Accept header or ?format= the route cannot produce;
+- 409 an app code: the resource's state refuses the change (POST, PUT, PATCH, DELETE);
+- 413 `request_too_large`, 415 `unsupported_media_type`: routes with a body;
+- 429 `throttled` with Retry-After: over the rate (every /api route).
 
 `tests/core/test_schemathesis.py` runs schemathesis against a real server and fails on
 any status the schema does not list here or in the view.
