@@ -17,6 +17,7 @@ import logging
 from channels.db import database_sync_to_async
 
 from collab.core.errors import Conflict, DomainError
+from collab.core.jsonframes import iso
 from collab.realtime.broadcast import broadcast_now
 from collab.realtime.db import socket_db
 from collab.realtime.dispatch import on_socket_disconnect, socket_event, validate
@@ -107,7 +108,7 @@ async def session_message(socket, data: dict) -> dict:
     )
     # A sent message ends the typing that wrote it.
     await typing_lifetime.typing_stopped(socket, str(body["session_id"]))
-    return {"id": str(stored.id), "sessionId": str(body["session_id"]), "sentAt": stored.sent_at.isoformat()}
+    return {"id": str(stored.id), "sessionId": str(body["session_id"]), "sentAt": iso(stored.sent_at)}
 
 
 @socket_event(events.TYPING_START)

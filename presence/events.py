@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from collab.core.jsonframes import iso
+
 PRESENCE_CHANGED = "presence-changed"
 # Several changes in one course room within one fan-out window (presence.fanout).
 PRESENCE_BATCH = "presence-batch"
@@ -33,10 +35,6 @@ class PresenceView:
     last_seen_at: datetime | None
     # Only in one's own view: whether any lease of the user is live.
     connected: bool | None = None
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 def presence_item(view: PresenceView) -> dict:

@@ -32,12 +32,13 @@ from django.utils import timezone
 
 from collab.accounts.models import User
 from collab.core.errors import NotAllowed
+from collab.core.jsonframes import iso
 from collab.courses.membership import member_course_ids
 from collab.realtime.broadcast import broadcast_on_commit
 from collab.realtime.rooms import course_room, user_room
 from collab.realtime.signals import leases_swept
 from presence import fanout, leases
-from presence.events import PRESENCE_CHANGED, PresenceView, iso
+from presence.events import PRESENCE_CHANGED, PresenceView
 from presence.models import Status, UserPresence
 from presence.selectors import effective_status, self_view
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 
 from collab.core.errors import Conflict, DomainError
+from collab.core.jsonframes import iso
 from collab.realtime.broadcast import broadcast_now
 from collab.realtime.db import socket_db
 from collab.realtime.dispatch import on_socket_disconnect, socket_event, validate
@@ -63,7 +64,7 @@ async def study_group_message(socket, data: dict) -> dict:
     message = await socket_db(services.study_group_message_send)(
         actor=socket.user, group_id=body["group_id"], body=body["message"]
     )
-    return {"id": str(message.id), "groupId": str(body["group_id"]), "sentAt": message.sent_at.isoformat()}
+    return {"id": str(message.id), "groupId": str(body["group_id"]), "sentAt": iso(message.sent_at)}
 
 
 @on_socket_disconnect

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from collab.accounts.models import User
+from collab.core.jsonframes import iso
 from studygroups.models import StudyGroup
 
 ROOM_PREFIX = "study-group-"
@@ -53,7 +54,7 @@ def group_payload(group: StudyGroup, *, member_count: int) -> dict:
         "isFull": member_count >= group.max_members,
         "isActive": group.is_active,
         "createdBy": _person(group.created_by),
-        "createdAt": group.created_at.isoformat(),
+        "createdAt": iso(group.created_at),
     }
 
 

@@ -34,6 +34,7 @@ from studygroups.models import (
 )
 from studygroups.permissions import StudyGroupPermission
 from studygroups.selectors import group_get_for_member, groups_visible_to, membership_get
+from studygroups.serializers import GroupMessageSerializer
 
 # -- validation shared by REST, admin and direct callers --------------------------------
 
@@ -311,7 +312,7 @@ def study_group_message_send(*, actor: User, group_id: uuid.UUID | str, body: ob
     broadcast_on_commit(
         events.group_room(group.id),
         events.NEW_MESSAGE,
-        chat_payload(message, parent_key="groupId", parent_id=group.id),
+        chat_payload(message, GroupMessageSerializer),
     )
     return message
 

@@ -6,7 +6,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from collab.chat.serializers import ChatHistorySerializer, history_response
+from collab.chat.serializers import history_response
 from collab.chat.services import HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT
 from collab.core.params import (
     NEXT_CURSOR_HEADER,
@@ -18,6 +18,7 @@ from collab.core.params import (
 from studygroups import selectors, services
 from studygroups.permissions import StudyGroupPermission
 from studygroups.serializers import (
+    GroupChatHistorySerializer,
     StudyGroupCreateSerializer,
     StudyGroupMemberSerializer,
     StudyGroupSerializer,
@@ -155,7 +156,7 @@ class StudyGroupMessagesView(APIView):
     @extend_schema(
         tags=TAG,
         parameters=[LIMIT, *cursor_schema_parameters(what="messages")],
-        responses={200: ChatHistorySerializer},
+        responses={200: GroupChatHistorySerializer},
         summary="Chat history, newest first (group members)",
     )
     def get(self, request, group_id):
@@ -167,4 +168,4 @@ class StudyGroupMessagesView(APIView):
             before=datetime_param(request, "before"),
             limit=limit,
         )
-        return Response(history_response(messages, next_cursor=next_cursor))
+        return Response(history_response(GroupChatHistorySerializer, messages, next_cursor=next_cursor))

@@ -9,6 +9,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
+from collab.core.jsonframes import iso
 from liveSessions import services
 from liveSessions.models import AttendanceInterval, SessionAttendance, SessionMessage, SessionStatus
 from tests.conftest import ws_connect
@@ -130,7 +131,7 @@ async def test_lifecycle_seen_by_instructor_and_student_and_nobody_outside(cours
             assert got[0]["data"] == {
                 "sessionId": str(session.id),
                 "courseId": str(course.id),
-                "endedAt": ended.ended_at.isoformat(),
+                "endedAt": iso(ended.ended_at),
                 "recordingUrl": "https://rec.example/1",
             }
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
+from collab.core.jsonframes import iso
 from liveSessions import services, tasks
 from liveSessions.models import AttendanceInterval, LiveSession, SessionStatus
 from tests.liveSessions.factories import live_session
@@ -111,11 +112,11 @@ def test_auto_end_warns_five_minutes_before_then_ends_after_the_grace(course, in
     assert not AttendanceInterval.objects.filter(left_at__isnull=True).exists()
     warnings = captured.named("session-ending-soon")
     assert [w.room for w in warnings] == [f"course-{course.id}", f"session-{session.id}"]
-    assert warnings[0].data == {"sessionId": str(session.id), "autoEndAt": at(90).isoformat(), "minutesLeft": 5}
+    assert warnings[0].data == {"sessionId": str(session.id), "autoEndAt": iso(at(90)), "minutesLeft": 5}
     # Ended by the same service as a manual end: same events, same rooms.
     ended = captured.named("session-ended")
     assert [e.room for e in ended] == [f"course-{course.id}", f"session-{session.id}"]
-    assert ended[0].data["endedAt"] == at(90).isoformat()
+    assert ended[0].data["endedAt"] == iso(at(90))
 
 
 def test_a_late_start_is_not_cut_short(course, instructor, settings):

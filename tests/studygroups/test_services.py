@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 
 from collab.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from collab.core.jsonframes import iso
 from collab.realtime.testing import capture_broadcasts
 from studygroups import services
 from studygroups.models import MemberRole, StudyGroup, StudyGroupMember, StudyGroupMessage
@@ -204,7 +205,7 @@ def test_message_send_stores_and_broadcasts_one_payload(course, student, django_
         "userId": str(student.id),
         "name": student.name,
         "message": "hello",
-        "sentAt": message.sent_at.isoformat(),
+        "sentAt": iso(message.sent_at),
     }
 
 
