@@ -1,5 +1,6 @@
 """Office-hours writes (see each module's docstring)."""
 
+from officehours.services.announcements import announcement_create, announcement_delete
 from officehours.services.queue import (
     queue_admit,
     queue_clear,
@@ -16,10 +17,13 @@ from officehours.services.slots import (
     office_hours_update,
     queue_close,
     queue_open,
+    queue_rules_update,
 )
 from officehours.services.tick import office_hours_tick, queue_state_sync
 
 __all__ = [
+    "announcement_create",
+    "announcement_delete",
     "office_hours_create",
     "office_hours_delete",
     "office_hours_tick",
@@ -34,5 +38,6 @@ __all__ = [
     "queue_join",
     "queue_leave",
     "queue_open",
+    "queue_rules_update",
     "queue_state_sync",
 ]
