@@ -58,3 +58,22 @@ def run_enrollment_removed(*, course: Course, user_id: uuid.UUID, actor: User) -
     """Called by courses.services.enrollment_delete inside its transaction."""
     for hook in enrollment_removed_hooks():
         hook(course=course, user_id=user_id, actor=actor)
+
+
+# -- role changes --------------------------------------------------------------------
+
+_role_changed: list[Callable[..., None]] = []
+
+
+def on_enrollment_role_changed(hook: Callable[..., None]) -> Callable[..., None]:
+    """Registers `hook(course=, enrollment=, actor=)`, called by
+    courses.services.enrollment_role_update inside its transaction after the new role is
+    saved. A hook may refuse (raise a DomainError): the role change rolls back."""
+    if hook not in _role_changed:
+        _role_changed.append(hook)
+    return hook
+
+
+def run_enrollment_role_changed(*, course: Course, enrollment, actor: User) -> None:
+    for hook in tuple(_role_changed):
+        hook(course=course, enrollment=enrollment, actor=actor)

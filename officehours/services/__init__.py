@@ -10,6 +10,7 @@ from officehours.services.queue import (
     queue_entry_requeue,
     queue_join,
     queue_leave,
+    queue_refuse_staff_in_queue,
 )
 from officehours.services.slots import (
     office_hours_create,
@@ -38,6 +39,7 @@ __all__ = [
     "queue_join",
     "queue_leave",
     "queue_open",
+    "queue_refuse_staff_in_queue",
     "queue_rules_update",
     "queue_state_sync",
 ]

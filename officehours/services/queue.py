@@ -335,3 +335,19 @@ def queue_entry_end_for_unenrolled(
     if not OfficeHoursPermission.can_subscribe(user, instructor_id):
         sockets_control_on_commit(user_room(user.id), leave=[events.office_hours_room(instructor_id)])
     return entry
+
+
+def queue_refuse_staff_in_queue(*, course: Course, enrollment, actor: User | None) -> None:
+    """Enrolment-role-changed hook (collab.courses.hooks): a user made TA who is then no
+    longer a student of the instructor's courses may not keep a waiting or admitted
+    entry in that queue: 409 `in_office_hours_queue` (the entry ends first)."""
+    instructor_id = course.instructor_id
+    if enrollment.role != "ta" or OfficeHoursPermission.can_queue(enrollment.user, instructor_id):
+        return
+    if OfficeHoursQueue.objects.filter(
+        instructor_id=instructor_id, student_id=enrollment.user_id, status__in=ALLOWED["remove"]
+    ).exists():
+        raise Conflict(
+            "This user is in the instructor's office-hours queue; their entry must end first.",
+            code="in_office_hours_queue",
+        )
