@@ -225,7 +225,10 @@ class SessionAttendanceView(_SessionView):
             403: None,
             **ERRORS,
         },
-        summary="Attendance report per student (the session's instructor and admins); ?format=csv downloads it",
+        summary=(
+            "Attendance report per student (the session's instructor, the course's staff and admins); "
+            "?format=csv downloads it"
+        ),
     )
     def get(self, request, session_id):
         session, rows = selectors.attendance_report(user=request.user, session_id=session_id)
@@ -250,3 +253,19 @@ class SessionAttendanceView(_SessionView):
         self.request.accepted_renderer = CamelCaseJSONRenderer()
         self.request.accepted_media_type = CamelCaseJSONRenderer.media_type
         return response
+
+
+class SessionMessageDetailView(_SessionView):
+    @extend_schema(
+        request=None,
+        responses={
+            204: OpenApiResponse(description="Deleted: the room gets session-message-deleted"),
+            403: OpenApiResponse(description="not_allowed_to_moderate: not the owner, course staff or an admin"),
+            409: OpenApiResponse(description="message_already_deleted"),
+            **ERRORS,
+        },
+        summary="Delete a chat message (moderation: the session's instructor, the course's staff, admins)",
+    )
+    def delete(self, request, session_id, message_id):
+        services.session_message_moderate(actor=request.user, session_id=session_id, message_id=message_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -32,6 +32,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 
+from collab.courses.membership import course_staff_ids
 from collab.courses.models import Course, Enrollment
 from collab.courses.selectors import course_ids_for_user
 from collab.realtime.redis_client import async_redis, sync_redis
@@ -82,12 +83,13 @@ def snapshot_build(course_id: uuid.UUID | str) -> dict | None:
     member_ids = selectors.course_member_ids(course_id=course_id, instructor_id=course["instructor_id"])
     live = leases.live_expiries(member_ids)
     active_member_ids, online = selectors.presence_course_snapshot_rows(member_ids=member_ids, live_ids=list(live))
+    staff = set(course_staff_ids(course["id"]))
     items = [
         {
             "u": str(user.id),
             "x": live[str(user.id)],
-            "o": _encode(presence_item(selectors.others_view(user, row, live=True))),
-            "s": _encode(presence_item(selectors.self_view(user, row, live=True))),
+            "o": _encode(presence_item(selectors.others_view(user, row, live=True), staff=user.id in staff)),
+            "s": _encode(presence_item(selectors.self_view(user, row, live=True), staff=user.id in staff)),
         }
         for user, row in online
     ]

@@ -16,6 +16,7 @@ from collab.core.errors import DomainError
 from collab.core.params import limit_param
 from collab.core.renderers import WireReadyJSONRenderer
 from collab.core.throttling import user_rate_allows
+from collab.courses.membership import course_staff_ids
 from presence import selectors, services, snapshots
 from presence.events import presence_item
 from presence.permissions import PresencePermission
@@ -71,7 +72,14 @@ class CourseOnlineView(_PresenceListView):
         course, users, count = selectors.presence_online_in_course(
             viewer=request.user, course_id=course_id, limit=limit
         )
-        return Response({"courseId": course.id, "users": [presence_item(user) for user in users], "count": count})
+        staff = {str(user_id) for user_id in course_staff_ids(course.id)}
+        return Response(
+            {
+                "courseId": course.id,
+                "users": [presence_item(user, staff=user.user_id in staff) for user in users],
+                "count": count,
+            }
+        )
 
     @classmethod
     def as_view(cls, **initkwargs):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework.permissions import BasePermission
 
 from collab.accounts.models import User
+from collab.courses import membership as course_membership
 from collab.courses.models import Course
 from studygroups.models import StudyGroup, StudyGroupMember
 
@@ -22,7 +23,8 @@ class StudyGroupPermission(BasePermission):
     - delete (deactivate): a group admin, the course's instructor or a site admin.
       Staff moderation in the Django admin deactivates through the same service.
     - read the chat, open the live room, send chat messages: group members only.
-    - moderation delete of a chat message: site admins, staff and the group's admins.
+    - moderation delete of a chat message: site admins, staff, the group's admins and
+      the course's staff (its instructor and TAs: collab.courses.membership).
     - everything requires an authenticated user (401 otherwise).
     """
 
@@ -47,5 +49,7 @@ class StudyGroupPermission(BasePermission):
         return user.is_admin or group.course.instructor_id == user.id or StudyGroupPermission.can_update(membership)
 
     @staticmethod
-    def can_moderate_chat(user: User, membership: StudyGroupMember | None) -> bool:
-        return user.is_admin or user.is_staff or StudyGroupPermission.can_update(membership)
+    def can_moderate_chat(user: User, group: StudyGroup, membership: StudyGroupMember | None) -> bool:
+        if user.is_admin or user.is_staff or StudyGroupPermission.can_update(membership):
+            return True
+        return course_membership.is_course_staff(user.id, group.course)

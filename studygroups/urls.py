@@ -10,4 +10,5 @@ urlpatterns = [
     path("/<uuid:group_id>/leave", views.StudyGroupLeaveView.as_view()),
     path("/<uuid:group_id>/members", views.StudyGroupMembersView.as_view()),
     path("/<uuid:group_id>/messages", views.StudyGroupMessagesView.as_view()),
+    path("/<uuid:group_id>/messages/<uuid:message_id>", views.StudyGroupMessageDetailView.as_view()),
 ]

@@ -146,3 +146,23 @@ class StudyGroupMessagesView(APIView):
             user=request.user, group_id=group_id, before=datetime_param(request, "before"), limit=limit
         )
         return Response(history_response(messages, limit=limit))
+
+
+class StudyGroupMessageDetailView(APIView):
+    permission_classes = [StudyGroupPermission]
+
+    @extend_schema(
+        tags=TAG,
+        request=None,
+        responses={
+            204: OpenApiResponse(description="Deleted: the room gets study-group-message-deleted"),
+            401: OpenApiResponse(description="not_authenticated"),
+            403: OpenApiResponse(description="not_allowed_to_moderate"),
+            404: OpenApiResponse(description="study_group_not_found / message_not_found"),
+            409: OpenApiResponse(description="message_already_deleted"),
+        },
+        summary="Delete a chat message (moderation: group admins, the course's staff, site staff)",
+    )
+    def delete(self, request, group_id, message_id):
+        services.study_group_message_moderate(actor=request.user, group_id=group_id, message_id=message_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
