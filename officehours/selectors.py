@@ -54,11 +54,14 @@ def slots_for_instructor(*, instructor_id: uuid.UUID, include_inactive: bool = F
 
 def queue_is_open(*, instructor_id: uuid.UUID, now: datetime | None = None) -> bool:
     """Computed from the clock and the hand-set state (not the last announced state)."""
-    now = now or timezone.now()
     state = OfficeHoursQueueState.objects.filter(instructor_id=instructor_id).first()
+    return _open_by(state, slots_for_instructor(instructor_id=instructor_id), now or timezone.now())
+
+
+def _open_by(state: OfficeHoursQueueState | None, active_slots, now: datetime) -> bool:
     if state is not None and state.manually_opened:
         return True
-    occurrences = current_occurrences(slots_for_instructor(instructor_id=instructor_id), now)
+    occurrences = current_occurrences(active_slots, now)
     return scheduled_open(occurrences, state.manually_closed_at if state else None)
 
 
@@ -69,7 +72,8 @@ def schedule_get(*, viewer: User, instructor_id: uuid.UUID) -> dict:
     state = OfficeHoursQueueState.objects.filter(instructor_id=instructor.id).first()
     return {
         "instructor_id": instructor.id,
-        "is_open": queue_is_open(instructor_id=instructor.id),
+        # current_occurrences skips inactive slots itself.
+        "is_open": _open_by(state, slots, timezone.now()),
         "slots": slots,
         "rejoin_cooldown_minutes": state.rejoin_cooldown_minutes if state else None,
         "daily_question_cap": state.daily_question_cap if state else None,
