@@ -41,20 +41,28 @@ def _do(api, user, action: str, cast):
             return client.delete(f"{BASE}/{group.id}")
         case "messages":
             return client.get(f"{BASE}/{group.id}/messages")
+        case "delete_message":
+            message = StudyGroupMessage.objects.create(group=group, author=cast.member, body="spam")
+            response = client.delete(f"{BASE}/{group.id}/messages/{message.id}")
+            message.refresh_from_db()
+            assert (message.deleted_at is not None) == (response.status_code == 204)
+            return response
     raise AssertionError(action)
 
 
-# role order: member, group_admin, course_mate, course_instructor, stranger, site_admin, anonymous
+# role order: member, group_admin, course_mate, course_instructor, stranger, site_admin, anonymous,
+# ta (a TA of the course: a course member who moderates the course's group chats)
 MATRIX = {
-    "create": [201, 201, 201, 201, 404, 403, 401],
-    "list": [200, 200, 200, 200, 404, 200, 401],
-    "retrieve": [200, 200, 200, 200, 404, 200, 401],
-    "update": [403, 200, 403, 403, 404, 403, 401],
-    "join": [409, 409, 200, 200, 404, 403, 401],
-    "leave": [204, 204, 409, 409, 404, 409, 401],
-    "members": [200, 200, 200, 200, 404, 200, 401],
-    "delete": [403, 204, 403, 204, 404, 204, 401],
-    "messages": [200, 200, 403, 403, 404, 403, 401],
+    "create": [201, 201, 201, 201, 404, 403, 401, 201],
+    "list": [200, 200, 200, 200, 404, 200, 401, 200],
+    "retrieve": [200, 200, 200, 200, 404, 200, 401, 200],
+    "update": [403, 200, 403, 403, 404, 403, 401, 403],
+    "join": [409, 409, 200, 200, 404, 403, 401, 200],
+    "leave": [204, 204, 409, 409, 404, 409, 401, 409],
+    "members": [200, 200, 200, 200, 404, 200, 401, 200],
+    "delete": [403, 204, 403, 204, 404, 204, 401, 403],
+    "messages": [200, 200, 403, 403, 404, 403, 401, 403],
+    "delete_message": [403, 204, 403, 204, 404, 204, 401, 204],
 }
 CODES = {
     ("create", "stranger"): "course_not_found",
@@ -69,6 +77,9 @@ CODES = {
     ("delete", "member"): "not_allowed_to_delete",
     ("delete", "course_mate"): "not_allowed_to_delete",
     ("messages", "course_mate"): "not_a_member",
+    ("delete_message", "member"): "not_allowed_to_moderate",
+    ("delete_message", "course_mate"): "not_allowed_to_moderate",
+    ("delete_message", "stranger"): "study_group_not_found",
     ("retrieve", "stranger"): "study_group_not_found",
     ("list", "stranger"): "course_not_found",
     ("retrieve", "anonymous"): "not_authenticated",
