@@ -132,7 +132,7 @@ def _time(call, runs: int) -> list[float]:
 
 def _summary(label: str, timings: list[float]) -> float:
     ordered = sorted(timings)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     median = statistics.median(ordered)
     print(f"{label}: median {median:.1f} ms, p95 {p95:.1f} ms, max {ordered[-1]:.1f} ms over {len(ordered)} runs")
     return median
