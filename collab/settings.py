@@ -244,6 +244,7 @@ SPECTACULAR_SETTINGS = {
     # name, and /health's three parts share one.
     "ENUM_NAME_OVERRIDES": {
         "UserRoleEnum": "collab.accounts.models.Role",
+        "CourseRoleEnum": "collab.courses.models.EnrollmentRole",
         "GroupMemberRoleEnum": "studygroups.models.MemberRole",
         "LiveSessionStatusEnum": "liveSessions.models.SessionStatus",
         "QueueEntryStatusEnum": "officehours.models.EntryStatus",

@@ -13,7 +13,8 @@ from django.db.models import QuerySet
 
 from collab.accounts.models import User
 from collab.core.errors import NotFound
-from collab.courses.models import Course, Enrollment
+from collab.courses.membership import course_members_and_staff
+from collab.courses.models import Course
 from collab.courses.selectors import course_get_visible
 from presence import leases
 from presence.events import PresenceView
@@ -114,7 +115,7 @@ def presence_online_count(*, viewer: User) -> int:
 
 def presence_online_in_course(
     *, viewer: User, course_id: uuid.UUID, limit: int
-) -> tuple[Course, list[PresenceView], int]:
+) -> tuple[Course, list[PresenceView], int, set[uuid.UUID]]:
     """The online members (instructor and enrolled) of a course the viewer belongs to
     (admins: any course); NotFound otherwise.
 
@@ -122,13 +123,14 @@ def presence_online_in_course(
     cost follows the size of the course, not the number of users online on the whole
     platform (bench/: with every live id in an IN clause this read managed 5 requests a
     second once thousands were online). Every member of a course may see every other
-    member, so no visibility subquery is needed once course_get_visible has passed."""
+    member, so no visibility subquery is needed once course_get_visible has passed.
+    Also returns the course's staff ids (instructor, TAs), read in the same query."""
     course = course_get_visible(user=viewer, course_id=course_id)
-    member_ids = course_member_ids(course_id=course.id, instructor_id=course.instructor_id)
+    member_ids, staff_ids = course_members_and_staff(course.id, course.instructor_id)
     online = _shown_online(list(leases.live_expiries(member_ids)))
     users = list(online[:limit])
     count = len(users) if len(users) < limit else online.count()
-    return course, _views(viewer, users), count
+    return course, _views(viewer, users), count, staff_ids
 
 
 def presence_course_snapshot_rows(
@@ -138,11 +140,6 @@ def presence_course_snapshot_rows(
     and its online members by name with their presence rows, in two queries."""
     active_member_ids = list(User.objects.filter(id__in=member_ids, is_active=True).values_list("id", flat=True))
     return active_member_ids, [(user, presence_row(user)) for user in _shown_online(live_ids)]
-
-
-def course_member_ids(*, course_id: uuid.UUID | str, instructor_id: uuid.UUID) -> list[uuid.UUID]:
-    """The enrolled users and the instructor of a course (one query)."""
-    return [*Enrollment.objects.filter(course_id=course_id).values_list("user_id", flat=True), instructor_id]
 
 
 def _shown_online(live_ids: list[str]) -> QuerySet[User]:

@@ -32,7 +32,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 
-from collab.courses.membership import course_staff_ids
+from collab.courses.membership import course_members_and_staff
 from collab.courses.models import Course, Enrollment
 from collab.courses.selectors import course_ids_for_user
 from collab.realtime.redis_client import async_redis, sync_redis
@@ -80,10 +80,9 @@ def snapshot_build(course_id: uuid.UUID | str) -> dict | None:
     course = Course.objects.filter(id=course_id).values("id", "instructor_id").first()
     if course is None:
         return None
-    member_ids = selectors.course_member_ids(course_id=course_id, instructor_id=course["instructor_id"])
+    member_ids, staff = course_members_and_staff(course["id"], course["instructor_id"])
     live = leases.live_expiries(member_ids)
     active_member_ids, online = selectors.presence_course_snapshot_rows(member_ids=member_ids, live_ids=list(live))
-    staff = set(course_staff_ids(course["id"]))
     items = [
         {
             "u": str(user.id),

@@ -16,7 +16,6 @@ from collab.core.errors import DomainError
 from collab.core.params import limit_param
 from collab.core.renderers import WireReadyJSONRenderer
 from collab.core.throttling import user_rate_allows
-from collab.courses.membership import course_staff_ids
 from presence import selectors, services, snapshots
 from presence.events import presence_item
 from presence.permissions import PresencePermission
@@ -69,10 +68,10 @@ class CourseOnlineView(_PresenceListView):
     )
     def get(self, request, course_id):
         limit = limit_param(request, default=100, maximum=LIST_MAX_LIMIT)
-        course, users, count = selectors.presence_online_in_course(
+        course, users, count, staff_ids = selectors.presence_online_in_course(
             viewer=request.user, course_id=course_id, limit=limit
         )
-        staff = {str(user_id) for user_id in course_staff_ids(course.id)}
+        staff = {str(user_id) for user_id in staff_ids}
         return Response(
             {
                 "courseId": course.id,

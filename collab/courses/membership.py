@@ -47,6 +47,15 @@ def course_staff_ids(course_id: uuid.UUID) -> list[uuid.UUID]:
     return [course, *tas]
 
 
+def course_members_and_staff(course_id: uuid.UUID, instructor_id: uuid.UUID) -> tuple[list[uuid.UUID], set[uuid.UUID]]:
+    """Every member of a course (its enrolled users, then its instructor) and, among
+    them, its staff (the instructor and the TAs): one query."""
+    rows = list(Enrollment.objects.filter(course_id=course_id).values_list("user_id", "role"))
+    members = [user_id for user_id, _ in rows] + [instructor_id]
+    staff = {user_id for user_id, role in rows if role == EnrollmentRole.TA} | {instructor_id}
+    return members, staff
+
+
 def course_role(user_id: uuid.UUID, course: Course) -> str | None:
     """`instructor`, `ta`, `student`, or None for a non-member."""
     if course.instructor_id == user_id:

@@ -134,7 +134,7 @@ def test_bodies_are_camel_case_like_the_wire(schema):
     assert set(components["AuthResponse"]["properties"]) == {"user", "access", "refresh"}
     assert "createdAt" in components["User"]["properties"]
     assert set(components["WsTicket"]["properties"]) == {"ticket", "expiresIn"}
-    assert set(components["EnrollmentCreateRequest"]["properties"]) == {"userId", "email"}
+    assert set(components["EnrollmentCreateRequest"]["properties"]) == {"userId", "email", "role"}
     assert "studentCount" in components["Course"]["properties"]
     assert "enrolledAt" in components["CourseMember"]["properties"]
     for name, component in components.items():
