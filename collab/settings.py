@@ -28,6 +28,8 @@ SOCKET_ALLOWED_ORIGINS = env.list(
     default=["http://localhost:3000", "http://localhost:8000", "http://127.0.0.1:8000"],
 )
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=SOCKET_ALLOWED_ORIGINS)
+# Browsers may read these response headers of a cross-origin call (list paging, 429s).
+CORS_EXPOSE_HEADERS = ["X-Next-Cursor", "Retry-After"]
 
 INSTALLED_APPS = [
     "daphne",

@@ -6,7 +6,7 @@ from rest_framework.permissions import BasePermission
 
 from collab.accounts.models import User
 from collab.courses import membership
-from collab.courses.models import Course, Enrollment
+from collab.courses.models import Course
 from liveSessions.models import LiveSession
 
 
@@ -36,15 +36,13 @@ class LiveSessionPermission(BasePermission):
             return False
         if user.is_admin or session.course_id is None or session.instructor_id == user.id:
             return True
-        if session.course.instructor_id == user.id:
-            return True
-        return Enrollment.objects.filter(course_id=session.course_id, user_id=user.id).exists()
+        return membership.is_member(user, session.course)
 
     @staticmethod
     def can_create(user: User, course: Course | None) -> bool:
         if not (user.is_authenticated and user.is_instructor):
             return False
-        return course is None or course.instructor_id == user.id
+        return course is None or membership.teaches(user, course)
 
     @staticmethod
     def can_manage(user: User, session: LiveSession) -> bool:

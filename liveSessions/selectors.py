@@ -11,6 +11,7 @@ from django.utils import timezone
 from collab.accounts.models import User
 from collab.chat.services import chat_history
 from collab.core.errors import NotAllowed, NotFound
+from collab.core.params import Cursor
 from collab.courses.selectors import course_get_visible
 from liveSessions.models import LiveSession, SessionAttendance, SessionMessage, SessionStatus
 from liveSessions.permissions import LiveSessionPermission
@@ -68,8 +69,11 @@ def session_attendees(*, session: LiveSession, limit: int) -> list[SessionAttend
     )
 
 
-def session_messages(*, session: LiveSession, before: datetime | None, limit: int) -> list[SessionMessage]:
-    return chat_history(SessionMessage.objects.filter(session=session), before=before, limit=limit)
+def session_messages(
+    *, session: LiveSession, cursor: Cursor | None = None, before: datetime | None = None, limit: int
+) -> tuple[list[SessionMessage], str | None]:
+    """One page of the session's chat and the next page's cursor (collab.chat.services.chat_history)."""
+    return chat_history(SessionMessage.objects.filter(session=session), cursor=cursor, before=before, limit=limit)
 
 
 def attendance_report(*, user: User, session_id: uuid.UUID) -> tuple[LiveSession, list[dict]]:

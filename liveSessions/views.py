@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from collab.chat.serializers import ChatHistorySerializer, history_response
 from collab.chat.services import HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT
-from collab.core.params import datetime_param, limit_param
+from collab.core.params import cursor_param, cursor_schema_parameters, datetime_param, limit_param
 from liveSessions import selectors, services
 from liveSessions.models import SessionStatus
 from liveSessions.permissions import LiveSessionPermission
@@ -198,7 +198,7 @@ class SessionAttendeesView(_SessionView):
 class SessionMessagesView(_SessionView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("before", OpenApiTypes.DATETIME, description="Only messages sent before this time"),
+            *cursor_schema_parameters(what="messages"),
             OpenApiParameter("limit", int, description=f"1..{HISTORY_MAX_LIMIT}, default {HISTORY_DEFAULT_LIMIT}"),
         ],
         responses={200: ChatHistorySerializer, **ERRORS},
@@ -206,10 +206,10 @@ class SessionMessagesView(_SessionView):
     )
     def get(self, request, session_id):
         session = selectors.session_get_joinable(user=request.user, session_id=session_id)
-        before = datetime_param(request, "before")
+        cursor, before = cursor_param(request), datetime_param(request, "before")
         limit = limit_param(request, default=HISTORY_DEFAULT_LIMIT, maximum=HISTORY_MAX_LIMIT)
-        messages = selectors.session_messages(session=session, before=before, limit=limit)
-        return Response(history_response(messages, limit=limit))
+        messages, next_cursor = selectors.session_messages(session=session, cursor=cursor, before=before, limit=limit)
+        return Response(history_response(messages, next_cursor=next_cursor))
 
 
 class SessionAttendanceView(_SessionView):

@@ -32,9 +32,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 
-from collab.courses.membership import course_members_and_staff
+from collab.courses.membership import course_members_and_staff, member_course_ids
 from collab.courses.models import Course, Enrollment
-from collab.courses.selectors import course_ids_for_user
 from collab.realtime.redis_client import async_redis, sync_redis
 from collab.realtime.rooms import course_room
 from presence import leases, selectors
@@ -193,4 +192,4 @@ def on_course_changed(sender, instance: Course, **kwargs) -> None:
 def on_user_saved(sender, instance, created: bool = False, **kwargs) -> None:
     # A name, an activation: shown in or deciding who reads the user's courses' snapshots.
     if not created:
-        snapshot_drop_on_commit(*course_ids_for_user(user_id=instance.id))
+        snapshot_drop_on_commit(*member_course_ids(instance.id))

@@ -8,7 +8,8 @@ import uuid
 from django.db import transaction
 
 from collab.accounts.models import User
-from collab.core.errors import InvalidInput, NotAllowed, NotFound
+from collab.core.errors import NotAllowed, NotFound
+from collab.core.text import clean_text
 from collab.realtime.broadcast import broadcast_on_commit
 from officehours import events, selectors
 from officehours.models import QueueAnnouncement
@@ -25,12 +26,11 @@ def _require_staff(actor: User, instructor_id: uuid.UUID) -> None:
 @transaction.atomic
 def announcement_create(*, actor: User, instructor_id: uuid.UUID, message: str) -> QueueAnnouncement:
     """Stores the announcement and sends `office-hours-announcement` to the queue room on
-    commit. `message`: 1..500 characters after trimming. Staff of the queue only (403)."""
+    commit. `message`: the text rule (collab.core.text), 1..500 characters (400
+    invalid). Staff of the queue only (403)."""
     instructor = selectors.instructor_get(instructor_id=instructor_id)
     _require_staff(actor, instructor.id)
-    message = (message or "").strip()
-    if not 1 <= len(message) <= MESSAGE_MAX:
-        raise InvalidInput("The announcement is empty or too long.", fields={"message": ["1 to 500 characters."]})
+    message = clean_text(message, field="message", max_length=MESSAGE_MAX)
     announcement = QueueAnnouncement.objects.create(instructor_id=instructor.id, author=actor, message=message)
     broadcast_on_commit(
         events.office_hours_room(instructor.id), events.ANNOUNCEMENT, events.announcement_payload(announcement)

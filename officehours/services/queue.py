@@ -299,7 +299,7 @@ def queue_clear(*, actor: User, instructor_id: uuid.UUID, reason: str) -> int:
 def queue_entry_end_for_unenrolled(
     *, course: Course, user_id: uuid.UUID, actor: User | None
 ) -> OfficeHoursQueue | None:
-    """Enrolment-removed hook (collab.courses.hooks). A student who is no longer enrolled
+    """Receiver of `enrollment_removed` (collab.courses.signals). A student who is no longer enrolled
     in any course of `course`'s instructor loses their waiting or admitted entry in that
     instructor's queue (removed, reason `unenrolled`: the student is told, the instructor
     gets the updated queue, the others their new positions) and their sockets leave
@@ -338,7 +338,7 @@ def queue_entry_end_for_unenrolled(
 
 
 def queue_refuse_staff_in_queue(*, course: Course, enrollment, actor: User | None) -> None:
-    """Enrolment-role-changed hook (collab.courses.hooks): a user made TA who is then no
+    """Receiver of collab.courses.signals.enrollment_role_changed: a user made TA who is then no
     longer a student of the instructor's courses may not keep a waiting or admitted
     entry in that queue: 409 `in_office_hours_queue` (the entry ends first)."""
     instructor_id = course.instructor_id

@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from collab.courses.models import EnrollmentRole
 from liveSessions import services
@@ -215,6 +217,12 @@ def test_create_without_capacity_has_no_limit(api, instructor):
     [
         ({"scheduledAt": "2001-01-01T00:00:00Z"}, "scheduledAt"),
         ({"scheduledAt": "not a date"}, "scheduledAt"),
+        # issue 15: the planned end of 9999-12-31 overflowed (OverflowError, a 500).
+        ({"scheduledAt": "9999-12-31T23:59:59Z"}, "scheduledAt"),
+        ({"scheduledAt": "2099-12-31T00:00:00Z"}, "scheduledAt"),
+        ({"scheduledAt": (timezone.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S+16:00")}, "scheduledAt"),
+        ({"scheduledAt": (timezone.now() + timedelta(days=1)).replace(tzinfo=None).isoformat()}, "scheduledAt"),
+        ({"scheduledAt": (timezone.now() + timedelta(days=731)).isoformat()}, "scheduledAt"),
         ({"duration": 0}, "duration"),
         ({"duration": 1441}, "duration"),
         ({"capacity": -1}, "capacity"),
@@ -339,12 +347,55 @@ def test_messages_history_newest_first_with_cursor(api, live, student):
     page = api(student).get(f"{BASE}/{live.id}/messages?limit=2").json()
     assert [m["message"] for m in page["messages"]] == ["m4", "m3"]
     assert page["messages"][0]["userId"] == str(student.id)
-    cursor = page["nextBefore"]
-    older = api(student).get(f"{BASE}/{live.id}/messages", {"limit": 2, "before": cursor}).json()
+    cursor = page["nextCursor"]
+    older = api(student).get(f"{BASE}/{live.id}/messages", {"limit": 2, "cursor": cursor}).json()
     assert [m["message"] for m in older["messages"]] == ["m2", "m1"]
+    last = api(student).get(f"{BASE}/{live.id}/messages", {"limit": 2, "cursor": older["nextCursor"]}).json()
+    assert [m["message"] for m in last["messages"]] == ["m0"] and last["nextCursor"] is None
     assert api(student).get(f"{BASE}/{live.id}/messages?limit=1000").status_code == 400
     assert api(student).get(f"{BASE}/{live.id}/messages?before=yesterday").status_code == 400
     assert len(sent) == 5
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ties=st.lists(st.integers(min_value=1, max_value=5), min_size=1, max_size=12), limit=st.integers(1, 8))
+def test_history_pages_through_messages_sharing_a_timestamp_exactly_once(api, live, student, ties, limit):
+    """issue 15: 200 messages, four sharing a timestamp, paged by 7 with before= returned 198."""
+    SessionMessage.objects.filter(session=live).delete()
+    now = timezone.now()
+    made = [
+        SessionMessage.objects.create(session=live, author=student, body="m", sent_at=now - timedelta(seconds=i)).id
+        for i, count in enumerate(ties)
+        for _ in range(count)
+    ]
+    client, seen, query = api(student), [], {"limit": limit}
+    for _ in range(len(made) + 1):
+        page = client.get(f"{BASE}/{live.id}/messages", query).json()
+        seen += [m["id"] for m in page["messages"]]
+        if page["nextCursor"] is None:
+            break
+        query = {"limit": limit, "cursor": page["nextCursor"]}
+    assert sorted(seen) == sorted(str(i) for i in made) and len(seen) == len(set(seen))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "before=2020-01-01T00:00:00%2B16:00",  # issue 15: PostgreSQL refuses the offset (was a 500)
+        "before=2020-01-01T00:00:00-15:00",
+        "before=9999-12-31T23:59:59-14:00",
+        "before=0001-01-01T00:00:00%2B14:00",
+        "before=2020-13-01T00:00:00Z",
+        "before=2020-01-01T00:00:00",
+        "cursor=not-a-cursor",
+        "cursor=WyJ4IiwieSJd",
+    ],
+)
+def test_messages_refuse_out_of_range_query_params_before_the_database(api, live, student, query):
+    response = api(student).get(f"{BASE}/{live.id}/messages?{query}")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid" and list(error["fields"]) == [query.split("=")[0]]
 
 
 # -- attendance report ---------------------------------------------------------------------
