@@ -1,11 +1,14 @@
 """Office-hours insight: when students wait longest, and who serves them.
 
-Everything is aggregated by PostgreSQL (GROUP BY with COUNT and PERCENTILE_CONT over
-intervals): four queries for a term, whatever its size, on the index
-officehours_q_instr_joined (instructor, joined_queue_at) that covers the columns read.
+Everything is aggregated by PostgreSQL in ONE query: the entries of the range are read
+once (the ORM builds that part, with the same filters and membership expressions as
+everywhere else; index officehours_q_instr_joined on (instructor, joined_queue_at)
+covers it), and `GROUP BY GROUPING SETS ((), (day), (day of week, hour), (staff))`
+computes every table with COUNT ... FILTER and PERCENTILE_CONT over seconds.
 bench/officehours_stats.py seeds 20,000 entries and times it. SQLite (the `make run`
-default) has no PERCENTILE_CONT: there the counts still come from the database and the
-percentiles from the grouped durations (a development fallback, never production).
+default) has neither GROUPING SETS nor PERCENTILE_CONT: there the counts come from
+grouped ORM queries and the percentiles from the grouped durations (a development
+fallback, never production).
 
 Definitions (times are the entry's; days and hours in the requested time zone):
 - joined: entries that joined the queue in the bucket;
@@ -22,7 +25,7 @@ import uuid
 from datetime import date, datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import ExtractHour, ExtractWeekDay, TruncDate
 
 from collab.courses.membership import student_in_courses
@@ -33,47 +36,114 @@ BUSIEST_SHOWN = 5
 MAX_RANGE_DAYS = 366
 
 
-class Percentile(Aggregate):
-    """PostgreSQL's ordered-set aggregate PERCENTILE_CONT(p) WITHIN GROUP (ORDER BY x)."""
-
-    function = "PERCENTILE_CONT"
-    template = "%(function)s(%(percentile)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    allow_distinct = False
-
-    def __init__(self, expression, percentile: float, **extra):
-        if not 0 <= percentile <= 1:
-            raise ValueError("percentile must be within 0..1")
-        super().__init__(expression, percentile=float(percentile), **extra)
-
-
-WAIT = ExpressionWrapper(F("admitted_at") - F("joined_queue_at"), output_field=DurationField())
-SERVICE = ExpressionWrapper(F("completed_at") - F("admitted_at"), output_field=DurationField())
 SERVED = Q(admitted_at__isnull=False, status__in=[EntryStatus.ADMITTED, EntryStatus.COMPLETED])
 DONE = Q(status=EntryStatus.COMPLETED, admitted_at__isnull=False, completed_at__isnull=False)
 GAVE_UP = Q(status__in=[EntryStatus.LEFT, EntryStatus.REMOVED], admitted_at__isnull=True)
 
 
 def _minutes(value) -> float | None:
+    """Minutes with one decimal from a timedelta or a number of seconds."""
     if value is None:
         return None
-    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value) / 1_000_000
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
     return round(seconds / 60, 1)
 
 
 def _bucket_aggregates() -> dict:
-    counts = {
+    return {
         "joined": Count("id"),
         "served": Count("id", filter=SERVED),
         "left_or_removed": Count("id", filter=GAVE_UP),
     }
-    if connection.vendor != "postgresql":
-        return counts
-    return {
-        **counts,
-        "median_wait": Percentile(WAIT, 0.5, filter=SERVED, output_field=DurationField()),
-        "p90_wait": Percentile(WAIT, 0.9, filter=SERVED, output_field=DurationField()),
-        "median_service": Percentile(SERVICE, 0.5, filter=DONE, output_field=DurationField()),
-    }
+
+
+# The one PostgreSQL query. `{entries}` is the ORM's SELECT of the range's entries (its
+# parameters come first); the statuses are bound as parameters too.
+PG_STATS_SQL = """
+WITH e AS ({entries}),
+l AS (
+    SELECT
+        (e.joined_queue_at AT TIME ZONE %s) AS local_at,
+        e.completed_by_id AS staff_id,
+        e.completed_by__name AS staff_name,
+        (e.admitted_at IS NOT NULL AND e.status IN (%s, %s)) AS served,
+        (e.admitted_at IS NULL AND e.status IN (%s, %s)) AS gave_up,
+        (e.status = %s AND e.admitted_at IS NOT NULL AND e.completed_at IS NOT NULL) AS done,
+        EXTRACT(EPOCH FROM (e.admitted_at - e.joined_queue_at)) AS wait_s,
+        EXTRACT(EPOCH FROM (e.completed_at - e.admitted_at)) AS service_s
+    FROM e
+)
+SELECT
+    GROUPING(local_at::date) AS no_day,
+    GROUPING(EXTRACT(DOW FROM local_at), EXTRACT(HOUR FROM local_at)) AS no_hour,
+    GROUPING(staff_id, staff_name) AS no_staff,
+    local_at::date AS day,
+    EXTRACT(DOW FROM local_at)::int AS dow,
+    EXTRACT(HOUR FROM local_at)::int AS hour,
+    staff_id,
+    staff_name,
+    COUNT(*) AS joined,
+    COUNT(*) FILTER (WHERE served) AS served,
+    COUNT(*) FILTER (WHERE gave_up) AS left_or_removed,
+    COUNT(*) FILTER (WHERE done) AS completed,
+    PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY wait_s) FILTER (WHERE served) AS median_wait,
+    PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY wait_s) FILTER (WHERE served) AS p90_wait,
+    PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY service_s) FILTER (WHERE done) AS median_service
+FROM l
+GROUP BY GROUPING SETS (
+    (),
+    (local_at::date),
+    (EXTRACT(DOW FROM local_at), EXTRACT(HOUR FROM local_at)),
+    (staff_id, staff_name)
+)
+"""
+
+
+def pg_stats_query(entries: QuerySet, tz_name: str) -> tuple[str, list]:
+    """The SQL and parameters of the one PostgreSQL statistics query (bench/ explains it)."""
+    inner, inner_params = entries.values(
+        "joined_queue_at", "admitted_at", "completed_at", "status", "completed_by_id", "completed_by__name"
+    ).query.sql_with_params()
+    params = [
+        *inner_params,
+        tz_name,
+        EntryStatus.ADMITTED,
+        EntryStatus.COMPLETED,
+        EntryStatus.LEFT,
+        EntryStatus.REMOVED,
+        EntryStatus.COMPLETED,
+    ]
+    return PG_STATS_SQL.format(entries=inner), params
+
+
+def _pg_stats(entries: QuerySet, tz_name: str) -> tuple[dict, list[dict], list[dict], list[dict]]:
+    sql, params = pg_stats_query(entries, tz_name)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        columns = [col[0] for col in cursor.description]
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    totals = {"joined": 0, "served": 0, "left_or_removed": 0}
+    by_day, by_hour, by_staff = [], [], []
+    for row in rows:
+        if row["no_day"] and row["no_hour"] and row["no_staff"]:
+            totals = row
+        elif not row["no_day"]:
+            by_day.append({"date": row["day"], **_bucket(row)})
+        elif not row["no_hour"]:
+            # PostgreSQL's DOW counts 0 = Sunday, like the API (and JavaScript).
+            by_hour.append({"day_of_week": row["dow"], "hour": row["hour"], **_bucket(row)})
+        elif row["staff_id"] is not None and row["completed"]:
+            by_staff.append(
+                {
+                    "staff": {"id": row["staff_id"], "name": row["staff_name"]},
+                    "completed": row["completed"],
+                    "median_service_minutes": _minutes(row["median_service"]),
+                }
+            )
+    by_day.sort(key=lambda b: b["date"])
+    by_hour.sort(key=lambda b: (b["day_of_week"], b["hour"]))
+    by_staff.sort(key=lambda b: (-b["completed"], b["staff"]["name"], str(b["staff"]["id"])))
+    return totals, by_day, by_hour, by_staff
 
 
 def _fallback_percentiles(entries: QuerySet, keys: list[str], rows: list[dict]) -> None:
@@ -116,8 +186,7 @@ def _bucket(row: dict) -> dict:
 
 def _grouped(entries: QuerySet, keys: list[str]) -> list[dict]:
     rows = list(entries.values(*keys).annotate(**_bucket_aggregates()).order_by(*keys))
-    if connection.vendor != "postgresql":
-        _fallback_percentiles(entries, keys, rows)
+    _fallback_percentiles(entries, keys, rows)
     return rows
 
 
@@ -138,21 +207,10 @@ def queue_stats(
     )
     if scope is not None:
         entries = entries.filter(student_in_courses(scope))
-    located = entries.annotate(
-        day=TruncDate("joined_queue_at", tzinfo=tz),
-        week_day=ExtractWeekDay("joined_queue_at", tzinfo=tz),
-        hour=ExtractHour("joined_queue_at", tzinfo=tz),
-    )
-    totals = located.aggregate(**_bucket_aggregates())
-    if connection.vendor != "postgresql":
-        total_row = [totals]
-        _fallback_percentiles(located, [], total_row)
-    by_day = [{"date": row["day"], **_bucket(row)} for row in _grouped(located, ["day"])]
-    by_hour = [
-        # Django's week_day counts 1 = Sunday; the API counts like JavaScript (0 = Sunday).
-        {"day_of_week": row["week_day"] - 1, "hour": row["hour"], **_bucket(row)}
-        for row in _grouped(located, ["week_day", "hour"])
-    ]
+    if connection.vendor == "postgresql":
+        totals, by_day, by_hour, by_staff = _pg_stats(entries, tz_name)
+    else:
+        totals, by_day, by_hour, by_staff = _orm_stats(entries, tz)
     busiest = sorted(
         by_hour, key=lambda b: (-b["joined"], -(b["median_wait_minutes"] or 0), b["day_of_week"], b["hour"])
     )
@@ -165,26 +223,40 @@ def queue_stats(
         "by_day": by_day,
         "by_hour": by_hour,
         "busiest_hours": busiest[:BUSIEST_SHOWN],
-        "by_staff": _by_staff(entries),
+        "by_staff": by_staff,
     }
 
 
-def _by_staff(entries: QuerySet) -> list[dict]:
+def _orm_stats(entries: QuerySet, tz) -> tuple[dict, list[dict], list[dict], list[dict]]:
+    """The development fallback (SQLite): grouped ORM queries, percentiles in Python."""
+    located = entries.annotate(
+        day=TruncDate("joined_queue_at", tzinfo=tz),
+        week_day=ExtractWeekDay("joined_queue_at", tzinfo=tz),
+        hour=ExtractHour("joined_queue_at", tzinfo=tz),
+    )
+    totals = located.aggregate(**_bucket_aggregates())
+    _fallback_percentiles(located, [], [totals])
+    by_day = [{"date": row["day"], **_bucket(row)} for row in _grouped(located, ["day"])]
+    by_hour = [
+        # Django's week_day counts 1 = Sunday; the API counts like JavaScript (0 = Sunday).
+        {"day_of_week": row["week_day"] - 1, "hour": row["hour"], **_bucket(row)}
+        for row in _grouped(located, ["week_day", "hour"])
+    ]
+    return totals, by_day, by_hour, _orm_by_staff(entries)
+
+
+def _orm_by_staff(entries: QuerySet) -> list[dict]:
     done = entries.filter(DONE, completed_by__isnull=False)
-    aggregates = {"completed": Count("id")}
-    if connection.vendor == "postgresql":
-        aggregates["median_service"] = Percentile(SERVICE, 0.5, output_field=DurationField())
     rows = list(
         done.values("completed_by_id", "completed_by__name")
-        .annotate(**aggregates)
+        .annotate(completed=Count("id"))
         .order_by("-completed", "completed_by__name", "completed_by_id")
     )
-    if connection.vendor != "postgresql":
-        services: dict = {}
-        for staff_id, admitted, completed in done.values_list("completed_by_id", "admitted_at", "completed_at"):
-            services.setdefault(staff_id, []).append((completed - admitted).total_seconds())
-        for row in rows:
-            row["median_service"] = _pct(services.get(row["completed_by_id"]), 0.5)
+    services: dict = {}
+    for staff_id, admitted, completed in done.values_list("completed_by_id", "admitted_at", "completed_at"):
+        services.setdefault(staff_id, []).append((completed - admitted).total_seconds())
+    for row in rows:
+        row["median_service"] = _pct(services.get(row["completed_by_id"]), 0.5)
     return [
         {
             "staff": {"id": row["completed_by_id"], "name": row["completed_by__name"]},
