@@ -3,8 +3,9 @@
 Everything is aggregated by PostgreSQL in ONE query (plus one small read of the staff
 members' names): the entries of the range are read once (the ORM builds that part,
 with the same filters and membership expressions as everywhere else; the index
-officehours_q_instr_joined on (instructor, joined_queue_at) covers it), and `GROUP BY GROUPING SETS ((), (day), (day of week, hour), (staff))`
-computes every table with COUNT ... FILTER and PERCENTILE_CONT over seconds.
+officehours_q_instr_joined on (instructor, joined_queue_at) covers it), and
+`GROUP BY GROUPING SETS ((), (day), (day of week, hour), (staff))` computes every
+table with COUNT ... FILTER and PERCENTILE_CONT over seconds.
 bench/officehours_stats.py seeds 20,000 entries and times it. SQLite (the `make run`
 default) has neither GROUPING SETS nor PERCENTILE_CONT: there the counts come from
 grouped ORM queries and the percentiles from the grouped durations (a development
