@@ -10,6 +10,7 @@ import uuid
 import pytest
 from channels.db import database_sync_to_async
 
+from collab.courses.models import EnrollmentRole
 from officehours import events, services
 from tests.conftest import ws_connect
 from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
@@ -209,3 +210,37 @@ async def test_instructor_subscribes_and_gets_full_view(instructor, course):
         assert ack["data"]["entries"][0]["question"] == "What is a monad?"
     finally:
         await comm.disconnect()
+
+
+async def test_a_ta_follows_the_queue_with_their_courses_view_and_announcements_reach_students(instructor, course):
+    """The socket asks the same rule as REST: a TA's join-office-hours-queue ack is their
+    cut of the full view; a staff announcement reaches a student following the room."""
+    (mine,) = await setup_queue(instructor, course, "Mina")
+    other = await sync(CourseFactory)(instructor=instructor)
+    theirs = await sync(UserFactory)(name="Theo")
+    await sync(EnrollmentFactory)(course=other, user=theirs)
+    ta = await sync(UserFactory)(name="Tara TA")
+    await sync(EnrollmentFactory)(course=course, user=ta, role=EnrollmentRole.TA)
+    await join(theirs, instructor, "other course?")
+    await join(mine, instructor, "my course?")
+    ws_ta, ws_mine = await ws_connect(ta), await ws_connect(mine)
+    try:
+        ack = await send(ws_ta, events.JOIN_QUEUE, {"instructorId": str(instructor.id)})
+        assert ack["event"] == "ack" and ack["data"]["viewer"] == "instructor"
+        assert [row["student"]["name"] for row in ack["data"]["entries"]] == ["Mina"]
+        assert ack["data"]["entries"][0]["question"] == "my course?"
+        ack = await send(ws_mine, events.JOIN_QUEUE, {"instructorId": str(instructor.id)})
+        assert ack["data"]["viewer"] == "student"
+        await sync(services.announcement_create)(actor=ta, instructor_id=instructor.id, message="Five more minutes")
+        frame = await wait_for(ws_mine, events.ANNOUNCEMENT)
+        assert frame["data"]["message"] == "Five more minutes"
+        assert frame["data"]["author"] == {"id": str(ta.id), "name": "Tara TA"}
+        # The TA's admit tells the student who is coming.
+        await sync(services.queue_admit)(actor=ta, instructor_id=instructor.id)
+        admitted = await wait_for(ws_mine, events.ADMITTED)
+        assert admitted["data"]["admittedBy"] == {"id": str(ta.id), "name": "Tara TA"}
+        updated = await wait_for(ws_ta, events.QUEUE_UPDATED)
+        assert [row["admittedBy"]["name"] for row in updated["data"]["entries"]] == ["Tara TA"]
+    finally:
+        await ws_ta.disconnect()
+        await ws_mine.disconnect()
