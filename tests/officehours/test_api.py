@@ -36,7 +36,11 @@ def world(instructor, other_instructor, course, student, admin_user):
     ta = UserFactory(name="Course TA")
     EnrollmentFactory(course=course, user=ta, role=EnrollmentRole.TA)
     announcement = services.announcement_create(actor=instructor, instructor_id=instructor.id, message="Welcome")
+    ta_slot = services.office_hours_create(
+        actor=ta, instructor_id=instructor.id, day_of_week=4, start_time="13:00", end_time="14:00"
+    )
     return {
+        "ta_slot": ta_slot,
         "announcement": announcement,
         "ta": ta,
         "owner": instructor,
@@ -76,6 +80,8 @@ def _request(world, action: str, role: str):
         "announcements": ("get", f"{q}/announcements", None),
         "stats": ("get", f"{q}/stats", None),
         "delete_announcement": ("delete", f"{BASE}/queue/announcements/{world['announcement'].id}", None),
+        "patch_ta_slot": ("patch", f"{BASE}/{world['ta_slot'].id}", {"location": "Lab 3"}),
+        "delete_ta_slot": ("delete", f"{BASE}/{world['ta_slot'].id}", None),
     }[action]
 
 
@@ -101,6 +107,9 @@ MATRIX = {
     "announcements": (200, 200, 403, 200, 403, 401, 200),
     "stats": (200, 200, 403, 403, 403, 401, 200),
     "delete_announcement": (204, 204, 404, 403, 404, 401, 204),
+    # A slot a TA holds in the owner's schedule: the TA and the owner change it.
+    "patch_ta_slot": (200, 200, 403, 403, 403, 401, 200),
+    "delete_ta_slot": (204, 204, 403, 403, 403, 401, 204),
 }
 ROLES = ("owner", "admin", "other_instructor", "student", "outsider", "anonymous", "ta")
 
