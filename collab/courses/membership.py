@@ -127,12 +127,11 @@ def is_course_student_of_instructor(user_id: UserId, instructor_id: UserId) -> b
 
 
 def is_queue_staff(user_id: UserId, instructor_id: UserId) -> bool:
-    """Staff of at least one course the instructor teaches (the instructor included)."""
+    """Staff of at least one course the instructor teaches (the instructor included):
+    `staff_q` over the instructor's courses (one query, none for the instructor)."""
     if str(user_id) == str(instructor_id):
         return True
-    return Enrollment.objects.filter(
-        user_id=user_id, role=EnrollmentRole.TA, course__instructor_id=instructor_id
-    ).exists()
+    return Course.objects.filter(staff_q(user_id), instructor_id=instructor_id).exists()
 
 
 # -- ids --------------------------------------------------------------------------------
