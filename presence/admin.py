@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
-from presence import leases, services
+from collab.realtime import leases
+from presence import services
 from presence.models import UserPresence
 
 

@@ -2,7 +2,7 @@
 
 A `UserPresence` row holds what a user chose (`status`, `activity`) and what the rest of
 the platform was last told about them (`announced_status`). Liveness is not stored here:
-it lives in Redis leases (presence.leases) that lapse on their own, so a killed process
+it lives in Redis leases (collab.realtime.leases) that lapse on their own, so a killed process
 cannot leave anyone online. Reads combine the two (presence.selectors).
 """
 

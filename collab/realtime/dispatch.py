@@ -8,11 +8,16 @@ frame (its code and message); the socket stays open either way.
 Lifecycle hooks let an app react to every socket: `on_socket_connect`,
 `on_socket_disconnect` and `on_socket_traffic` (every accepted frame, e.g. to renew a
 presence lease). Hooks must be cheap; they run on the event loop.
+
+`socket_rooms` hooks name the rooms a socket joins before its handshake is accepted
+(the courses core: the course room of every course the user belongs to). They are
+plain functions `hook(user) -> Iterable[str]`, run in Channels' database thread, so the
+real-time layer asks for rooms without importing the apps that know them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 from rest_framework import serializers
@@ -32,16 +37,16 @@ class Socket(Protocol):
 
     async def leave_room(self, room: str) -> None: ...
 
-    async def send_event(self, event: str, data: Any, *, room: str | None = None) -> None: ...
-
 
 Handler = Callable[[Socket, dict], Awaitable[dict | None]]
 Hook = Callable[[Socket], Awaitable[None]]
+RoomsHook = Callable[[Any], Iterable[str]]
 
 _handlers: dict[str, Handler] = {}
 connect_hooks: list[Hook] = []
 disconnect_hooks: list[Hook] = []
 traffic_hooks: list[Hook] = []
+rooms_hooks: list[RoomsHook] = []
 
 
 def socket_event(name: str) -> Callable[[Handler], Handler]:
@@ -75,6 +80,15 @@ def on_socket_disconnect(hook: Hook) -> Hook:
 
 def on_socket_traffic(hook: Hook) -> Hook:
     traffic_hooks.append(hook)
+    return hook
+
+
+def socket_rooms(hook: RoomsHook) -> RoomsHook:
+    """Registers `hook(user)`, the rooms (besides `user-<id>`) a socket of `user` joins
+    on connect. A failing hook refuses the handshake: a socket is never accepted
+    without the rooms it is owed."""
+    if hook not in rooms_hooks:
+        rooms_hooks.append(hook)
     return hook
 
 
