@@ -23,7 +23,7 @@ class LiveSessionPermission(BasePermission):
     - manage (start, end, cancel): the session's instructor (the owner) only; others who
       can see the session get 403. Staff end or cancel from the Django admin, and beat
       auto-ends, through the same services.
-    - attendance report: the owner and admins.
+    - attendance report and chat moderation (deleting a message): the owner and admins.
     - the owner never takes a seat: capacity counts everyone else, so a full session
       never locks out its own host.
     """
@@ -48,6 +48,10 @@ class LiveSessionPermission(BasePermission):
 
     @staticmethod
     def can_see_report(user: User, session: LiveSession) -> bool:
+        return user.is_authenticated and (user.is_admin or session.instructor_id == user.id)
+
+    @staticmethod
+    def can_moderate(user: User, session: LiveSession) -> bool:
         return user.is_authenticated and (user.is_admin or session.instructor_id == user.id)
 
     @staticmethod

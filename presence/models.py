@@ -25,7 +25,7 @@ ACTIVITY_MAX_LENGTH = 200
 
 
 class UserPresence(models.Model):
-    # The user is the key: one row per user, created lazily (presence_initialize).
+    # The user is the key: one row per user, created lazily (presence_sync).
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="presence"
     )

@@ -127,6 +127,8 @@ class CollabConsumer(AsyncWebsocketConsumer):
             await self._run_hook(hook)
         for room in list(self.rooms):
             await self.leave_room(room)
+        # Nothing of this socket outlives it (typing timers, entered sessions, leases).
+        self.state.clear()
 
     async def _run_hook(self, hook: dispatch.Hook) -> None:
         try:
@@ -145,6 +147,11 @@ class CollabConsumer(AsyncWebsocketConsumer):
         if room in self.rooms:
             self.rooms.discard(room)
             await self.channel_layer.group_discard(room, self.channel_name)
+            for hook in dispatch.room_left_hooks:
+                try:
+                    await hook(self, room)
+                except Exception:
+                    log.exception("room-left hook %s failed", getattr(hook, "__qualname__", hook))
 
     async def send_error(self, code: str, message: str, ref: Any = None, fields: dict | None = None) -> None:
         data: dict[str, Any] = {"code": code, "message": message}

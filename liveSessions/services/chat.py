@@ -56,7 +56,8 @@ def session_message_send(*, actor: User, session_id: uuid.UUID, message: object)
 
 @transaction.atomic
 def session_message_delete(*, message: SessionMessage, actor: User) -> SessionMessage:
-    """Moderation (staff, from the admin): soft delete, and the room sees it vanish."""
+    """Moderation (the session's instructor over REST, staff from the admin): soft delete,
+    and the room sees it vanish. 409 `message_already_deleted` for a deleted message."""
     locked = SessionMessage.objects.select_for_update().get(pk=message.pk)
     chat_soft_delete(locked, actor=actor)
     broadcast_on_commit(
