@@ -46,7 +46,7 @@ from collab.realtime.rooms import user_room
 from liveSessions import events
 from liveSessions.models import AttendanceInterval, LeaveReason, LiveSession, SessionAttendance, SessionStatus
 from liveSessions.permissions import LiveSessionPermission
-from liveSessions.services._common import join_conflict, live_overlap, seats_taken, session_lock, state_conflict
+from liveSessions.services.common import join_conflict, live_overlap, seats_taken, session_lock, state_conflict
 
 log = logging.getLogger(__name__)
 
