@@ -116,8 +116,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
         "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # SQLite serialises writers; a busy timeout lets web, worker and beat share it.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # SQLite serialises writers; a busy timeout lets web, worker and beat share it. Each
+    # transaction takes the write lock when it begins (IMMEDIATE): a deferred one that reads
+    # and then writes fails at once with "database is locked" when another writer got in
+    # between, and the busy timeout cannot help it. Writers queue instead, which is also
+    # what stands in for PostgreSQL's row locks (select_for_update is a no-op on SQLite).
+    # WAL lets readers go on while one writer writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
 # Lets parallel test runs on one PostgreSQL server keep apart.
 if env("TEST_DATABASE_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME")}

@@ -12,9 +12,12 @@ from collab.courses.models import Course, Enrollment
 
 
 def course_ids_for_user(*, user_id: uuid.UUID) -> list[uuid.UUID]:
-    """Courses a user teaches or is enrolled in: the course rooms their sockets join."""
-    taught = Course.objects.filter(instructor_id=user_id).values_list("id", flat=True)
-    enrolled = Enrollment.objects.filter(user_id=user_id).values_list("course_id", flat=True)
+    """Courses a user teaches or is enrolled in: the course rooms their sockets join.
+
+    Both sides drop their models' default ordering: SQLite (the embedded default) refuses
+    ORDER BY inside a compound statement, and a set has no order anyway."""
+    taught = Course.objects.filter(instructor_id=user_id).order_by().values_list("id", flat=True)
+    enrolled = Enrollment.objects.filter(user_id=user_id).order_by().values_list("course_id", flat=True)
     return list(taught.union(enrolled))
 
 
