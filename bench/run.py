@@ -168,7 +168,12 @@ def table(report: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a smaller run that finishes in under 2 minutes")
-    parser.add_argument("--servers", default="daphne,uvicorn", help="ASGI servers to compare (comma separated)")
+    parser.add_argument(
+        "--servers",
+        default="daphne,uvicorn",
+        help="ASGI servers to compare (comma separated): daphne, uvicorn, uvicorn-sansio, uvicorn-deflate; "
+        "a server named again is measured again (results as uvicorn#2, …), to alternate them on a busy machine",
+    )
     parser.add_argument("--only", default="1,2,3,4,5", help="workloads to run, e.g. 1,4")
     parser.add_argument("--out", default=None, help="result file (default bench/results/<date>.json)")
     parser.add_argument("--profile", action="store_true", help="py-spy the servers during fan-out and REST")
@@ -213,8 +218,10 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{kind} on ports {ports} (pids {stack.server_pids()})")
             return workloads.Ctx(stack, gen, seed, ports, args.quick, log, profile=args.profile)
 
+        seen: dict[str, int] = {}
         for kind in kinds:
-            res = report["servers"].setdefault(kind, {})
+            seen[kind] = seen.get(kind, 0) + 1
+            res = report["servers"].setdefault(kind if seen[kind] == 1 else f"{kind}#{seen[kind]}", {})
             ctx = phase(kind)
             if 2 in only:
                 log(f"[{kind}] workload 2: sockets held")
@@ -238,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         if 3 in only:
             # Fresh processes for the full run; the quick run reuses the servers still running
             # when they are the faster kind (it has seconds to spare, not a restart).
+            winner = winner.split("#")[0]
             if not (args.quick and stack.server_kind == winner and stack.servers):
                 ctx = phase(winner)
             res = report["servers"].setdefault(winner, {})

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "collab.core",
     "collab.accounts",
@@ -241,6 +242,11 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from our own static files (drf-spectacular-sidecar): /api/docs works with
+    # no internet and loads nothing from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "CAMELIZE_NAMES": False,
     "POSTPROCESSING_HOOKS": [
@@ -291,6 +297,8 @@ PRESENCE_SNAPSHOT_TTL = env.int("PRESENCE_SNAPSHOT_TTL", default=10)
 # Live sessions (liveSessions/)
 LIVE_SESSION_REMINDER_MINUTES = env.int("LIVE_SESSION_REMINDER_MINUTES", default=10)
 LIVE_SESSION_AUTO_END_GRACE = env.int("LIVE_SESSION_AUTO_END_GRACE", default=30)
+# How often beat sends the reminders and the auto-end, in seconds.
+LIVE_SESSION_TICK_SECONDS = env.int("LIVE_SESSION_TICK_SECONDS", default=30)
 
 # Office hours (officehours/): how often beat checks slot boundaries, in seconds.
 OFFICE_HOURS_TICK_SECONDS = env.int("OFFICE_HOURS_TICK_SECONDS", default=30)

@@ -26,6 +26,9 @@ from collab.asgi import application
 from collab.realtime.redis_client import sync_redis
 from tests.factories import AdminFactory, CourseFactory, EnrollmentFactory, InstructorFactory, UserFactory
 
+# pytester: tests/core/test_suite_guards.py runs small suites of its own.
+pytest_plugins = ["pytester"]
+
 
 def _database_vendor() -> str:
     engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]

@@ -23,6 +23,7 @@ import websockets
 from django.utils import timezone
 
 from collab.courses.demo import DEMO_PASSWORD, INSTRUCTOR_EMAIL, STUDENT_EMAILS
+from tests.core.test_schema import docs_page_assets
 from tests.servers import ROOT, free_port
 
 pytestmark = pytest.mark.e2e
@@ -156,6 +157,13 @@ async def first_hour(base: str, ws_base: str) -> None:
             response = await http.post("/api/auth/ws-ticket", headers=auth)
             assert response.status_code == 200, response.text
             return response.json()["ticket"]
+
+        # /api/docs works offline: the page and everything it loads come from this server.
+        docs = await http.get("/api/docs")
+        assert docs.status_code == 200, docs.text
+        for url in docs_page_assets(docs.text):
+            asset = await http.get(url)
+            assert asset.status_code == 200 and asset.content, url
 
         teacher, teacher_auth = await login(INSTRUCTOR_EMAIL)
         learner, learner_auth = await login(STUDENT_EMAILS[0])
