@@ -28,6 +28,8 @@ SOCKET_ALLOWED_ORIGINS = env.list(
     default=["http://localhost:3000", "http://localhost:8000", "http://127.0.0.1:8000"],
 )
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=SOCKET_ALLOWED_ORIGINS)
+# Browsers may read these response headers of a cross-origin call (list paging, 429s).
+CORS_EXPOSE_HEADERS = ["X-Next-Cursor", "Retry-After"]
 
 INSTALLED_APPS = [
     "daphne",
@@ -51,6 +53,7 @@ INSTALLED_APPS = [
     "liveSessions",
     "officehours",
     "studygroups",
+    "console",
 ]
 
 # Threads for sockets' database work per web process (collab/realtime/db.py); keep it at
@@ -299,6 +302,9 @@ LIVE_SESSION_REMINDER_MINUTES = env.int("LIVE_SESSION_REMINDER_MINUTES", default
 LIVE_SESSION_AUTO_END_GRACE = env.int("LIVE_SESSION_AUTO_END_GRACE", default=30)
 # How often beat sends the reminders and the auto-end, in seconds.
 LIVE_SESSION_TICK_SECONDS = env.int("LIVE_SESSION_TICK_SECONDS", default=30)
+# Seconds a session-typing-start lasts without renewal before the others get
+# session-user-stop-typing (liveSessions/typing_lifetime.py).
+TYPING_TIMEOUT = env.float("TYPING_TIMEOUT", default=6.0)
 
 # Office hours (officehours/): how often beat checks slot boundaries, in seconds.
 OFFICE_HOURS_TICK_SECONDS = env.int("OFFICE_HOURS_TICK_SECONDS", default=30)

@@ -13,7 +13,8 @@ from django.db.models import QuerySet
 
 from collab.accounts.models import User
 from collab.core.errors import NotFound
-from collab.courses.models import Course, Enrollment
+from collab.courses.membership import course_member_ids
+from collab.courses.models import Course
 from collab.courses.selectors import course_get_visible
 from presence import leases
 from presence.events import PresenceView
@@ -138,11 +139,6 @@ def presence_course_snapshot_rows(
     and its online members by name with their presence rows, in two queries."""
     active_member_ids = list(User.objects.filter(id__in=member_ids, is_active=True).values_list("id", flat=True))
     return active_member_ids, [(user, presence_row(user)) for user in _shown_online(live_ids)]
-
-
-def course_member_ids(*, course_id: uuid.UUID | str, instructor_id: uuid.UUID) -> list[uuid.UUID]:
-    """The enrolled users and the instructor of a course (one query)."""
-    return [*Enrollment.objects.filter(course_id=course_id).values_list("user_id", flat=True), instructor_id]
 
 
 def _shown_online(live_ids: list[str]) -> QuerySet[User]:

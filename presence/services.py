@@ -32,10 +32,11 @@ from django.utils import timezone
 
 from collab.accounts.models import User
 from collab.core.errors import NotAllowed
-from collab.courses.selectors import course_ids_for_user
+from collab.courses.membership import member_course_ids
 from collab.realtime.broadcast import broadcast_on_commit
 from collab.realtime.rooms import course_room, user_room
-from presence import fanout, hooks, leases
+from collab.realtime.signals import leases_swept
+from presence import fanout, leases
 from presence.events import PRESENCE_CHANGED, PresenceView, iso
 from presence.models import Status, UserPresence
 from presence.selectors import effective_status, self_view
@@ -124,7 +125,7 @@ def _announce_if_changed(row: UserPresence, before: tuple[str, str], *, live: bo
         return False
     row.announced_status = after[0]
     payload = _others_payload(row, after)  # built once for every room
-    rooms = [course_room(course_id) for course_id in course_ids_for_user(user_id=row.user_id)]
+    rooms = [course_room(course_id) for course_id in member_course_ids(row.user_id)]
     if rooms:
         # After commit, through the per-room coalescing fan-out (presence.fanout); a
         # rollback sends nothing. broadcast_on_commit cannot coalesce across processes.
@@ -211,9 +212,9 @@ def presence_sweep(*, now: float | None = None, batch: int = 1000) -> int:
     lapsed user to one sweep, and the row lock + announced_status stop a repeat.
 
     Also reconciles rows still announced as visible whose leases are gone for any other
-    reason (Redis restarted, a sweep killed midway). Then runs the hooks of other apps
-    (presence.hooks: e.g. live sessions free the seats of users whose sockets died with
-    their process). Returns how many users were announced offline."""
+    reason (Redis restarted, a sweep killed midway). Then sends `leases_swept`
+    (collab.realtime.signals: e.g. live sessions free the seats of users whose sockets
+    died with their process). Returns how many users were announced offline."""
     now = time.time() if now is None else now
     lapsed: dict[str, float] = {}
     while True:
@@ -237,8 +238,10 @@ def presence_sweep(*, now: float | None = None, batch: int = 1000) -> int:
             # One user's failure must not keep the others online; the row, if any, is
             # still announced as visible, so the next sweep retries it.
             log.exception("presence sweep could not reconcile user %s", user_id)
-    # Other apps release what their users held while connected (presence.hooks).
-    hooks.run_presence_swept()
+    # Other apps release what their users held while connected.
+    for receiver, result in leases_swept.send_robust(sender=None):
+        if isinstance(result, Exception):
+            log.error("leases_swept receiver %r failed", receiver, exc_info=result)
     return offline
 
 

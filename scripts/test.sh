@@ -17,6 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/services.sh postgres
+bash scripts/browser.sh
 bash scripts/venv.sh requirements-dev.txt
 
 run_id="$(date +%s)_$$"
@@ -89,6 +90,6 @@ DATABASE_URL=$database_url TEST_DATABASE_NAME=$pg_test_name COLLAB_TEST_DB_VENDO
 
 echo "== pass 2: SQLite ($scratch/test.sqlite3) + Redis ($redis_url)"
 DATABASE_URL="sqlite:///$scratch/collab.sqlite3" TEST_DATABASE_NAME="$scratch/test.sqlite3" COLLAB_TEST_DB_VENDOR=sqlite \
-  .venv/bin/pytest --create-db --timeout 300 -m "not e2e" "${xdist[@]}" "$@" || status=$?
+  .venv/bin/pytest --create-db --timeout 300 -m "not e2e and not browser" "${xdist[@]}" "$@" || status=$?
 
 exit "$status"

@@ -71,8 +71,11 @@ def procfile_web_command(port: int) -> list[str]:
     return [sys.executable, "-m", program, *args]
 
 
-def start_server(extra_env: dict[str, str] | None = None, *, timeout: float = 30.0) -> AsgiServer:
-    port = free_port()
+def start_server(
+    extra_env: dict[str, str] | None = None, *, timeout: float = 30.0, port: int | None = None
+) -> AsgiServer:
+    """The Procfile's web command on `port` (a free one by default), healthy when returned."""
+    port = port or free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "collab.settings_test",

@@ -19,7 +19,7 @@ from django.conf import settings
 
 from collab.core.errors import DomainError
 from collab.core.jsonframes import dumps, loads
-from collab.courses.selectors import course_ids_for_user
+from collab.courses.membership import member_course_ids
 from collab.realtime import dispatch
 from collab.realtime.auth import authenticate_socket, origin_allowed
 from collab.realtime.rooms import course_room, user_room
@@ -68,7 +68,7 @@ class CollabConsumer(AsyncWebsocketConsumer):
         self.bucket = TokenBucket(settings.SOCKET_RATE_PER_SECOND, settings.SOCKET_RATE_BURST)
         self.refused_in_a_row = 0
         await self.join_room(user_room(user.id))
-        for course_id in await database_sync_to_async(course_ids_for_user)(user_id=user.id):
+        for course_id in await database_sync_to_async(member_course_ids)(user.id):
             await self.join_room(course_room(course_id))
         await self.accept()
         for hook in dispatch.connect_hooks:
@@ -127,6 +127,8 @@ class CollabConsumer(AsyncWebsocketConsumer):
             await self._run_hook(hook)
         for room in list(self.rooms):
             await self.leave_room(room)
+        # Nothing of this socket outlives it (typing timers, entered sessions, leases).
+        self.state.clear()
 
     async def _run_hook(self, hook: dispatch.Hook) -> None:
         try:
@@ -145,6 +147,11 @@ class CollabConsumer(AsyncWebsocketConsumer):
         if room in self.rooms:
             self.rooms.discard(room)
             await self.channel_layer.group_discard(room, self.channel_name)
+            for hook in dispatch.room_left_hooks:
+                try:
+                    await hook(self, room)
+                except Exception:
+                    log.exception("room-left hook %s failed", getattr(hook, "__qualname__", hook))
 
     async def send_event(self, event: str, data: Any, *, room: str | None = None) -> None:
         frame: dict[str, Any] = {"event": event, "data": data}

@@ -6,8 +6,11 @@ is the `ack` payload. Raise a `collab.core.errors.DomainError` to answer with an
 frame (its code and message); the socket stays open either way.
 
 Lifecycle hooks let an app react to every socket: `on_socket_connect`,
-`on_socket_disconnect` and `on_socket_traffic` (every accepted frame, e.g. to renew a
-presence lease). Hooks must be cheap; they run on the event loop.
+`on_socket_disconnect`, `on_socket_traffic` (every accepted frame, e.g. to renew a
+presence lease) and `on_room_left` (the socket left a room, whatever made it: its own
+leave event, a control message after an unenrolment or the end of a session, or the
+close), so per-socket state tied to a room dies with the membership. Hooks must be
+cheap; they run on the event loop.
 """
 
 from __future__ import annotations
@@ -37,11 +40,13 @@ class Socket(Protocol):
 
 Handler = Callable[[Socket, dict], Awaitable[dict | None]]
 Hook = Callable[[Socket], Awaitable[None]]
+RoomHook = Callable[[Socket, str], Awaitable[None]]
 
 _handlers: dict[str, Handler] = {}
 connect_hooks: list[Hook] = []
 disconnect_hooks: list[Hook] = []
 traffic_hooks: list[Hook] = []
+room_left_hooks: list[RoomHook] = []
 
 
 def socket_event(name: str) -> Callable[[Handler], Handler]:
@@ -75,6 +80,12 @@ def on_socket_disconnect(hook: Hook) -> Hook:
 
 def on_socket_traffic(hook: Hook) -> Hook:
     traffic_hooks.append(hook)
+    return hook
+
+
+def on_room_left(hook: RoomHook) -> RoomHook:
+    """`hook(socket, room)` after the socket left `room`."""
+    room_left_hooks.append(hook)
     return hook
 
 

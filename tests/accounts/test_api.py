@@ -221,6 +221,23 @@ def test_refresh_rotates_and_refuses_the_used_token(student):
     assert_error(reused_again, 401, "token_not_valid")
 
 
+def test_a_revoked_refresh_token_gets_one_message_whoever_notices(student):
+    """issue 15: simplejwt's blacklist check and our locked re-check had two texts."""
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    from collab.accounts.services import TOKEN_REVOKED
+
+    used = login(student)["refresh"]
+    assert anon().post("/api/auth/refresh", {"refresh": used}, format="json").status_code == 200
+    again = anon().post("/api/auth/refresh", {"refresh": used}, format="json")  # simplejwt's check
+    unrecorded = login(student)["refresh"]
+    OutstandingToken.objects.filter(jti=RefreshToken(unrecorded)["jti"]).delete()
+    locked = anon().post("/api/auth/refresh", {"refresh": unrecorded}, format="json")  # our re-check
+    for response in (again, locked):
+        assert response.status_code == 401
+        assert response.json()["error"] == {"code": "token_not_valid", "message": TOKEN_REVOKED}
+
+
 @pytest.mark.parametrize("refresh", ["garbage", "a.b.c", "x" * 2000])
 def test_refresh_with_an_invalid_token_is_401(db, refresh):
     assert_error(anon().post("/api/auth/refresh", {"refresh": refresh}, format="json"), 401, "token_not_valid")

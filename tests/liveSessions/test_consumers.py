@@ -177,9 +177,12 @@ async def test_outsiders_and_bad_frames_are_refused(course, student):
 
         await request(learner, "join-live-session", {"sessionId": str(session.id)})
         reply = await request(learner, "session-message", {"sessionId": str(session.id), "message": "x" * 2001})
-        assert reply["data"]["code"] == "message_too_long"
+        assert reply["data"]["code"] == "invalid"
+        assert reply["data"]["fields"] == {"message": ["At most 2000 characters."]}
         reply = await request(learner, "session-message", {"sessionId": str(session.id), "message": "   "})
-        assert reply["data"]["code"] == "invalid_message"
+        assert reply["data"]["code"] == "invalid" and reply["data"]["fields"] == {"message": ["May not be empty."]}
+        reply = await request(learner, "session-message", {"sessionId": str(session.id), "message": "a\u0000b"})
+        assert reply["data"]["code"] == "invalid" and "U+0000" in reply["data"]["fields"]["message"][0]
         reply = await request(learner, "session-message", {"sessionId": str(session.id), "message": ["x"]})
         assert reply["event"] == "error"
         assert await db(SessionMessage.objects.count)() == 0

@@ -22,7 +22,6 @@ from collab.realtime.testing import capture_broadcasts
 from liveSessions import services
 from liveSessions.models import AttendanceInterval, LeaveReason, SessionAttendance, SessionStatus
 from presence import leases
-from presence.hooks import presence_swept_hooks
 from presence.tasks import presence_sweep
 from tests.concurrency import run_at_once
 from tests.conftest import access_token_for, ws_connect
@@ -129,7 +128,6 @@ async def test_a_lapsed_socket_frees_the_last_seat_once(settings, one_seat, stud
 
 
 async def test_the_presence_sweep_runs_the_release(one_seat, student, mate):
-    assert services.attendance_release_lapsed in presence_swept_hooks()
     comm = await socket_join(student, one_seat)
     try:
         await db(lapse)(student)
