@@ -395,8 +395,9 @@ def test_a_join_waiting_on_the_unenrolment_is_refused_once_it_commits(
         assert joining.is_alive(), "the join should wait for the unenrolment's lock"
     finally:
         release.set()
-        unenrolling.join(timeout=20)
-    joining.join(timeout=20)
+        unenrolling.join(timeout=60)
+    joining.join(timeout=60)
+    assert not unenrolling.is_alive() and not joining.is_alive(), "a thread hung"
     assert results["unenrol"] is None
     assert isinstance(results["join"], DomainError), results["join"]
     assert not joined()

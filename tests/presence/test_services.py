@@ -33,7 +33,8 @@ def _run_at_once(*targets):
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(30)
+        thread.join(60)
+    assert not [thread for thread in threads if thread.is_alive()], "a thread hung"
     assert not errors, errors
 
 
