@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 from django.utils import timezone
+from rest_framework_simplejwt.tokens import AccessToken
 from selenium.webdriver.support.ui import Select
 
 from liveSessions.models import SessionMessage
@@ -240,6 +241,19 @@ def test_a_cut_connection_comes_back_showing_what_it_missed(browsers, klass):
     student.find("#chat-input").send_keys("back again\n")
     teacher.wait_text("#messages", "back again")
     other.wait_text("#messages", "back again")
+
+    # Her access token is renewed before it expires (at 80% of its life); the renewal
+    # rotates the refresh token kept in the tab, and the page goes on working.
+    token = student.js("return window.collabConsole.auth.access")
+    refresh = student.js("return sessionStorage.getItem('collab.refreshToken')")
+    issued, expires = (AccessToken(token)[claim] for claim in ("iat", "exp"))
+    due = student.js("return window.collabConsole.auth.refreshDueAt") / 1000
+    assert issued + 0.75 * (expires - issued) < due < expires
+    student.js("return window.collabConsole.auth.refresh()")
+    student.wait(lambda: student.js("return window.collabConsole.auth.access") != token, "a new access token")
+    assert student.js("return sessionStorage.getItem('collab.refreshToken')") not in (None, refresh)
+    student.find("#chat-input").send_keys("still here\n")
+    teacher.wait_text("#messages", "still here")
 
 
 def test_a_study_group_forms_talks_and_is_run_by_its_admin(browsers, klass):
