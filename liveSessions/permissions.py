@@ -62,7 +62,7 @@ class LiveSessionPermission(BasePermission):
         return cls.is_session_staff(user, session)
 
     @classmethod
-    def can_moderate_chat(cls, user: User, session: LiveSession) -> bool:
+    def can_moderate(cls, user: User, session: LiveSession) -> bool:
         return cls.is_session_staff(user, session)
 
     @staticmethod

@@ -19,7 +19,7 @@ urlpatterns = [
     path(
         "/<uuid:session_id>/messages/<uuid:message_id>",
         views.SessionMessageDetailView.as_view(),
-        name="live-session-message-detail",
+        name="live-session-message",
     ),
     path("/<uuid:session_id>/attendance", views.SessionAttendanceView.as_view(), name="live-session-attendance"),
 ]

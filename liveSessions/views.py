@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from collab.chat.serializers import ChatHistorySerializer, history_response
 from collab.chat.services import HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT
 from collab.core.params import cursor_param, cursor_schema_parameters, datetime_param, limit_param
+from collab.core.renderers import JsonForMetadataAndErrorsMixin
 from liveSessions import selectors, services
 from liveSessions.models import SessionStatus
 from liveSessions.permissions import LiveSessionPermission
@@ -212,7 +213,26 @@ class SessionMessagesView(_SessionView):
         return Response(history_response(messages, next_cursor=next_cursor))
 
 
-class SessionAttendanceView(_SessionView):
+class SessionMessageDetailView(_SessionView):
+    @extend_schema(
+        responses={
+            204: OpenApiResponse(description="Deleted; the room gets session-message-deleted"),
+            403: OpenApiResponse(description="not_session_owner"),
+            **ERRORS,
+            404: OpenApiResponse(description="session_not_found, or message_not_found (not a message of this session)"),
+            409: OpenApiResponse(description="message_already_deleted"),
+        },
+        summary="Delete a chat message (moderation: the session's instructor and admins)",
+    )
+    def delete(self, request, session_id, message_id):
+        message = selectors.session_message_get_for_moderation(
+            user=request.user, session_id=session_id, message_id=message_id
+        )
+        services.session_message_delete(message=message, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SessionAttendanceView(JsonForMetadataAndErrorsMixin, _SessionView):
     renderer_classes = [CamelCaseJSONRenderer, AttendanceCsvRenderer]
 
     @extend_schema(
@@ -246,26 +266,3 @@ class SessionAttendanceView(_SessionView):
             response["Content-Disposition"] = f'attachment; filename="attendance-{session.id}-{stamp}.csv"'
             return response
         return Response(AttendanceReportSerializer(report).data)
-
-    def handle_exception(self, exc):
-        response = super().handle_exception(exc)
-        # Errors stay JSON even when the CSV was asked for.
-        self.request.accepted_renderer = CamelCaseJSONRenderer()
-        self.request.accepted_media_type = CamelCaseJSONRenderer.media_type
-        return response
-
-
-class SessionMessageDetailView(_SessionView):
-    @extend_schema(
-        request=None,
-        responses={
-            204: OpenApiResponse(description="Deleted: the room gets session-message-deleted"),
-            403: OpenApiResponse(description="not_allowed_to_moderate: not the owner, course staff or an admin"),
-            409: OpenApiResponse(description="message_already_deleted"),
-            **ERRORS,
-        },
-        summary="Delete a chat message (moderation: the session's instructor, the course's staff, admins)",
-    )
-    def delete(self, request, session_id, message_id):
-        services.session_message_moderate(actor=request.user, session_id=session_id, message_id=message_id)
-        return Response(status=status.HTTP_204_NO_CONTENT)

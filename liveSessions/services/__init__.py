@@ -9,7 +9,7 @@ from liveSessions.services.attendance import (
     attendance_release_lapsed,
     attendance_socket_exit,
 )
-from liveSessions.services.chat import session_message_delete, session_message_moderate, session_message_send
+from liveSessions.services.chat import session_message_delete, session_message_send
 from liveSessions.services.lifecycle import (
     live_session_cancel,
     live_session_create,
@@ -33,6 +33,5 @@ __all__ = [
     "live_session_send_reminders",
     "live_session_start",
     "session_message_delete",
-    "session_message_moderate",
     "session_message_send",
 ]

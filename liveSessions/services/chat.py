@@ -15,14 +15,12 @@ from django.db.models import BooleanField, ExpressionWrapper
 
 from collab.accounts.models import User
 from collab.chat.services import chat_clean_body, chat_payload, chat_soft_delete
-from collab.core.errors import NotAllowed, NotFound
+from collab.core.errors import NotFound
 from collab.courses.membership import member_q
 from collab.realtime.broadcast import broadcast_on_commit
 from liveSessions import events
 from liveSessions.models import LiveSession, SessionMessage, SessionStatus
-from liveSessions.permissions import LiveSessionPermission
-from liveSessions.selectors import session_get_joinable
-from liveSessions.services._common import state_conflict
+from liveSessions.services.common import state_conflict
 
 
 def _session_chat_access(*, user: User, session_id: uuid.UUID) -> str:
@@ -57,25 +55,9 @@ def session_message_send(*, actor: User, session_id: uuid.UUID, message: object)
 
 
 @transaction.atomic
-def session_message_moderate(*, actor: User, session_id: uuid.UUID, message_id: uuid.UUID) -> SessionMessage:
-    """A course staff member (or the owner, an admin) deletes a chat message of a session
-    (REST). Session not joinable or message not in it: 404; others who may join: 403
-    `not_allowed_to_moderate`; already deleted: 409 `message_already_deleted`."""
-    session = session_get_joinable(user=actor, session_id=session_id)
-    if not LiveSessionPermission.can_moderate_chat(actor, session):
-        raise NotAllowed(
-            "Only the session's instructor and course staff can delete messages.", code="not_allowed_to_moderate"
-        )
-    message = SessionMessage.objects.filter(id=message_id, session_id=session.id).first()
-    if message is None:
-        raise NotFound("No such message in this session.", code="message_not_found")
-    return session_message_delete(message=message, actor=actor)
-
-
-@transaction.atomic
 def session_message_delete(*, message: SessionMessage, actor: User) -> SessionMessage:
-    """Moderation (staff from the admin, course staff through session_message_moderate):
-    soft delete, and the room sees it vanish."""
+    """Moderation (the session's instructor over REST, staff from the admin): soft delete,
+    and the room sees it vanish. 409 `message_already_deleted` for a deleted message."""
     locked = SessionMessage.objects.select_for_update().get(pk=message.pk)
     chat_soft_delete(locked, actor=actor)
     broadcast_on_commit(

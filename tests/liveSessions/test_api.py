@@ -357,6 +357,37 @@ def test_messages_history_newest_first_with_cursor(api, live, student):
     assert len(sent) == 5
 
 
+def test_the_host_deletes_a_chat_message_and_the_room_sees_it(
+    api, live, instructor, student, other_student, admin_user, django_capture_on_commit_callbacks
+):
+    from collab.realtime.testing import capture_broadcasts
+    from liveSessions.models import SessionMessage
+
+    message = services.session_message_send(actor=student, session_id=live.id, message="rude")
+    path = f"{BASE}/{live.id}/messages/{message.id}"
+    # Refusals first: nothing changes and nothing is broadcast.
+    with capture_broadcasts() as sent, django_capture_on_commit_callbacks(execute=True):
+        assert api(None).delete(path).status_code == 401
+        refused = api(student).delete(path)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (403, "not_session_owner")
+        outsider = api(other_student).delete(path)
+        assert (outsider.status_code, outsider.json()["error"]["code"]) == (404, "session_not_found")
+        missing = api(instructor).delete(f"{BASE}/{live.id}/messages/{uuid.uuid4()}")
+        assert (missing.status_code, missing.json()["error"]["code"]) == (404, "message_not_found")
+        elsewhere = live_session(live.course, status=S.LIVE)
+        wrong_session = api(instructor).delete(f"{BASE}/{elsewhere.id}/messages/{message.id}")
+        assert wrong_session.json()["error"]["code"] == "message_not_found"
+    assert sent == []
+    assert SessionMessage.objects.get(id=message.id).deleted_at is None
+
+    with capture_broadcasts() as sent, django_capture_on_commit_callbacks(execute=True):
+        assert api(instructor).delete(path).status_code == 204
+    assert [(b.event, b.room) for b in sent] == [("session-message-deleted", f"session-{live.id}")]
+    assert api(student).get(f"{BASE}/{live.id}/messages").json()["messages"] == []
+    again = api(admin_user).delete(path)
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "message_already_deleted")
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ties=st.lists(st.integers(min_value=1, max_value=5), min_size=1, max_size=12), limit=st.integers(1, 8))
 def test_history_pages_through_messages_sharing_a_timestamp_exactly_once(api, live, student, ties, limit):
@@ -454,6 +485,18 @@ def test_schema_documents_every_route(api, admin_user):
         "/api/live-sessions/{session_id}/leave",
         "/api/live-sessions/{session_id}/attendees",
         "/api/live-sessions/{session_id}/messages",
+        "/api/live-sessions/{session_id}/messages/{message_id}",
         "/api/live-sessions/{session_id}/attendance",
     ]:
         assert path in paths, path
+
+
+def test_options_and_head_on_the_csv_report_answer_without_the_csv_renderer(api, live, instructor):
+    """issue 15: OPTIONS …/attendance?format=csv was a 500 (KeyError in the CSV renderer)."""
+    options = api(instructor).options(f"{BASE}/{live.id}/attendance?format=csv")
+    assert options.status_code == 200 and options["Content-Type"].startswith("application/json")
+    assert "GET" in options["Allow"]
+    head = api(instructor).head(f"{BASE}/{live.id}/attendance?format=csv")
+    assert head.status_code == 200 and head["Content-Type"].startswith("text/csv") and head.content == b""
+    refused = api(UserFactory()).get(f"{BASE}/{live.id}/attendance?format=csv")
+    assert refused.status_code in (403, 404) and refused.json()["error"]["code"]

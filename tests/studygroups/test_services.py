@@ -63,7 +63,8 @@ def test_forty_students_race_for_six_free_places(course, student):
         _run_threads([lambda user=user: join(user) for user in racers])
     finally:
         done.set()
-        watcher.join(10)
+        watcher.join(30)
+    assert not watcher.is_alive(), "the watcher hung"
 
     statuses = sorted(results)
     assert len(statuses) == 40
