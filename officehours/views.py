@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from collab.core.params import limit_param
+from collab.core.renderers import JsonForMetadataAndErrorsMixin
 from officehours import selectors, services
 from officehours.permissions import OfficeHoursPermission
 from officehours.renderers import StatsCsvRenderer
@@ -261,7 +262,7 @@ class AnnouncementDetailView(Base):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class QueueStatsView(Base):
+class QueueStatsView(JsonForMetadataAndErrorsMixin, Base):
     renderer_classes = [CamelCaseJSONRenderer, StatsCsvRenderer]
 
     @extend_schema(
@@ -296,10 +297,3 @@ class QueueStatsView(Base):
             response["Content-Disposition"] = f'attachment; filename="office-hours-{instructor_id}-{stamp}.csv"'
             return response
         return Response(QueueStatsSerializer(stats).data)
-
-    def handle_exception(self, exc):
-        response = super().handle_exception(exc)
-        # Errors stay JSON even when the CSV was asked for.
-        self.request.accepted_renderer = CamelCaseJSONRenderer()
-        self.request.accepted_media_type = CamelCaseJSONRenderer.media_type
-        return response
