@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from urllib.parse import parse_qs, urlparse
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from collab.accounts.models import User
 from collab.accounts.tokens import bearer_user_id
+from collab.realtime.db import socket_db
 from collab.realtime.tickets import ticket_consume
 
 
@@ -36,9 +36,14 @@ def _bearer_user_id(scope: dict) -> uuid.UUID | None:
     return bearer_user_id(_header(scope, b"authorization"))
 
 
-@database_sync_to_async
-def _active_user(user_id: uuid.UUID) -> User | None:
+def _active_user_sync(user_id: uuid.UUID) -> User | None:
     return User.objects.filter(id=user_id, is_active=True).first()
+
+
+async def _active_user(user_id: uuid.UUID) -> User | None:
+    # A read on the socket pool, not Channels' one database thread, where a class's
+    # handshakes queued behind each other's and behind every join (bench profile).
+    return await socket_db(_active_user_sync)(user_id)
 
 
 async def authenticate_socket(scope: dict) -> User | None:
