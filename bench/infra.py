@@ -25,7 +25,8 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-DB_NAME = "collab_bench"
+# BENCH_DB_NAME keeps two benchmark runs on one PostgreSQL server apart.
+DB_NAME = os.environ.get("BENCH_DB_NAME", "collab_bench")
 PG = "postgres://postgres@127.0.0.1:5432"
 PEER_DIR = ROOT / "bench" / "peers" / "socketio"
 
@@ -247,7 +248,7 @@ class Stack:
                 "--proxy-headers",
                 "collab.asgi:application",
             ]
-        if kind in ("uvicorn", "uvicorn-deflate"):
+        if kind in ("uvicorn", "uvicorn-deflate", "uvicorn-sansio"):
             # "uvicorn" turns permessage-deflate off: browsers offer it and uvicorn accepts it
             # by default, which costs a zlib context per socket (about 90 KiB) and a
             # compression per recipient per frame; daphne does not negotiate it at all.
@@ -266,7 +267,10 @@ class Stack:
                 "--http",
                 "httptools",
                 "--ws",
-                "websockets",
+                # "uvicorn-sansio": uvicorn's sans-I/O implementation on the websockets
+                # library's protocol core; "uvicorn": its legacy websockets implementation
+                # (deprecated by uvicorn 0.35).
+                "websockets-sansio" if kind == "uvicorn-sansio" else "websockets",
                 "--lifespan",
                 "off",
                 "--no-access-log",

@@ -28,6 +28,8 @@ SOCKET_ALLOWED_ORIGINS = env.list(
     default=["http://localhost:3000", "http://localhost:8000", "http://127.0.0.1:8000"],
 )
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=SOCKET_ALLOWED_ORIGINS)
+# Browsers may read these response headers of a cross-origin call (list paging, 429s).
+CORS_EXPOSE_HEADERS = ["X-Next-Cursor", "Retry-After"]
 
 INSTALLED_APPS = [
     "daphne",
@@ -41,6 +43,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "collab.core",
     "collab.accounts",
@@ -50,6 +53,7 @@ INSTALLED_APPS = [
     "liveSessions",
     "officehours",
     "studygroups",
+    "console",
 ]
 
 # Threads for sockets' database work per web process (collab/realtime/db.py); keep it at
@@ -116,8 +120,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
         "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # SQLite serialises writers; a busy timeout lets web, worker and beat share it.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # SQLite serialises writers; a busy timeout lets web, worker and beat share it. Each
+    # transaction takes the write lock when it begins (IMMEDIATE): a deferred one that reads
+    # and then writes fails at once with "database is locked" when another writer got in
+    # between, and the busy timeout cannot help it. Writers queue instead, which is also
+    # what stands in for PostgreSQL's row locks (select_for_update is a no-op on SQLite).
+    # WAL lets readers go on while one writer writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
 # Lets parallel test runs on one PostgreSQL server keep apart.
 if env("TEST_DATABASE_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME")}
@@ -234,6 +245,11 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from our own static files (drf-spectacular-sidecar): /api/docs works with
+    # no internet and loads nothing from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "CAMELIZE_NAMES": False,
     "POSTPROCESSING_HOOKS": [
@@ -288,6 +304,11 @@ LIVE_SESSION_AUTO_END_GRACE = env.int("LIVE_SESSION_AUTO_END_GRACE", default=30)
 # one session-participants-batch per window (liveSessions.announce). 0 turns it off.
 LIVE_SESSION_BATCH_THRESHOLD = env.int("LIVE_SESSION_BATCH_THRESHOLD", default=50)
 LIVE_SESSION_BATCH_WINDOW = env.float("LIVE_SESSION_BATCH_WINDOW", default=0.5)
+# How often beat sends the reminders and the auto-end, in seconds.
+LIVE_SESSION_TICK_SECONDS = env.int("LIVE_SESSION_TICK_SECONDS", default=30)
+# Seconds a session-typing-start lasts without renewal before the others get
+# session-user-stop-typing (liveSessions/typing_lifetime.py).
+TYPING_TIMEOUT = env.float("TYPING_TIMEOUT", default=6.0)
 
 # Office hours (officehours/): how often beat checks slot boundaries, in seconds.
 OFFICE_HOURS_TICK_SECONDS = env.int("OFFICE_HOURS_TICK_SECONDS", default=30)

@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.db import models
 
 from collab.chat.admin import ChatMessageAdmin
+from collab.core.admin import TextRuleAdminMixin
 from collab.core.errors import DomainError
 from liveSessions import services
 from liveSessions.models import AttendanceInterval, LiveSession, SessionAttendance, SessionMessage
@@ -23,7 +24,7 @@ class SessionAttendanceInline(admin.TabularInline):
 
 
 @admin.register(LiveSession)
-class LiveSessionAdmin(admin.ModelAdmin):
+class LiveSessionAdmin(TextRuleAdminMixin, admin.ModelAdmin):
     list_display = ["title", "course", "instructor", "status", "scheduled_at", "started_at", "ended_at", "capacity"]
     list_filter = ["status", "course", "scheduled_at"]
     search_fields = ["title", "instructor__email", "instructor__name", "course__title"]

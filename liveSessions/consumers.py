@@ -17,10 +17,9 @@ import logging
 from channels.db import database_sync_to_async
 
 from collab.core.errors import Conflict, DomainError
-from collab.realtime.broadcast import broadcast_now
 from collab.realtime.db import socket_db
 from collab.realtime.dispatch import on_socket_disconnect, socket_event, validate
-from liveSessions import events, services
+from liveSessions import events, services, typing_lifetime
 from liveSessions.serializers import SessionMessageSocketSerializer, SessionSocketSerializer
 
 log = logging.getLogger(__name__)
@@ -105,23 +104,22 @@ async def session_message(socket, data: dict) -> dict:
     stored = await socket_db(services.session_message_send)(
         actor=socket.user, session_id=body["session_id"], message=body["message"]
     )
+    # A sent message ends the typing that wrote it.
+    await typing_lifetime.typing_stopped(socket, str(body["session_id"]))
     return {"id": str(stored.id), "sessionId": str(body["session_id"]), "sentAt": stored.sent_at.isoformat()}
-
-
-async def _typing(socket, data: dict, event: str) -> dict:
-    session_id = validate(SessionSocketSerializer, data)["session_id"]
-    room = _require_in_room(socket, session_id)
-    await broadcast_now(
-        room, event, events.participant_payload(session_id, socket.user), exclude_channel=socket.channel_name
-    )
-    return {"sessionId": str(session_id)}
 
 
 @socket_event(events.TYPING_START)
 async def session_typing_start(socket, data: dict) -> dict:
-    return await _typing(socket, data, events.USER_TYPING)
+    session_id = str(validate(SessionSocketSerializer, data)["session_id"])
+    _require_in_room(socket, session_id)
+    await typing_lifetime.typing_started(socket, session_id)
+    return {"sessionId": session_id}
 
 
 @socket_event(events.TYPING_STOP)
 async def session_typing_stop(socket, data: dict) -> dict:
-    return await _typing(socket, data, events.USER_STOP_TYPING)
+    session_id = str(validate(SessionSocketSerializer, data)["session_id"])
+    _require_in_room(socket, session_id)
+    await typing_lifetime.typing_stopped(socket, session_id)
+    return {"sessionId": session_id}

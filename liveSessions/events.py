@@ -38,6 +38,11 @@ def session_room(session_id: uuid.UUID | str) -> str:
     return f"session-{session_id}"
 
 
+def session_id_from_room(room: str) -> str | None:
+    """The session id of a `session-<id>` room name; None for any other room."""
+    return room.removeprefix("session-") if room.startswith("session-") else None
+
+
 def session_payload(session: LiveSession, *, active_attendees: int | None = None) -> dict:
     """The session as the REST detail shows it (minus what needs a query)."""
     data = {

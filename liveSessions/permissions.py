@@ -5,7 +5,8 @@ from __future__ import annotations
 from rest_framework.permissions import BasePermission
 
 from collab.accounts.models import User
-from collab.courses.models import Course, Enrollment
+from collab.courses import membership
+from collab.courses.models import Course
 from liveSessions.models import LiveSession
 
 
@@ -22,7 +23,7 @@ class LiveSessionPermission(BasePermission):
     - manage (start, end, cancel): the session's instructor (the owner) only; others who
       can see the session get 403. Staff end or cancel from the Django admin, and beat
       auto-ends, through the same services.
-    - attendance report: the owner and admins.
+    - attendance report and chat moderation (deleting a message): the owner and admins.
     - the owner never takes a seat: capacity counts everyone else, so a full session
       never locks out its own host.
     """
@@ -33,15 +34,13 @@ class LiveSessionPermission(BasePermission):
             return False
         if user.is_admin or session.course_id is None or session.instructor_id == user.id:
             return True
-        if session.course.instructor_id == user.id:
-            return True
-        return Enrollment.objects.filter(course_id=session.course_id, user_id=user.id).exists()
+        return membership.is_member(user, session.course)
 
     @staticmethod
     def can_create(user: User, course: Course | None) -> bool:
         if not (user.is_authenticated and user.is_instructor):
             return False
-        return course is None or course.instructor_id == user.id
+        return course is None or membership.teaches(user, course)
 
     @staticmethod
     def can_manage(user: User, session: LiveSession) -> bool:
@@ -49,6 +48,10 @@ class LiveSessionPermission(BasePermission):
 
     @staticmethod
     def can_see_report(user: User, session: LiveSession) -> bool:
+        return user.is_authenticated and (user.is_admin or session.instructor_id == user.id)
+
+    @staticmethod
+    def can_moderate(user: User, session: LiveSession) -> bool:
         return user.is_authenticated and (user.is_admin or session.instructor_id == user.id)
 
     @staticmethod

@@ -11,10 +11,11 @@ from django.utils import timezone
 from collab.accounts.models import User
 from collab.chat.services import chat_history
 from collab.core.errors import NotAllowed, NotFound
+from collab.core.params import Cursor
 from collab.courses.selectors import course_get_visible
 from liveSessions.models import LiveSession, SessionAttendance, SessionMessage, SessionStatus
 from liveSessions.permissions import LiveSessionPermission
-from liveSessions.services._common import live_overlap
+from liveSessions.services.common import live_overlap
 
 
 def with_active_attendees(sessions: QuerySet[LiveSession]) -> QuerySet[LiveSession]:
@@ -68,8 +69,24 @@ def session_attendees(*, session: LiveSession, limit: int) -> list[SessionAttend
     )
 
 
-def session_messages(*, session: LiveSession, before: datetime | None, limit: int) -> list[SessionMessage]:
-    return chat_history(SessionMessage.objects.filter(session=session), before=before, limit=limit)
+def session_messages(
+    *, session: LiveSession, cursor: Cursor | None = None, before: datetime | None = None, limit: int
+) -> tuple[list[SessionMessage], str | None]:
+    """One page of the session's chat and the next page's cursor (collab.chat.services.chat_history)."""
+    return chat_history(SessionMessage.objects.filter(session=session), cursor=cursor, before=before, limit=limit)
+
+
+def session_message_get_for_moderation(*, user: User, session_id: uuid.UUID, message_id: uuid.UUID) -> SessionMessage:
+    """A message of the session that `user` may delete. 404 `session_not_found` when the
+    session is not theirs to see, 403 `not_session_owner` when they may see but not
+    moderate it, 404 `message_not_found` for a message not in this session."""
+    session = session_get_joinable(user=user, session_id=session_id)
+    if not LiveSessionPermission.can_moderate(user, session):
+        raise NotAllowed("Only the session's instructor and admins delete chat messages.", code="not_session_owner")
+    message = SessionMessage.objects.filter(session=session, id=message_id).first()
+    if message is None:
+        raise NotFound("Message not found.", code="message_not_found")
+    return message
 
 
 def attendance_report(*, user: User, session_id: uuid.UUID) -> tuple[LiveSession, list[dict]]:

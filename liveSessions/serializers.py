@@ -1,10 +1,17 @@
+from datetime import timedelta
+
 from django.core.validators import URLValidator
 from django.utils import timezone
 from rest_framework import serializers
 
 from collab.accounts.serializers import UserSummarySerializer
+from collab.chat.models import MESSAGE_MAX_LENGTH
+from collab.core.fields import BoundedDateTimeField
+from collab.core.text import TextField
 from liveSessions.models import CAPACITY_MAX, DURATION_MAX_MINUTES, LiveSession, SessionStatus
 
+# A class is planned weeks or months ahead; years ahead is a typo (and 9999 overflowed).
+SCHEDULE_MAX_AHEAD_DAYS = 730
 HTTP_URL = [URLValidator(schemes=["http", "https"])]
 MATERIALS_MAX = 50
 
@@ -19,14 +26,16 @@ class HttpUrlField(serializers.URLField):
 
 
 class MaterialSerializer(serializers.Serializer):
-    title = serializers.CharField(min_length=1, max_length=200)
+    title = TextField(max_length=200)
     url = HttpUrlField()
 
 
 class LiveSessionCreateSerializer(serializers.Serializer):
-    title = serializers.CharField(min_length=1, max_length=200)
-    description = serializers.CharField(max_length=5000, allow_blank=True, required=False, default="")
-    scheduled_at = serializers.DateTimeField()
+    title = TextField(max_length=200)
+    description = TextField(max_length=5000, allow_blank=True, required=False, default="")
+    scheduled_at = BoundedDateTimeField(
+        help_text=f"ISO 8601 with a time zone; in the future, at most {SCHEDULE_MAX_AHEAD_DAYS} days ahead."
+    )
     duration = serializers.IntegerField(min_value=1, max_value=DURATION_MAX_MINUTES, help_text="Minutes.")
     capacity = serializers.IntegerField(
         min_value=1,
@@ -42,8 +51,11 @@ class LiveSessionCreateSerializer(serializers.Serializer):
     materials = MaterialSerializer(many=True, required=False, default=list, max_length=MATERIALS_MAX)
 
     def validate_scheduled_at(self, value):
-        if value <= timezone.now():
+        now = timezone.now()
+        if value <= now:
             raise serializers.ValidationError("Must be in the future.")
+        if value > now + timedelta(days=SCHEDULE_MAX_AHEAD_DAYS):
+            raise serializers.ValidationError(f"At most {SCHEDULE_MAX_AHEAD_DAYS} days ahead.")
         return value
 
 
@@ -149,5 +161,4 @@ class SessionSocketSerializer(serializers.Serializer):
 
 class SessionMessageSocketSerializer(serializers.Serializer):
     session_id = serializers.UUIDField()
-    # Length and emptiness are checked by chat_clean_body (the shared rule).
-    message = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=20000)
+    message = TextField(max_length=MESSAGE_MAX_LENGTH)

@@ -12,7 +12,8 @@ from rest_framework.views import APIView
 
 from collab.chat.serializers import ChatHistorySerializer, history_response
 from collab.chat.services import HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT
-from collab.core.params import datetime_param, limit_param
+from collab.core.params import cursor_param, cursor_schema_parameters, datetime_param, limit_param
+from collab.core.renderers import JsonForMetadataAndErrorsMixin
 from liveSessions import selectors, services
 from liveSessions.models import SessionStatus
 from liveSessions.permissions import LiveSessionPermission
@@ -198,7 +199,7 @@ class SessionAttendeesView(_SessionView):
 class SessionMessagesView(_SessionView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("before", OpenApiTypes.DATETIME, description="Only messages sent before this time"),
+            *cursor_schema_parameters(what="messages"),
             OpenApiParameter("limit", int, description=f"1..{HISTORY_MAX_LIMIT}, default {HISTORY_DEFAULT_LIMIT}"),
         ],
         responses={200: ChatHistorySerializer, **ERRORS},
@@ -206,13 +207,32 @@ class SessionMessagesView(_SessionView):
     )
     def get(self, request, session_id):
         session = selectors.session_get_joinable(user=request.user, session_id=session_id)
-        before = datetime_param(request, "before")
+        cursor, before = cursor_param(request), datetime_param(request, "before")
         limit = limit_param(request, default=HISTORY_DEFAULT_LIMIT, maximum=HISTORY_MAX_LIMIT)
-        messages = selectors.session_messages(session=session, before=before, limit=limit)
-        return Response(history_response(messages, limit=limit))
+        messages, next_cursor = selectors.session_messages(session=session, cursor=cursor, before=before, limit=limit)
+        return Response(history_response(messages, next_cursor=next_cursor))
 
 
-class SessionAttendanceView(_SessionView):
+class SessionMessageDetailView(_SessionView):
+    @extend_schema(
+        responses={
+            204: OpenApiResponse(description="Deleted; the room gets session-message-deleted"),
+            403: OpenApiResponse(description="not_session_owner"),
+            **ERRORS,
+            404: OpenApiResponse(description="session_not_found, or message_not_found (not a message of this session)"),
+            409: OpenApiResponse(description="message_already_deleted"),
+        },
+        summary="Delete a chat message (moderation: the session's instructor and admins)",
+    )
+    def delete(self, request, session_id, message_id):
+        message = selectors.session_message_get_for_moderation(
+            user=request.user, session_id=session_id, message_id=message_id
+        )
+        services.session_message_delete(message=message, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SessionAttendanceView(JsonForMetadataAndErrorsMixin, _SessionView):
     renderer_classes = [CamelCaseJSONRenderer, AttendanceCsvRenderer]
 
     @extend_schema(
@@ -243,10 +263,3 @@ class SessionAttendanceView(_SessionView):
             response["Content-Disposition"] = f'attachment; filename="attendance-{session.id}-{stamp}.csv"'
             return response
         return Response(AttendanceReportSerializer(report).data)
-
-    def handle_exception(self, exc):
-        response = super().handle_exception(exc)
-        # Errors stay JSON even when the CSV was asked for.
-        self.request.accepted_renderer = CamelCaseJSONRenderer()
-        self.request.accepted_media_type = CamelCaseJSONRenderer.media_type
-        return response

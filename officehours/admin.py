@@ -7,12 +7,14 @@ from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import render
 
+from collab.core.admin import TextRuleAdminMixin
+from collab.core.text import TextFormField
 from officehours import services
 from officehours.models import OfficeHours, OfficeHoursQueue, OfficeHoursQueueState
 
 
 @admin.register(OfficeHours)
-class OfficeHoursAdmin(admin.ModelAdmin):
+class OfficeHoursAdmin(TextRuleAdminMixin, admin.ModelAdmin):
     list_display = ["instructor", "day_of_week", "start_time", "end_time", "timezone", "location", "is_active"]
     list_filter = ["is_active", "day_of_week", "timezone"]
     search_fields = ["instructor__name", "instructor__email", "location"]
@@ -21,7 +23,7 @@ class OfficeHoursAdmin(admin.ModelAdmin):
 
 
 class ClearQueueForm(forms.Form):
-    reason = forms.CharField(max_length=200, initial="Cleared by staff")
+    reason = TextFormField(max_length=200, initial="Cleared by staff")
 
 
 def _clear(modeladmin, request, instructor_ids) -> None:
@@ -52,7 +54,7 @@ def _clear(modeladmin, request, instructor_ids) -> None:
 
 
 @admin.register(OfficeHoursQueue)
-class OfficeHoursQueueAdmin(admin.ModelAdmin):
+class OfficeHoursQueueAdmin(TextRuleAdminMixin, admin.ModelAdmin):
     list_display = [
         "student",
         "instructor",

@@ -7,8 +7,4 @@ class OfficeHoursConfig(AppConfig):
     verbose_name = "Office hours"
 
     def ready(self) -> None:
-        from collab.courses.hooks import on_enrollment_removed
-        from officehours.services import queue_entry_end_for_unenrolled
-
-        # A student no longer eligible for the course's instructor leaves their queue.
-        on_enrollment_removed(queue_entry_end_for_unenrolled)
+        from officehours import receivers  # noqa: F401  (connects the signal receivers)

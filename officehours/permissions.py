@@ -7,7 +7,8 @@ import uuid
 from rest_framework.permissions import BasePermission
 
 from collab.accounts.models import User
-from collab.courses.models import Enrollment
+from collab.courses.membership import enrolled_q, teaches_q
+from collab.courses.models import Course
 
 
 class OfficeHoursPermission(BasePermission):
@@ -39,7 +40,7 @@ class OfficeHoursPermission(BasePermission):
     def can_queue(user: User, instructor_id: uuid.UUID) -> bool:
         if not user.is_authenticated or user.id == instructor_id:
             return False
-        return Enrollment.objects.filter(user_id=user.id, course__instructor_id=instructor_id).exists()
+        return Course.objects.filter(teaches_q(instructor_id), enrolled_q(user.id)).exists()
 
     @classmethod
     def can_subscribe(cls, user: User, instructor_id: uuid.UUID) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from collab.core.text import TextField
 from officehours.models import EntryStatus, OfficeHours
 from officehours.schedule import is_valid_timezone
 
@@ -39,8 +40,8 @@ class OfficeHoursWriteSerializer(serializers.Serializer):
     day_of_week = serializers.IntegerField(min_value=0, max_value=6, help_text="0 = Sunday ... 6 = Saturday")
     start_time = serializers.TimeField(help_text="Wall-clock time in `timezone`, HH:MM[:SS]")
     end_time = serializers.TimeField(help_text="After startTime, same day")
-    timezone = serializers.CharField(max_length=64, required=False, default="UTC", help_text="IANA name")
-    location = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    timezone = TextField(max_length=64, required=False, default="UTC", help_text="IANA name")
+    location = TextField(max_length=200, required=False, allow_blank=True, default="")
     meeting_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
     is_active = serializers.BooleanField(required=False, default=True)
 
@@ -146,7 +147,7 @@ class LeftEntrySerializer(serializers.Serializer):
 
 
 class JoinSerializer(serializers.Serializer):
-    question = serializers.CharField(min_length=1, max_length=1000)
+    question = TextField(max_length=1000)
 
 
 class AdmitSerializer(serializers.Serializer):
@@ -154,7 +155,7 @@ class AdmitSerializer(serializers.Serializer):
 
 
 class RemoveSerializer(serializers.Serializer):
-    reason = serializers.CharField(min_length=1, max_length=200)
+    reason = TextField(max_length=200)
 
 
 class QueueRefSerializer(serializers.Serializer):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
-from presence import leases, services
+from collab.core.admin import TextRuleAdminMixin
+from collab.realtime import leases
+from presence import services
 from presence.models import UserPresence
 
 
 @admin.register(UserPresence)
-class UserPresenceAdmin(admin.ModelAdmin):
+class UserPresenceAdmin(TextRuleAdminMixin, admin.ModelAdmin):
     list_display = ["user", "status", "announced_status", "connected", "activity", "last_seen_at", "updated_at"]
     list_filter = ["status", "announced_status"]
     search_fields = ["user__email", "user__name", "activity"]

@@ -13,9 +13,10 @@ from django.db.models import QuerySet
 
 from collab.accounts.models import User
 from collab.core.errors import NotFound
-from collab.courses.models import Course, Enrollment
+from collab.courses.membership import course_member_ids
+from collab.courses.models import Course
 from collab.courses.selectors import course_get_visible
-from presence import leases
+from collab.realtime import leases
 from presence.events import PresenceView
 from presence.models import Status, UserPresence
 from presence.permissions import PresencePermission
@@ -108,10 +109,6 @@ def presence_online_users(*, viewer: User, limit: int) -> tuple[list[PresenceVie
     return _views(viewer, users), online.count()
 
 
-def presence_online_count(*, viewer: User) -> int:
-    return _online(viewer, User.objects.all()).count()
-
-
 def presence_online_in_course(
     *, viewer: User, course_id: uuid.UUID, limit: int
 ) -> tuple[Course, list[PresenceView], int]:
@@ -138,11 +135,6 @@ def presence_course_snapshot_rows(
     and its online members by name with their presence rows, in two queries."""
     active_member_ids = list(User.objects.filter(id__in=member_ids, is_active=True).values_list("id", flat=True))
     return active_member_ids, [(user, presence_row(user)) for user in _shown_online(live_ids)]
-
-
-def course_member_ids(*, course_id: uuid.UUID | str, instructor_id: uuid.UUID) -> list[uuid.UUID]:
-    """The enrolled users and the instructor of a course (one query)."""
-    return [*Enrollment.objects.filter(course_id=course_id).values_list("user_id", flat=True), instructor_id]
 
 
 def _shown_online(live_ids: list[str]) -> QuerySet[User]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from collab.core.text import TextField
 from presence.models import ACTIVITY_MAX_LENGTH, Status
 
 BULK_MAX_IDS = 500
@@ -49,11 +50,11 @@ class BulkResponseSerializer(serializers.Serializer):
 
 class StatusUpdateSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Status.choices, help_text="offline = invisible")
-    activity = serializers.CharField(max_length=ACTIVITY_MAX_LENGTH, allow_blank=True, required=False)
+    activity = TextField(max_length=ACTIVITY_MAX_LENGTH, allow_blank=True, required=False)
 
 
 class ActivityUpdateSerializer(serializers.Serializer):
-    activity = serializers.CharField(max_length=ACTIVITY_MAX_LENGTH, allow_blank=True)
+    activity = TextField(max_length=ACTIVITY_MAX_LENGTH, allow_blank=True)
 
 
 class HeartbeatSerializer(serializers.Serializer):

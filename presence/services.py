@@ -1,6 +1,6 @@
 """Presence writes.
 
-The flow: a lease changes in Redis (presence.leases; atomic, decides first/last), and
+The flow: a lease changes in Redis (collab.realtime.leases; atomic, decides first/last), and
 only when a user turned live or offline, or changed their own status or activity, does
 a service lock the user's `UserPresence` row and reconcile. Under that lock it reads
 the truth (the leases *now*), computes what others see, and compares it with what the
@@ -32,10 +32,12 @@ from django.utils import timezone
 
 from collab.accounts.models import User
 from collab.core.errors import NotAllowed
-from collab.courses.selectors import course_ids_for_user
+from collab.courses.membership import member_course_ids
+from collab.realtime import leases
 from collab.realtime.broadcast import broadcast_on_commit
 from collab.realtime.rooms import course_room, user_room
-from presence import fanout, hooks, leases
+from collab.realtime.signals import leases_swept
+from presence import fanout
 from presence.events import PRESENCE_CHANGED, PresenceView, iso
 from presence.models import Status, UserPresence
 from presence.selectors import effective_status, self_view
@@ -124,7 +126,7 @@ def _announce_if_changed(row: UserPresence, before: tuple[str, str], *, live: bo
         return False
     row.announced_status = after[0]
     payload = _others_payload(row, after)  # built once for every room
-    rooms = [course_room(course_id) for course_id in course_ids_for_user(user_id=row.user_id)]
+    rooms = [course_room(course_id) for course_id in member_course_ids(row.user_id)]
     if rooms:
         # After commit, through the per-room coalescing fan-out (presence.fanout); a
         # rollback sends nothing. broadcast_on_commit cannot coalesce across processes.
@@ -160,14 +162,6 @@ def presence_sync(*, user_id: uuid.UUID | str, seen_at: datetime | None = None) 
     if fields or is_new:
         _store(row, is_new, fields)
     return changed
-
-
-@_retry_insert_race
-@transaction.atomic
-def presence_initialize(*, user_id: uuid.UUID | str) -> UserPresence:
-    """The user's row, created with the defaults (online choice, not announced) if missing."""
-    row, _ = UserPresence.objects.get_or_create(user_id=user_id)
-    return row
 
 
 def presence_write_last_seen(*, user_id: uuid.UUID | str, seen_at: datetime | None = None) -> None:
@@ -211,9 +205,9 @@ def presence_sweep(*, now: float | None = None, batch: int = 1000) -> int:
     lapsed user to one sweep, and the row lock + announced_status stop a repeat.
 
     Also reconciles rows still announced as visible whose leases are gone for any other
-    reason (Redis restarted, a sweep killed midway). Then runs the hooks of other apps
-    (presence.hooks: e.g. live sessions free the seats of users whose sockets died with
-    their process). Returns how many users were announced offline."""
+    reason (Redis restarted, a sweep killed midway). Then sends `leases_swept`
+    (collab.realtime.signals: e.g. live sessions free the seats of users whose sockets
+    died with their process). Returns how many users were announced offline."""
     now = time.time() if now is None else now
     lapsed: dict[str, float] = {}
     while True:
@@ -237,8 +231,10 @@ def presence_sweep(*, now: float | None = None, batch: int = 1000) -> int:
             # One user's failure must not keep the others online; the row, if any, is
             # still announced as visible, so the next sweep retries it.
             log.exception("presence sweep could not reconcile user %s", user_id)
-    # Other apps release what their users held while connected (presence.hooks).
-    hooks.run_presence_swept()
+    # Other apps release what their users held while connected.
+    for receiver, result in leases_swept.send_robust(sender=None):
+        if isinstance(result, Exception):
+            log.error("leases_swept receiver %r failed", receiver, exc_info=result)
     return offline
 
 
@@ -271,27 +267,6 @@ def presence_update(*, user: User, status: str | None = None, activity: str | No
         broadcast_on_commit(user_room(user.id), PRESENCE_CHANGED, _self_payload(row, live=live))
     _store(row, is_new, fields)
     return self_view(user, row, live=live)
-
-
-def presence_set_status(*, user: User, status: str) -> PresenceView:
-    return presence_update(user=user, status=status)
-
-
-def presence_set_online(*, user: User) -> PresenceView:
-    return presence_update(user=user, status=Status.ONLINE)
-
-
-def presence_set_away(*, user: User) -> PresenceView:
-    return presence_update(user=user, status=Status.AWAY)
-
-
-def presence_set_busy(*, user: User) -> PresenceView:
-    return presence_update(user=user, status=Status.BUSY)
-
-
-def presence_set_offline(*, user: User) -> PresenceView:
-    """A chosen offline is invisibility: still connected, shown offline to others."""
-    return presence_update(user=user, status=Status.OFFLINE)
 
 
 def presence_set_activity(*, user: User, activity: str) -> PresenceView:

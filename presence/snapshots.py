@@ -32,11 +32,12 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 
+from collab.core.redis_client import async_redis, sync_redis
+from collab.courses.membership import course_member_ids, member_course_ids
 from collab.courses.models import Course, Enrollment
-from collab.courses.selectors import course_ids_for_user
-from collab.realtime.redis_client import async_redis, sync_redis
+from collab.realtime import leases
 from collab.realtime.rooms import course_room
-from presence import leases, selectors
+from presence import selectors
 from presence.events import presence_item
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def snapshot_build(course_id: uuid.UUID | str) -> dict | None:
     course = Course.objects.filter(id=course_id).values("id", "instructor_id").first()
     if course is None:
         return None
-    member_ids = selectors.course_member_ids(course_id=course_id, instructor_id=course["instructor_id"])
+    member_ids = course_member_ids(course_id=course_id, instructor_id=course["instructor_id"])
     live = leases.live_expiries(member_ids)
     active_member_ids, online = selectors.presence_course_snapshot_rows(member_ids=member_ids, live_ids=list(live))
     items = [
@@ -192,4 +193,4 @@ def on_course_changed(sender, instance: Course, **kwargs) -> None:
 def on_user_saved(sender, instance, created: bool = False, **kwargs) -> None:
     # A name, an activation: shown in or deciding who reads the user's courses' snapshots.
     if not created:
-        snapshot_drop_on_commit(*course_ids_for_user(user_id=instance.id))
+        snapshot_drop_on_commit(*member_course_ids(instance.id))

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 
 from collab.chat.admin import ChatMessageAdmin
+from collab.core.admin import TextRuleAdminMixin
 from studygroups import services
 from studygroups.models import StudyGroup, StudyGroupMember, StudyGroupMessage
 
@@ -21,7 +22,7 @@ class StudyGroupMemberInline(admin.TabularInline):
 
 
 @admin.register(StudyGroup)
-class StudyGroupAdmin(admin.ModelAdmin):
+class StudyGroupAdmin(TextRuleAdminMixin, admin.ModelAdmin):
     list_display = ["name", "course", "created_by", "member_count", "max_members", "is_active", "created_at"]
     list_filter = ["is_active", "created_at", "course"]
     search_fields = ["name", "description", "course__title", "created_by__email", "created_by__name"]

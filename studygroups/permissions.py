@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework.permissions import BasePermission
 
 from collab.accounts.models import User
+from collab.courses.membership import is_member, teaches
 from collab.courses.models import Course
 from studygroups.models import StudyGroup, StudyGroupMember
 
@@ -30,13 +31,9 @@ class StudyGroupPermission(BasePermission):
         return bool(request.user and request.user.is_authenticated)
 
     @staticmethod
-    def is_course_member(user: User, course: Course, *, enrolled: bool) -> bool:
-        """`enrolled`: whether `user` is enrolled in `course` (the caller knows it)."""
-        return course.instructor_id == user.id or enrolled
-
-    @staticmethod
-    def can_view(user: User, course: Course, *, enrolled: bool) -> bool:
-        return user.is_admin or StudyGroupPermission.is_course_member(user, course, enrolled=enrolled)
+    def can_take_part(user: User, course: Course) -> bool:
+        """Create and join groups of `course` (seeing them is the selectors' visibility)."""
+        return is_member(user, course)
 
     @staticmethod
     def can_update(membership: StudyGroupMember | None) -> bool:
@@ -44,7 +41,7 @@ class StudyGroupPermission(BasePermission):
 
     @staticmethod
     def can_delete(user: User, group: StudyGroup, membership: StudyGroupMember | None) -> bool:
-        return user.is_admin or group.course.instructor_id == user.id or StudyGroupPermission.can_update(membership)
+        return user.is_admin or teaches(user, group.course) or StudyGroupPermission.can_update(membership)
 
     @staticmethod
     def can_moderate_chat(user: User, membership: StudyGroupMember | None) -> bool:

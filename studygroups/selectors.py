@@ -6,13 +6,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
 from collab.accounts.models import User
 from collab.chat.services import chat_history
 from collab.core.errors import NotAllowed, NotFound
-from collab.courses.models import Enrollment
+from collab.core.params import Cursor, keyset_page
+from collab.courses.membership import member_q
 from collab.courses.selectors import course_get_visible
 from studygroups.models import MemberRole, StudyGroup, StudyGroupMember, StudyGroupMessage
 
@@ -26,8 +27,7 @@ def groups_visible_to(user: User) -> QuerySet[StudyGroup]:
     groups = StudyGroup.objects.all()
     if user.is_admin:
         return groups
-    enrolled = Enrollment.objects.filter(course_id=OuterRef("course_id"), user_id=user.id)
-    return groups.filter(Q(course__instructor_id=user.id) | Exists(enrolled))
+    return groups.filter(member_q(user.id, via="course"))
 
 
 def with_stats(groups: QuerySet[StudyGroup], *, user: User) -> QuerySet[StudyGroup]:
@@ -67,14 +67,21 @@ def group_get_for_member(*, user: User, group_id: uuid.UUID | str) -> StudyGroup
 
 
 def group_list_for_course(
-    *, user: User, course_id: uuid.UUID | str, before: datetime | None = None, limit: int = GROUP_LIST_DEFAULT_LIMIT
-) -> list[StudyGroup]:
-    """Active groups of a course, newest first, `limit` of them created before `before`."""
+    *,
+    user: User,
+    course_id: uuid.UUID | str,
+    cursor: Cursor | None = None,
+    before: datetime | None = None,
+    limit: int = GROUP_LIST_DEFAULT_LIMIT,
+) -> tuple[list[StudyGroup], str | None]:
+    """Active groups of a course, newest first by (createdAt, id): `limit` of them after
+    `cursor` and created strictly before `before`; and the next page's cursor (None on
+    the last page)."""
     course = course_get_visible(user=user, course_id=course_id)
     groups = StudyGroup.objects.filter(course=course, is_active=True)
     if before is not None:
         groups = groups.filter(created_at__lt=before)
-    return list(with_stats(groups, user=user).order_by("-created_at", "-id")[:limit])
+    return keyset_page(with_stats(groups, user=user), time_field="created_at", cursor=cursor, limit=limit)
 
 
 def group_members(*, group: StudyGroup) -> list[StudyGroupMember]:
@@ -90,7 +97,8 @@ def membership_get(*, group_id: uuid.UUID | str, user_id: uuid.UUID | str) -> St
 
 
 def group_messages(
-    *, user: User, group_id: uuid.UUID | str, before: datetime | None, limit: int
-) -> list[StudyGroupMessage]:
+    *, user: User, group_id: uuid.UUID | str, cursor: Cursor | None = None, before: datetime | None = None, limit: int
+) -> tuple[list[StudyGroupMessage], str | None]:
+    """One page of the group's chat (members only) and the next page's cursor."""
     group = group_get_for_member(user=user, group_id=group_id)
-    return chat_history(StudyGroupMessage.objects.filter(group=group), before=before, limit=limit)
+    return chat_history(StudyGroupMessage.objects.filter(group=group), cursor=cursor, before=before, limit=limit)

@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from collab.chat.models import MESSAGE_MAX_LENGTH
+from collab.core.text import TextField
 from studygroups.models import (
     DEFAULT_MAX_MEMBERS,
     DESCRIPTION_MAX_LENGTH,
@@ -15,8 +17,8 @@ from studygroups.models import (
 
 
 class StudyGroupCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(min_length=1, max_length=NAME_MAX_LENGTH)
-    description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False, default="")
+    name = TextField(max_length=NAME_MAX_LENGTH)
+    description = TextField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False, default="")
     course_id = serializers.UUIDField()
     max_members = serializers.IntegerField(min_value=MIN_MEMBERS, max_value=MAX_MEMBERS, default=DEFAULT_MAX_MEMBERS)
 
@@ -24,8 +26,8 @@ class StudyGroupCreateSerializer(serializers.Serializer):
 class StudyGroupUpdateSerializer(serializers.Serializer):
     """Any of the fields; at least one."""
 
-    name = serializers.CharField(min_length=1, max_length=NAME_MAX_LENGTH, required=False)
-    description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False)
+    name = TextField(max_length=NAME_MAX_LENGTH, required=False)
+    description = TextField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False)
     max_members = serializers.IntegerField(min_value=MIN_MEMBERS, max_value=MAX_MEMBERS, required=False)
 
     def validate(self, attrs):
@@ -41,9 +43,9 @@ class GroupRefSerializer(serializers.Serializer):
 
 
 class GroupMessageInSerializer(GroupRefSerializer):
-    """{groupId, message}; the message text is checked by the shared chat rules."""
+    """{groupId, message}: the message follows the text rule (collab.core.text)."""
 
-    message = serializers.JSONField()
+    message = TextField(max_length=MESSAGE_MAX_LENGTH)
 
 
 # -- output -----------------------------------------------------------------------------

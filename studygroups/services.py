@@ -16,7 +16,8 @@ from django.db import IntegrityError, transaction
 from collab.accounts.models import User
 from collab.chat.services import chat_clean_body, chat_payload, chat_soft_delete
 from collab.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from collab.courses.models import Course, Enrollment
+from collab.courses.membership import is_member
+from collab.courses.models import Course
 from collab.courses.selectors import course_get_visible
 from collab.realtime.broadcast import broadcast_on_commit, sockets_control_on_commit
 from collab.realtime.rooms import course_room, user_room
@@ -63,10 +64,6 @@ def _check_max_members(value: int) -> int:
 # -- helpers ----------------------------------------------------------------------------
 
 
-def _is_enrolled(user: User, course_id: uuid.UUID) -> bool:
-    return Enrollment.objects.filter(course_id=course_id, user_id=user.id).exists()
-
-
 def _lock_group(*, actor: User, group_id: uuid.UUID | str) -> StudyGroup:
     """The group, row-locked until the transaction ends, if `actor` may see it.
     `of=("self",)` locks the group row only, not its course or creator."""
@@ -88,8 +85,7 @@ def _require_active(group: StudyGroup) -> None:
 
 
 def _require_course_member(actor: User, group: StudyGroup) -> None:
-    enrolled = _is_enrolled(actor, group.course_id)
-    if not StudyGroupPermission.is_course_member(actor, group.course, enrolled=enrolled):
+    if not StudyGroupPermission.can_take_part(actor, group.course):
         raise NotAllowed("Only members of the course can do this.", code="not_course_member")
 
 
@@ -123,7 +119,7 @@ def study_group_create(
 ) -> StudyGroup:
     """Creates a group in a course the actor belongs to; the creator is its first admin."""
     course = course_get_visible(user=actor, course_id=course_id)
-    if not StudyGroupPermission.is_course_member(actor, course, enrolled=_is_enrolled(actor, course.id)):
+    if not StudyGroupPermission.can_take_part(actor, course):
         raise NotAllowed("Only members of the course can create its study groups.", code="not_course_member")
     group = StudyGroup.objects.create(
         course=course,
@@ -271,7 +267,7 @@ def study_group_leave(*, actor: User, group_id: uuid.UUID | str) -> None:
 
 @transaction.atomic
 def study_group_memberships_end_for_unenrolled(*, course: Course, user_id: uuid.UUID, actor: User | None) -> int:
-    """Enrolment-removed hook (collab.courses.hooks): a user no longer in `course` leaves
+    """Receiver of `enrollment_removed` (collab.courses.signals): a user no longer in `course` leaves
     every active group of it, exactly as if they had left each one (hand-over, closing
     when empty, member-left broadcasts), and their sockets leave those rooms. Returns
     how many groups they left.
@@ -282,7 +278,7 @@ def study_group_memberships_end_for_unenrolled(*, course: Course, user_id: uuid.
     enrolment gone (study_group_join checks it under the same lock). Memberships of
     closed groups are history and stay."""
     user = User.objects.get(id=user_id)
-    if StudyGroupPermission.is_course_member(user, course, enrolled=_is_enrolled(user, course.id)):
+    if is_member(user, course):
         return 0
     groups = list(
         StudyGroup.objects.select_for_update(of=("self",))

@@ -8,7 +8,13 @@ from rest_framework.views import APIView
 
 from collab.chat.serializers import ChatHistorySerializer, history_response
 from collab.chat.services import HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT
-from collab.core.params import datetime_param, limit_param
+from collab.core.params import (
+    NEXT_CURSOR_HEADER,
+    cursor_param,
+    cursor_schema_parameters,
+    datetime_param,
+    limit_param,
+)
 from studygroups import selectors, services
 from studygroups.permissions import StudyGroupPermission
 from studygroups.serializers import (
@@ -20,7 +26,6 @@ from studygroups.serializers import (
 
 TAG = ["study groups"]
 LIMIT = OpenApiParameter("limit", OpenApiTypes.INT, description="How many (bounded).")
-BEFORE = OpenApiParameter("before", OpenApiTypes.DATETIME, description="Only items strictly older than this.")
 
 
 def _group_response(request, group_id, status_code=status.HTTP_200_OK) -> Response:
@@ -49,16 +54,29 @@ class CourseStudyGroupsView(APIView):
 
     @extend_schema(
         tags=TAG,
-        parameters=[LIMIT, BEFORE],
-        responses={200: StudyGroupSerializer(many=True)},
+        parameters=[LIMIT, *cursor_schema_parameters(what="groups")],
+        responses={
+            200: OpenApiResponse(
+                StudyGroupSerializer(many=True),
+                description=f"The page; the {NEXT_CURSOR_HEADER} header holds the next page's cursor "
+                "(absent on the last page).",
+            )
+        },
         summary="Active study groups of a course, newest first (course members)",
     )
     def get(self, request, course_id):
         limit = limit_param(request, default=selectors.GROUP_LIST_DEFAULT_LIMIT, maximum=selectors.GROUP_LIST_MAX_LIMIT)
-        groups = selectors.group_list_for_course(
-            user=request.user, course_id=course_id, before=datetime_param(request, "before"), limit=limit
+        groups, next_cursor = selectors.group_list_for_course(
+            user=request.user,
+            course_id=course_id,
+            cursor=cursor_param(request),
+            before=datetime_param(request, "before"),
+            limit=limit,
         )
-        return Response(StudyGroupSerializer(groups, many=True).data)
+        response = Response(StudyGroupSerializer(groups, many=True).data)
+        if next_cursor:
+            response[NEXT_CURSOR_HEADER] = next_cursor
+        return response
 
 
 class StudyGroupDetailView(APIView):
@@ -136,13 +154,17 @@ class StudyGroupMessagesView(APIView):
 
     @extend_schema(
         tags=TAG,
-        parameters=[LIMIT, BEFORE],
+        parameters=[LIMIT, *cursor_schema_parameters(what="messages")],
         responses={200: ChatHistorySerializer},
         summary="Chat history, newest first (group members)",
     )
     def get(self, request, group_id):
         limit = limit_param(request, default=HISTORY_DEFAULT_LIMIT, maximum=HISTORY_MAX_LIMIT)
-        messages = selectors.group_messages(
-            user=request.user, group_id=group_id, before=datetime_param(request, "before"), limit=limit
+        messages, next_cursor = selectors.group_messages(
+            user=request.user,
+            group_id=group_id,
+            cursor=cursor_param(request),
+            before=datetime_param(request, "before"),
+            limit=limit,
         )
-        return Response(history_response(messages, limit=limit))
+        return Response(history_response(messages, next_cursor=next_cursor))

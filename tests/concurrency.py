@@ -5,27 +5,38 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from django.db import connection
 
-
-def run_at_once(calls: list[Callable[[], object]], *, timeout: float = 60) -> list:
+def run_at_once(calls: list[Callable[[], object]], *, timeout: float = 120) -> list:
     """Starts every call on its own thread behind a barrier; returns each result or the
-    exception it raised, in order. Each thread closes its connection when done."""
+    exception it raised, in order (a test asserts which outcome each call must have).
+
+    Fails the test when a thread is still running after `timeout` seconds (a hung call
+    would otherwise pass unseen) or when the barrier itself broke. Each thread closes its
+    database connection when done."""
+    from django.db import connection
+
     barrier = threading.Barrier(len(calls))
     results: list = [None] * len(calls)
+    finished = [False] * len(calls)
 
     def runner(index: int, call: Callable[[], object]) -> None:
         try:
-            barrier.wait(timeout=30)
+            barrier.wait(timeout=60)
             results[index] = call()
-        except Exception as exc:
+        except BaseException as exc:
             results[index] = exc
         finally:
             connection.close()
+            finished[index] = True
 
-    threads = [threading.Thread(target=runner, args=(i, c)) for i, c in enumerate(calls)]
+    threads = [threading.Thread(target=runner, args=(i, c), name=f"run_at_once-{i}") for i, c in enumerate(calls)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=timeout)
+    hung = [thread.name for thread in threads if thread.is_alive()]
+    assert not hung, f"threads still running after {timeout} s: {hung}"
+    assert all(finished), "a thread ended without finishing its call"
+    broken = [result for result in results if isinstance(result, threading.BrokenBarrierError)]
+    assert not broken, f"{len(broken)} of {len(calls)} threads never started together (barrier broken)"
     return results

@@ -66,13 +66,16 @@ def procfile_web_command(port: int) -> list[str]:
     """The Procfile's `web` command (the server production runs), on 127.0.0.1:`port`,
     run with this interpreter."""
     line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
-    command = line.removeprefix("web:").replace("${PORT:-8000}", str(port)).replace("0.0.0.0", "127.0.0.1")
+    command = line.removeprefix("web:").replace("${PORT:-8000}", str(port)).replace("${HOST:-0.0.0.0}", "127.0.0.1")
     program, *args = shlex.split(command)
     return [sys.executable, "-m", program, *args]
 
 
-def start_server(extra_env: dict[str, str] | None = None, *, timeout: float = 30.0) -> AsgiServer:
-    port = free_port()
+def start_server(
+    extra_env: dict[str, str] | None = None, *, timeout: float = 30.0, port: int | None = None
+) -> AsgiServer:
+    """The Procfile's web command on `port` (a free one by default), healthy when returned."""
+    port = port or free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "collab.settings_test",

@@ -4,6 +4,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import ReadOnlyPasswordHashField
 
 from collab.accounts.models import Role, User
+from collab.core.admin import TextRuleAdminMixin
 
 
 class UserCreationForm(forms.ModelForm):
@@ -40,7 +41,7 @@ class UserChangeForm(forms.ModelForm):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(TextRuleAdminMixin, BaseUserAdmin):
     """Staff make instructors and admins here (or with `manage.py createuser`)."""
 
     form = UserChangeForm

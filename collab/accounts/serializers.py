@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from collab.accounts.models import Role, User
+from collab.core.text import TextField
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -22,7 +23,7 @@ class UserSummarySerializer(serializers.ModelSerializer):
 class RegisterSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
-    name = serializers.CharField(max_length=150)
+    name = TextField(max_length=150)
 
 
 class LoginSerializer(serializers.Serializer):

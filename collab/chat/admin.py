@@ -4,8 +4,10 @@ from collections.abc import Callable
 
 from django.contrib import admin, messages
 
+from collab.core.admin import TextRuleAdminMixin
 
-class ChatMessageAdmin(admin.ModelAdmin):
+
+class ChatMessageAdmin(TextRuleAdminMixin, admin.ModelAdmin):
     """Subclasses set `delete_message_service(message=..., actor=...)`: the app's service
     that soft-deletes and tells the room, so admin moderation is seen live."""
 

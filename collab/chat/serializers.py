@@ -1,11 +1,5 @@
 from rest_framework import serializers
 
-from collab.chat.models import MESSAGE_MAX_LENGTH
-
-
-class ChatMessageInputSerializer(serializers.Serializer):
-    message = serializers.CharField(min_length=1, max_length=MESSAGE_MAX_LENGTH)
-
 
 class ChatMessageSerializer(serializers.Serializer):
     """One message as REST returns it; matches the socket payload (chat_payload)."""
@@ -19,11 +13,10 @@ class ChatMessageSerializer(serializers.Serializer):
 
 class ChatHistorySerializer(serializers.Serializer):
     messages = ChatMessageSerializer(many=True)
-    next_before = serializers.DateTimeField(
-        allow_null=True, help_text="Pass as ?before= to get the next older page; null when there is none."
+    next_cursor = serializers.CharField(
+        allow_null=True, help_text="Pass as ?cursor= to get the next older page; null on the last page."
     )
 
 
-def history_response(messages: list, *, limit: int) -> dict:
-    next_before = messages[-1].sent_at if len(messages) == limit and messages else None
-    return ChatHistorySerializer({"messages": messages, "next_before": next_before}).data
+def history_response(messages: list, *, next_cursor: str | None) -> dict:
+    return ChatHistorySerializer({"messages": messages, "next_cursor": next_cursor}).data

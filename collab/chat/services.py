@@ -10,7 +10,9 @@ from django.utils import timezone
 
 from collab.accounts.models import User
 from collab.chat.models import MESSAGE_MAX_LENGTH, ChatMessage
-from collab.core.errors import Conflict, InvalidInput
+from collab.core.errors import Conflict
+from collab.core.params import Cursor, keyset_page
+from collab.core.text import clean_text
 
 M = TypeVar("M", bound=ChatMessage)
 
@@ -19,27 +21,21 @@ HISTORY_MAX_LIMIT = 100
 
 
 def chat_clean_body(raw: object) -> str:
-    """1..2000 characters after trimming; the same rule for REST, sockets and admin."""
-    if not isinstance(raw, str):
-        raise InvalidInput("message must be text.", code="invalid_message", fields={"message": ["Must be text."]})
-    body = raw.strip()
-    if not body:
-        raise InvalidInput("message is empty.", code="invalid_message", fields={"message": ["May not be empty."]})
-    if len(body) > MESSAGE_MAX_LENGTH:
-        raise InvalidInput(
-            f"message is longer than {MESSAGE_MAX_LENGTH} characters.",
-            code="message_too_long",
-            fields={"message": [f"At most {MESSAGE_MAX_LENGTH} characters."]},
-        )
-    return body
+    """The text rule (collab.core.text) for a chat message: 1..2000 characters. Raises
+    InvalidInput (code `invalid`, field `message`)."""
+    return clean_text(raw, field="message", max_length=MESSAGE_MAX_LENGTH)
 
 
-def chat_history(messages: QuerySet[M], *, before: datetime | None, limit: int) -> list[M]:
-    """Newest first, visible messages only, `limit` of them sent strictly before `before`."""
+def chat_history(
+    messages: QuerySet[M], *, cursor: Cursor | None, before: datetime | None, limit: int
+) -> tuple[list[M], str | None]:
+    """Visible messages, newest first by (sentAt, id): `limit` of them after `cursor`
+    (the last page's `nextCursor`) and sent strictly before `before`; and the cursor of
+    the next page, None when there is none."""
     visible = messages.filter(deleted_at__isnull=True).select_related("author")
     if before is not None:
         visible = visible.filter(sent_at__lt=before)
-    return list(visible.order_by("-sent_at", "-id")[:limit])
+    return keyset_page(visible, time_field="sent_at", cursor=cursor, limit=limit)
 
 
 def chat_payload(message: ChatMessage, *, parent_key: str, parent_id: object) -> dict:

@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 
+from collab.core.admin import TextRuleAdminMixin
 from collab.core.errors import DomainError
 from collab.courses import services
 from collab.courses.models import Course, Enrollment
@@ -26,7 +27,7 @@ class EnrollmentInline(admin.TabularInline):
 
 
 @admin.register(Course)
-class CourseAdmin(admin.ModelAdmin):
+class CourseAdmin(TextRuleAdminMixin, admin.ModelAdmin):
     list_display = ["title", "instructor", "created_at"]
     list_filter = ["created_at"]
     search_fields = ["title", "instructor__email", "instructor__name"]

@@ -4,37 +4,24 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 
 from collab.accounts.models import User
 from collab.core.errors import NotFound
+from collab.courses import membership
 from collab.courses.models import Course, Enrollment
-
-
-def course_ids_for_user(*, user_id: uuid.UUID) -> list[uuid.UUID]:
-    """Courses a user teaches or is enrolled in: the course rooms their sockets join."""
-    taught = Course.objects.filter(instructor_id=user_id).values_list("id", flat=True)
-    enrolled = Enrollment.objects.filter(user_id=user_id).values_list("course_id", flat=True)
-    return list(taught.union(enrolled))
 
 
 def course_list_for_user(*, user: User) -> QuerySet[Course]:
     # Membership is a subquery, not a join on enrollments: a filter on the joined
     # enrollments would also restrict the Count to the viewer's own row (a student
     # would see studentCount 1).
-    enrolled = Enrollment.objects.filter(user=user).values("course_id")
     return (
-        Course.objects.filter(Q(instructor=user) | Q(id__in=enrolled))
+        Course.objects.filter(membership.member_q(user.id))
         .select_related("instructor")
         .annotate(student_count=Count("enrollments"))
         .order_by("title", "id")
     )
-
-
-def is_course_member(*, user: User, course: Course) -> bool:
-    if course.instructor_id == user.id:
-        return True
-    return Enrollment.objects.filter(course=course, user=user).exists()
 
 
 def course_get_visible(*, user: User, course_id: uuid.UUID | str) -> Course:
@@ -45,7 +32,7 @@ def course_get_visible(*, user: User, course_id: uuid.UUID | str) -> Course:
         .filter(id=course_id)
         .first()
     )
-    if course is None or not (user.is_admin or is_course_member(user=user, course=course)):
+    if course is None or not (user.is_admin or membership.is_member(user, course)):
         raise NotFound("Course not found.", code="course_not_found")
     return course
 
@@ -64,16 +51,7 @@ def course_members(*, course: Course, limit: int, offset: int = 0) -> list[dict]
     return members
 
 
-def users_share_course(*, user_id: uuid.UUID, other_id: uuid.UUID) -> bool:
-    if user_id == other_id:
-        return True
-    mine = set(course_ids_for_user(user_id=user_id))
-    return any(course_id in mine for course_id in course_ids_for_user(user_id=other_id))
-
-
 def course_mate_ids(*, user_id: uuid.UUID) -> QuerySet:
     """Ids of every user sharing a course with `user_id` (a subquery, not a list)."""
-    course_ids = Course.objects.filter(Q(instructor_id=user_id) | Q(enrollments__user_id=user_id)).values("id")
-    students = Enrollment.objects.filter(course_id__in=course_ids).values("user_id")
-    instructors = Course.objects.filter(id__in=course_ids).values("instructor_id")
-    return User.objects.filter(Q(id__in=students) | Q(id__in=instructors)).values("id")
+    courses = Course.objects.filter(membership.member_q(user_id))
+    return User.objects.filter(membership.members_of_q(courses)).values("id")

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from collab.accounts.serializers import UserSummarySerializer
+from collab.core.text import TextField
 from collab.courses.models import Course, Enrollment
 
 
@@ -15,8 +16,8 @@ class CourseSerializer(serializers.ModelSerializer):
 
 
 class CourseCreateSerializer(serializers.Serializer):
-    title = serializers.CharField(min_length=1, max_length=200)
-    description = serializers.CharField(max_length=5000, allow_blank=True, required=False, default="")
+    title = TextField(max_length=200)
+    description = TextField(max_length=5000, allow_blank=True, required=False, default="")
 
 
 class EnrollmentCreateSerializer(serializers.Serializer):

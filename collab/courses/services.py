@@ -11,9 +11,9 @@ from collab.accounts.models import User
 from collab.accounts.selectors import user_find
 from collab.core.errors import Conflict, NotAllowed, NotFound
 from collab.courses import events
-from collab.courses.hooks import run_enrollment_removed
 from collab.courses.models import Course, Enrollment
 from collab.courses.permissions import CoursePermission
+from collab.courses.signals import enrollment_removed
 from collab.realtime.broadcast import sockets_control_on_commit
 from collab.realtime.rooms import course_room, user_room
 
@@ -71,8 +71,8 @@ def enrollment_delete(*, actor: User, course: Course, user_id: uuid.UUID) -> Non
     if not deleted:
         raise NotFound("This user is not enrolled in the course.", code="enrollment_not_found")
     # The apps take the user out of what hangs off the course (groups, sessions, queues)
-    # in this same transaction: a failing hook rolls the whole unenrolment back.
-    run_enrollment_removed(course=course, user_id=user_id, actor=actor)
+    # in this same transaction: a failing receiver rolls the whole unenrolment back.
+    enrollment_removed.send(sender=Course, course=course, user_id=user_id, actor=actor)
     sockets_control_on_commit(
         user_room(user_id),
         leave=[course_room(course.id)],

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from django.conf import settings
 
 from collab.core.jsonframes import dumps, loads
-from collab.realtime.redis_client import sync_redis
+from collab.core.redis_client import sync_redis
 
 log = logging.getLogger(__name__)
 

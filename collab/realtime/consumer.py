@@ -18,11 +18,10 @@ from django.conf import settings
 
 from collab.core.errors import DomainError
 from collab.core.jsonframes import dumps, loads
-from collab.courses.selectors import course_ids_for_user
 from collab.realtime import dispatch
 from collab.realtime.auth import authenticate_socket, origin_allowed
 from collab.realtime.db import socket_db
-from collab.realtime.rooms import course_room, user_room
+from collab.realtime.rooms import user_room
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +67,11 @@ class CollabConsumer(AsyncWebsocketConsumer):
         self.bucket = TokenBucket(settings.SOCKET_RATE_PER_SECOND, settings.SOCKET_RATE_BURST)
         self.refused_in_a_row = 0
         await self.join_room(user_room(user.id))
-        for course_id in await socket_db(course_ids_for_user)(user_id=user.id):
-            await self.join_room(course_room(course_id))
+        for hook in dispatch.rooms_hooks:
+            # Reads only: on the socket pool, not Channels' one database thread, where a
+            # class's handshakes queued behind each other and every join (bench profile).
+            for room in await socket_db(hook)(user):
+                await self.join_room(room)
         await self.accept()
         for hook in dispatch.connect_hooks:
             await self._run_hook(hook)
@@ -127,6 +129,8 @@ class CollabConsumer(AsyncWebsocketConsumer):
             await self._run_hook(hook)
         for room in list(self.rooms):
             await self.leave_room(room)
+        # Nothing of this socket outlives it (typing timers, entered sessions, leases).
+        self.state.clear()
 
     async def _run_hook(self, hook: dispatch.Hook) -> None:
         try:
@@ -158,12 +162,11 @@ class CollabConsumer(AsyncWebsocketConsumer):
         if room in self.rooms:
             self.rooms.discard(room)
             await self.channel_layer.group_discard(room, self.channel_name)
-
-    async def send_event(self, event: str, data: Any, *, room: str | None = None) -> None:
-        frame: dict[str, Any] = {"event": event, "data": data}
-        if room:
-            frame["room"] = room
-        await self.send(text_data=dumps(frame))
+            for hook in dispatch.room_left_hooks:
+                try:
+                    await hook(self, room)
+                except Exception:
+                    log.exception("room-left hook %s failed", getattr(hook, "__qualname__", hook))
 
     async def send_error(self, code: str, message: str, ref: Any = None, fields: dict | None = None) -> None:
         data: dict[str, Any] = {"code": code, "message": message}

@@ -22,9 +22,9 @@ A server process killed with SIGKILL runs no disconnect handler, so the sockets 
 held stay on their rows and would keep the user present (and a seat taken) until the
 session ends. `attendance_release_lapsed` closes those: a present, socket-held
 attendance of a scheduled or live session whose user has no live presence lease
-(presence.leases; the leases of a dead process lapse by themselves) is closed with
+(collab.realtime.leases; the leases of a dead process lapse by themselves) is closed with
 reason `connection_lost`, exactly as the lost disconnects would have done it. It runs
-after every presence sweep (presence.hooks, registered in LiveSessionsConfig.ready).
+after every presence sweep (the `leases_swept` signal, liveSessions.receivers).
 """
 
 from __future__ import annotations
@@ -40,14 +40,14 @@ from django.utils import timezone
 from collab.accounts.models import User
 from collab.core.errors import Conflict, NotFound
 from collab.courses.models import Course
+from collab.realtime import leases
 from collab.realtime.broadcast import sockets_control_on_commit
 from collab.realtime.rooms import user_room
 from liveSessions import events
 from liveSessions.announce import announce_on_commit
 from liveSessions.models import AttendanceInterval, LeaveReason, LiveSession, SessionAttendance, SessionStatus
 from liveSessions.permissions import LiveSessionPermission
-from liveSessions.services._common import join_conflict, live_overlap, seats_taken, session_lock, state_conflict
-from presence import leases
+from liveSessions.services.common import join_conflict, live_overlap, seats_taken, session_lock, state_conflict
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ def _leave_everywhere(session: LiveSession, attendance: SessionAttendance, user:
 
 @transaction.atomic
 def attendance_end_for_unenrolled(*, course: Course, user_id: uuid.UUID, actor: User | None) -> int:
-    """Enrolment-removed hook (collab.courses.hooks): a user who may no longer join the
+    """Receiver of `enrollment_removed` (collab.courses.signals): a user who may no longer join the
     course's sessions leaves every scheduled or live one they are present in (interval
     closed with reason `unenrolled`, attendee-left, their sockets out of the room).
     Returns how many sessions they left.
@@ -257,10 +257,10 @@ def attendance_socket_exit(
 def attendance_release_lapsed() -> int:
     """Frees the seats held only by dead sockets. Returns how many attendances closed.
 
-    Registered as a presence sweep hook (presence.hooks) rather than run from the
-    auto-end beat task: presence owns "is this user still connected", so seats are
-    freed right after the sweep that finds the leases gone, on presence's schedule and
-    lease lifetime, and presence still imports nothing of liveSessions.
+    Run on the `leases_swept` signal (collab.realtime.signals) rather than from the
+    auto-end beat task: the leases say "is this user still connected", so seats are
+    freed right after the sweep that finds the leases gone, on the sweep's schedule and
+    lease lifetime, and presence imports nothing of liveSessions.
 
     Reads every present, socket-held attendance of a scheduled or live session and the
     leases of their users in one Redis call (ZMSCORE). A user with any live lease (a

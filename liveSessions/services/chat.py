@@ -11,31 +11,28 @@ from __future__ import annotations
 import uuid
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import BooleanField, ExpressionWrapper
 
 from collab.accounts.models import User
 from collab.chat.services import chat_clean_body, chat_payload, chat_soft_delete
 from collab.core.errors import NotFound
-from collab.courses.models import Enrollment
+from collab.courses.membership import member_q
 from collab.realtime.broadcast import broadcast_on_commit
 from liveSessions import events
 from liveSessions.models import LiveSession, SessionMessage, SessionStatus
-from liveSessions.services._common import state_conflict
+from liveSessions.services.common import state_conflict
 
 
 def _session_chat_access(*, user: User, session_id: uuid.UUID) -> str:
     """One query: the session's status if `user` may join it; NotFound otherwise."""
     row = (
         LiveSession.objects.filter(id=session_id)
-        .annotate(enrolled=Exists(Enrollment.objects.filter(course_id=OuterRef("course_id"), user_id=user.id)))
-        .values("status", "course_id", "instructor_id", "course__instructor_id", "enrolled")
+        .annotate(course_member=ExpressionWrapper(member_q(user.id, via="course"), output_field=BooleanField()))
+        .values("status", "course_id", "instructor_id", "course_member")
         .first()
     )
     allowed = row is not None and (
-        user.is_admin
-        or row["course_id"] is None
-        or user.id in (row["instructor_id"], row["course__instructor_id"])
-        or row["enrolled"]
+        user.is_admin or row["course_id"] is None or row["instructor_id"] == user.id or row["course_member"]
     )
     if not allowed:
         raise NotFound("Live session not found.", code="session_not_found")
@@ -59,7 +56,8 @@ def session_message_send(*, actor: User, session_id: uuid.UUID, message: object)
 
 @transaction.atomic
 def session_message_delete(*, message: SessionMessage, actor: User) -> SessionMessage:
-    """Moderation (staff, from the admin): soft delete, and the room sees it vanish."""
+    """Moderation (the session's instructor over REST, staff from the admin): soft delete,
+    and the room sees it vanish. 409 `message_already_deleted` for a deleted message."""
     locked = SessionMessage.objects.select_for_update().get(pk=message.pk)
     chat_soft_delete(locked, actor=actor)
     broadcast_on_commit(

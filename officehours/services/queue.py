@@ -242,7 +242,7 @@ def queue_clear(*, actor: User, instructor_id: uuid.UUID, reason: str) -> int:
 def queue_entry_end_for_unenrolled(
     *, course: Course, user_id: uuid.UUID, actor: User | None
 ) -> OfficeHoursQueue | None:
-    """Enrolment-removed hook (collab.courses.hooks). A student who is no longer enrolled
+    """Receiver of `enrollment_removed` (collab.courses.signals). A student who is no longer enrolled
     in any course of `course`'s instructor loses their waiting or admitted entry in that
     instructor's queue (removed, reason `unenrolled`: the student is told, the instructor
     gets the updated queue, the others their new positions) and their sockets leave

@@ -2,7 +2,7 @@
 study groups (and their rooms), live sessions (and their rooms), and the office-hours
 queue of an instructor they are no longer a student of. Real sockets on the ASGI app
 prove that later traffic in those rooms no longer reaches them while it still reaches
-everyone else; a failing hook rolls the whole unenrolment back and sends nothing."""
+everyone else; a failing receiver rolls the whole unenrolment back and sends nothing."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from channels.db import database_sync_to_async
 from django.db import connection
 
 from collab.core.errors import Conflict, DomainError
-from collab.courses import hooks
 from collab.courses.models import Enrollment
 from collab.courses.services import enrollment_delete
+from collab.courses.signals import enrollment_removed
 from collab.realtime.testing import capture_broadcasts
 from liveSessions import services as live_services
 from liveSessions.models import AttendanceInterval, LeaveReason, SessionAttendance, SessionStatus
@@ -26,32 +26,12 @@ from studygroups.models import MemberRole, StudyGroup, StudyGroupMember
 from tests.conftest import ws_connect
 from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
 from tests.liveSessions.factories import live_session
+from tests.sockets import drain, events_of, request
 from tests.studygroups.conftest import add_member, make_group
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 db = database_sync_to_async
-
-
-async def request(comm, event: str, data: dict) -> dict:
-    """Sends with a ref and returns its ack or error (other frames are skipped)."""
-    await comm.send_json_to({"event": event, "data": data, "ref": "r"})
-    while True:
-        frame = await comm.receive_json_from(timeout=3)
-        if frame.get("ref") == "r":
-            return frame
-
-
-async def drain(comm, quiet: float = 0.4) -> list[dict]:
-    """Every frame until the socket stays quiet for `quiet` seconds."""
-    got = []
-    while not await comm.receive_nothing(timeout=quiet):
-        got.append(await comm.receive_json_from())
-    return got
-
-
-def events_of(frames: list[dict]) -> list[str]:
-    return [f["event"] for f in frames]
 
 
 async def unenroll(instructor, course, user) -> None:
@@ -279,7 +259,7 @@ async def test_queue_of_another_instructor_is_untouched(course, instructor, stud
 # -- through the REST endpoint --------------------------------------------------------------
 
 
-def test_rest_unenrolment_runs_the_hooks(api, course, instructor, student):
+def test_rest_unenrolment_runs_the_receivers(api, course, instructor, student):
     group = make_group(course, student)
     add_member(group)
     oh_services.queue_open(actor=instructor, instructor_id=instructor.id)
@@ -294,17 +274,22 @@ def test_rest_unenrolment_runs_the_hooks(api, course, instructor, student):
 
 
 @pytest.fixture
-def failing_hook():
-    def refuse(*, course, user_id, actor):
-        raise Conflict("A hook refused.", code="hook_refused")
+def failing_receiver():
+    """Connected after every app's receiver; records whether the study-group receiver
+    had already taken the user out of their groups when it ran, then refuses."""
+    seen_memberships = []
 
-    hooks.on_enrollment_removed(refuse)
-    yield refuse
-    hooks.remove_enrollment_removed_hook(refuse)
+    def refuse(sender, *, user_id, **kwargs):
+        seen_memberships.append(StudyGroupMember.objects.filter(user_id=user_id).exists())
+        raise Conflict("A receiver refused.", code="receiver_refused")
+
+    enrollment_removed.connect(refuse)
+    yield seen_memberships
+    enrollment_removed.disconnect(refuse)
 
 
-async def test_a_failing_hook_rolls_back_the_whole_unenrolment_and_sends_nothing(
-    course, instructor, student, other_student, failing_hook
+async def test_a_failing_receiver_rolls_back_the_whole_unenrolment_and_sends_nothing(
+    course, instructor, student, other_student, failing_receiver
 ):
     await db(EnrollmentFactory)(course=course, user=other_student)
     group = await db(make_group)(course, student)
@@ -312,8 +297,6 @@ async def test_a_failing_hook_rolls_back_the_whole_unenrolment_and_sends_nothing
     session = await db(live_session)(course, status=SessionStatus.LIVE)
     await db(oh_services.queue_open)(actor=instructor, instructor_id=instructor.id)
     entry = await db(oh_services.queue_join)(actor=student, instructor_id=instructor.id, question="Q")
-    # The failing hook runs last, after every app's hook has done its writes.
-    assert hooks.enrollment_removed_hooks()[-1] is failing_hook
 
     comm = await ws_connect(student)
     try:
@@ -324,6 +307,8 @@ async def test_a_failing_hook_rolls_back_the_whole_unenrolment_and_sends_nothing
 
         with capture_broadcasts() as sent, pytest.raises(Conflict):
             await unenroll(instructor, course, student)
+        # The failing receiver ran last, after the apps' receivers had done their writes.
+        assert failing_receiver == [False]
         assert list(sent) == []
         assert await comm.receive_nothing(timeout=0.5)
 
@@ -346,17 +331,17 @@ async def test_a_failing_hook_rolls_back_the_whole_unenrolment_and_sends_nothing
 
 @pytest.fixture
 def held_unenrolment():
-    """A last hook that keeps the unenrolment's transaction open (every app's locks held)
+    """A last receiver that keeps the unenrolment's transaction open (every app's locks held)
     until `release` is set."""
     locks_held, release = threading.Event(), threading.Event()
 
-    def hold(*, course, user_id, actor):
+    def hold(sender, **kwargs):
         locks_held.set()
         assert release.wait(timeout=20)
 
-    hooks.on_enrollment_removed(hold)
+    enrollment_removed.connect(hold)
     yield locks_held, release
-    hooks.remove_enrollment_removed_hook(hold)
+    enrollment_removed.disconnect(hold)
 
 
 def _join_group(student, course):
@@ -410,8 +395,9 @@ def test_a_join_waiting_on_the_unenrolment_is_refused_once_it_commits(
         assert joining.is_alive(), "the join should wait for the unenrolment's lock"
     finally:
         release.set()
-        unenrolling.join(timeout=20)
-    joining.join(timeout=20)
+        unenrolling.join(timeout=60)
+    joining.join(timeout=60)
+    assert not unenrolling.is_alive() and not joining.is_alive(), "a thread hung"
     assert results["unenrol"] is None
     assert isinstance(results["join"], DomainError), results["join"]
     assert not joined()

@@ -9,8 +9,8 @@ import time
 import pytest
 from channels.db import database_sync_to_async
 
+from collab.core.redis_client import sync_redis
 from collab.realtime.coalesce import BATCHED, SINGLE, Coalescer
-from collab.realtime.redis_client import sync_redis
 from collab.realtime.testing import capture_broadcasts
 from liveSessions import services
 from liveSessions.models import SessionAttendance, SessionStatus

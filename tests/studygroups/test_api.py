@@ -196,17 +196,39 @@ def test_list_shows_active_groups_of_the_course_with_stats(api, course, student,
     assert all(item["isMember"] is False for item in as_instructor)
 
 
-def test_list_is_newest_first_bounded_and_pages_with_before(api, course, student):
+def test_list_is_newest_first_bounded_and_pages_with_a_cursor(api, course, student):
     now = timezone.now()
     for i in range(5):
         make_group(course, student, name=f"G{i}", created_at=now - timedelta(minutes=i))
-    first = api(student).get(f"{BASE}/course/{course.id}?limit=2").json()
-    assert [g["name"] for g in first] == ["G0", "G1"]
-    second = api(student).get(f"{BASE}/course/{course.id}", {"limit": 2, "before": first[-1]["createdAt"]}).json()
-    assert [g["name"] for g in second] == ["G2", "G3"]
+    first = api(student).get(f"{BASE}/course/{course.id}?limit=2")
+    assert [g["name"] for g in first.json()] == ["G0", "G1"]
+    second = api(student).get(f"{BASE}/course/{course.id}", {"limit": 2, "cursor": first["X-Next-Cursor"]})
+    assert [g["name"] for g in second.json()] == ["G2", "G3"]
+    third = api(student).get(f"{BASE}/course/{course.id}", {"limit": 2, "cursor": second["X-Next-Cursor"]})
+    assert [g["name"] for g in third.json()] == ["G4"] and "X-Next-Cursor" not in third
+    older = api(student).get(f"{BASE}/course/{course.id}", {"before": first.json()[-1]["createdAt"]}).json()
+    assert [g["name"] for g in older] == ["G2", "G3", "G4"]
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "before=yesterday"])
+def test_list_pages_groups_created_at_the_same_instant_exactly_once(api, course, student):
+    now = timezone.now()
+    made = {make_group(course, student, name=f"G{i}", created_at=now).name for i in range(7)}
+    seen, cursor = [], None
+    while True:
+        response = api(student).get(
+            f"{BASE}/course/{course.id}", {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        )
+        seen += [g["name"] for g in response.json()]
+        cursor = response.get("X-Next-Cursor")
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(made)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["limit=0", "limit=101", "limit=abc", "before=yesterday", "before=2020-01-01T00:00:00%2B16:00", "cursor=zz"],
+)
 def test_list_refuses_bad_query_params(api, course, student, query):
     response = api(student).get(f"{BASE}/course/{course.id}?{query}")
     assert response.status_code == 400
@@ -486,17 +508,19 @@ def test_messages_history_is_newest_first_paged_and_hides_deleted(api, cast):
     assert [m["message"] for m in first["messages"]] == ["m0", "m1", "m2"]
     assert first["messages"][0]["userId"] == str(cast.member.id)
     assert first["messages"][0]["name"] == cast.member.name
-    assert first["nextBefore"] is not None
+    assert first["nextCursor"] is not None
     rest = (
         api(cast.group_admin)
-        .get(f"{BASE}/{cast.group.id}/messages", {"limit": 3, "before": first["nextBefore"]})
+        .get(f"{BASE}/{cast.group.id}/messages", {"limit": 3, "cursor": first["nextCursor"]})
         .json()
     )
     assert [m["message"] for m in rest["messages"]] == ["m3", "m4"]
-    assert rest["nextBefore"] is None
+    assert rest["nextCursor"] is None
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=101", "before=nope"])
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=101", "before=nope", "before=2020-01-01T00:00:00%2B16:00", "cursor=e30"]
+)
 def test_messages_refuses_bad_query(api, cast, query):
     response = api(cast.member).get(f"{BASE}/{cast.group.id}/messages?{query}")
     assert response.status_code == 400

@@ -63,7 +63,8 @@ def test_forty_students_race_for_six_free_places(course, student):
         _run_threads([lambda user=user: join(user) for user in racers])
     finally:
         done.set()
-        watcher.join(10)
+        watcher.join(30)
+    assert not watcher.is_alive(), "the watcher hung"
 
     statuses = sorted(results)
     assert len(statuses) == 40
@@ -217,13 +218,10 @@ def test_message_send_refusals(course, student):
     assert not_member.value.code == "not_a_member"
     with pytest.raises(NotFound):
         services.study_group_message_send(actor=UserFactory(), group_id=group.id, body="hi")
-    for body, code in (("", "invalid_message"), ("   ", "invalid_message"), (42, "invalid_message")):
+    for body in ("", "   ", 42, "a\x00b", "\ud800", "x" * 2001):
         with pytest.raises(InvalidInput) as bad:
             services.study_group_message_send(actor=student, group_id=group.id, body=body)
-        assert bad.value.code == code
-    with pytest.raises(InvalidInput) as too_long:
-        services.study_group_message_send(actor=student, group_id=group.id, body="x" * 2001)
-    assert too_long.value.code == "message_too_long"
+        assert bad.value.code == "invalid" and list(bad.value.fields) == ["message"]
     StudyGroup.objects.filter(id=group.id).update(is_active=False)
     with pytest.raises(Conflict) as closed:
         services.study_group_message_send(actor=student, group_id=group.id, body="hi")

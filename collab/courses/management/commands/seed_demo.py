@@ -3,12 +3,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from collab.accounts.models import Role, User
+from collab.courses.demo import COURSE_TITLE, DEMO_PASSWORD, INSTRUCTOR_EMAIL, STUDENT_EMAILS
 from collab.courses.models import Course, Enrollment
 
-DEMO_PASSWORD = "collab-demo-pass"
-INSTRUCTOR_EMAIL = "instructor@example.com"
-STUDENT_EMAILS = [f"student{n}@example.com" for n in range(1, 6)]
-COURSE_TITLE = "JavaScript Fundamentals"
+__all__ = ["COURSE_TITLE", "DEMO_PASSWORD", "INSTRUCTOR_EMAIL", "STUDENT_EMAILS", "Command"]
 
 
 class Command(BaseCommand):

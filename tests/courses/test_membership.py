@@ -1,0 +1,57 @@
+"""The one membership rule: each predicate and its queryset expression agree, for every
+kind of user, on Course itself and on a model that reaches its course through a key."""
+
+from __future__ import annotations
+
+import pytest
+
+from collab.accounts.models import User
+from collab.courses import membership
+from collab.courses.models import Course
+from liveSessions.models import LiveSession
+from tests.factories import AdminFactory, CourseFactory, EnrollmentFactory, InstructorFactory, UserFactory
+from tests.liveSessions.factories import LiveSessionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people(course, instructor, student):
+    other_course = CourseFactory()
+    outsider = UserFactory()
+    EnrollmentFactory(course=other_course, user=outsider)
+    return {
+        "instructor": (instructor, True, True),
+        "student": (student, False, True),
+        "outsider": (outsider, False, False),
+        "other instructor": (InstructorFactory(), False, False),
+        "admin": (AdminFactory(), False, False),
+    }
+
+
+@pytest.mark.parametrize("who", ["instructor", "student", "outsider", "other instructor", "admin"])
+def test_the_predicates_and_the_expressions_agree(people, course, who):
+    user, teaches, member = people[who]
+    assert membership.teaches(user, course) is teaches
+    assert membership.is_member(user, course) is member
+    assert membership.is_enrolled(user.id, course.id) is (member and not teaches)
+    assert Course.objects.filter(membership.teaches_q(user.id), id=course.id).exists() is teaches
+    assert Course.objects.filter(membership.member_q(user.id), id=course.id).exists() is member
+    assert (course.id in membership.member_course_ids(user.id)) is member
+
+
+def test_the_expression_follows_a_foreign_key_and_repeats_no_row(course, instructor, student):
+    session = LiveSessionFactory(course=course)
+    LiveSessionFactory(course=None, instructor=instructor)  # an open session belongs to no course
+    EnrollmentFactory(course=course)  # another enrolment must not repeat the session
+    for user in (instructor, student):
+        assert list(LiveSession.objects.filter(membership.member_q(user.id, via="course"))) == [session]
+    assert not LiveSession.objects.filter(membership.member_q(UserFactory().id, via="course")).exists()
+
+
+def test_members_of_a_set_of_courses_and_of_one(course, instructor, student):
+    UserFactory()
+    members = set(User.objects.filter(membership.members_of_q(Course.objects.filter(id=course.id))))
+    assert members == {instructor, student}
+    ids = membership.course_member_ids(course_id=course.id, instructor_id=course.instructor_id)
+    assert sorted(ids) == sorted([instructor.id, student.id])
