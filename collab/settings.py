@@ -301,6 +301,10 @@ PRESENCE_SNAPSHOT_TTL = env.int("PRESENCE_SNAPSHOT_TTL", default=10)
 # Live sessions (liveSessions/)
 LIVE_SESSION_REMINDER_MINUTES = env.int("LIVE_SESSION_REMINDER_MINUTES", default=10)
 LIVE_SESSION_AUTO_END_GRACE = env.int("LIVE_SESSION_AUTO_END_GRACE", default=30)
+# Joins and leaves of a session with this many seats taken or more are coalesced: at most
+# one session-participants-batch per window (liveSessions.announce). 0 turns it off.
+LIVE_SESSION_BATCH_THRESHOLD = env.int("LIVE_SESSION_BATCH_THRESHOLD", default=50)
+LIVE_SESSION_BATCH_WINDOW = env.float("LIVE_SESSION_BATCH_WINDOW", default=0.5)
 # How often beat sends the reminders and the auto-end, in seconds.
 LIVE_SESSION_TICK_SECONDS = env.int("LIVE_SESSION_TICK_SECONDS", default=30)
 # Seconds a session-typing-start lasts without renewal before the others get

@@ -40,6 +40,10 @@ class Socket(Protocol):
 
     async def leave_room(self, room: str) -> None: ...
 
+    async def listen(self, room: str) -> None: ...
+
+    async def unlisten(self, room: str) -> None: ...
+
 
 Handler = Callable[[Socket, dict], Awaitable[dict | None]]
 Hook = Callable[[Socket], Awaitable[None]]
