@@ -21,7 +21,7 @@ def run_at_once(calls: list[Callable[[], object]], *, timeout: float = 120) -> l
 
     def runner(index: int, call: Callable[[], object]) -> None:
         try:
-            barrier.wait(timeout=60)
+            barrier.wait(timeout=120)
             results[index] = call()
         except BaseException as exc:
             results[index] = exc
