@@ -40,7 +40,11 @@ def test_forty_students_race_for_six_free_places(course, student):
 
     def join(user) -> None:
         try:
-            client = client_for(user)
+            try:
+                client = client_for(user)
+            except BaseException:
+                barrier.abort()  # the others would otherwise wait for this thread in vain
+                raise
             barrier.wait(timeout=120)
             response = client.post(f"/api/study-groups/{group.id}/join")
             code = response.json()["error"]["code"] if response.status_code >= 400 else None
