@@ -15,7 +15,7 @@ from collab.core.params import Cursor
 from collab.courses.selectors import course_get_visible
 from liveSessions.models import LiveSession, SessionAttendance, SessionMessage, SessionStatus
 from liveSessions.permissions import LiveSessionPermission
-from liveSessions.services._common import live_overlap
+from liveSessions.services.common import live_overlap
 
 
 def with_active_attendees(sessions: QuerySet[LiveSession]) -> QuerySet[LiveSession]:

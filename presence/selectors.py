@@ -16,7 +16,7 @@ from collab.core.errors import NotFound
 from collab.courses.membership import course_member_ids
 from collab.courses.models import Course
 from collab.courses.selectors import course_get_visible
-from presence import leases
+from collab.realtime import leases
 from presence.events import PresenceView
 from presence.models import Status, UserPresence
 from presence.permissions import PresencePermission
@@ -107,10 +107,6 @@ def presence_online_users(*, viewer: User, limit: int) -> tuple[list[PresenceVie
     online = _online(viewer, User.objects.all())
     users = online.select_related("presence").order_by("name", "id")[:limit]
     return _views(viewer, users), online.count()
-
-
-def presence_online_count(*, viewer: User) -> int:
-    return _online(viewer, User.objects.all()).count()
 
 
 def presence_online_in_course(

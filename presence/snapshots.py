@@ -32,11 +32,12 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 
+from collab.core.redis_client import async_redis, sync_redis
 from collab.courses.membership import course_member_ids, member_course_ids
 from collab.courses.models import Course, Enrollment
-from collab.realtime.redis_client import async_redis, sync_redis
+from collab.realtime import leases
 from collab.realtime.rooms import course_room
-from presence import leases, selectors
+from presence import selectors
 from presence.events import presence_item
 
 log = logging.getLogger(__name__)

@@ -11,11 +11,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from collab.accounts.tokens import bearer_user_id
 from collab.core.errors import DomainError
 from collab.core.params import limit_param
 from collab.core.renderers import WireReadyJSONRenderer
 from collab.core.throttling import user_rate_allows
+from collab.core.tokens import bearer_user_id
 from presence import selectors, services, snapshots
 from presence.events import presence_item
 from presence.permissions import PresencePermission

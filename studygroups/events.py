@@ -23,6 +23,11 @@ MESSAGE_DELETED = "study-group-message-deleted"
 PARTICIPANT_JOINED = "study-group-participant-joined"
 PARTICIPANT_LEFT = "study-group-participant-left"
 
+# Client -> server
+JOIN = "join-study-group"
+LEAVE = "leave-study-group"
+SEND_MESSAGE = "study-group-message"
+
 # Why a group stopped being active (the `reason` of study-group-deleted).
 # study-group-member-left reasons: the member left, was removed by a group admin or staff,
 # or left the course (unenrolment).

@@ -19,11 +19,12 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from collab.asgi import application
-from collab.realtime.redis_client import sync_redis
+from collab.core.redis_client import sync_redis
 from tests.factories import AdminFactory, CourseFactory, EnrollmentFactory, InstructorFactory, UserFactory
 
 # pytester: tests/core/test_suite_guards.py runs small suites of its own.
@@ -142,6 +143,14 @@ def course(db, instructor, student):
     course = CourseFactory(instructor=instructor)
     EnrollmentFactory(course=course, user=student)
     return course
+
+
+@pytest.fixture
+def staff_client(admin_user):
+    """A Django test client logged in as an admin (the Django admin's pages)."""
+    client = Client()
+    client.force_login(admin_user)
+    return client
 
 
 def access_token_for(user) -> str:

@@ -19,10 +19,9 @@ from django.conf import settings
 
 from collab.core.errors import DomainError
 from collab.core.jsonframes import dumps, loads
-from collab.courses.membership import member_course_ids
 from collab.realtime import dispatch
 from collab.realtime.auth import authenticate_socket, origin_allowed
-from collab.realtime.rooms import course_room, user_room
+from collab.realtime.rooms import user_room
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +67,9 @@ class CollabConsumer(AsyncWebsocketConsumer):
         self.bucket = TokenBucket(settings.SOCKET_RATE_PER_SECOND, settings.SOCKET_RATE_BURST)
         self.refused_in_a_row = 0
         await self.join_room(user_room(user.id))
-        for course_id in await database_sync_to_async(member_course_ids)(user.id):
-            await self.join_room(course_room(course_id))
+        for hook in dispatch.rooms_hooks:
+            for room in await database_sync_to_async(hook)(user):
+                await self.join_room(room)
         await self.accept()
         for hook in dispatch.connect_hooks:
             await self._run_hook(hook)
@@ -152,12 +152,6 @@ class CollabConsumer(AsyncWebsocketConsumer):
                     await hook(self, room)
                 except Exception:
                     log.exception("room-left hook %s failed", getattr(hook, "__qualname__", hook))
-
-    async def send_event(self, event: str, data: Any, *, room: str | None = None) -> None:
-        frame: dict[str, Any] = {"event": event, "data": data}
-        if room:
-            frame["room"] = room
-        await self.send(text_data=dumps(frame))
 
     async def send_error(self, code: str, message: str, ref: Any = None, fields: dict | None = None) -> None:
         data: dict[str, Any] = {"code": code, "message": message}

@@ -22,7 +22,7 @@ A server process killed with SIGKILL runs no disconnect handler, so the sockets 
 held stay on their rows and would keep the user present (and a seat taken) until the
 session ends. `attendance_release_lapsed` closes those: a present, socket-held
 attendance of a scheduled or live session whose user has no live presence lease
-(presence.leases; the leases of a dead process lapse by themselves) is closed with
+(collab.realtime.leases; the leases of a dead process lapse by themselves) is closed with
 reason `connection_lost`, exactly as the lost disconnects would have done it. It runs
 after every presence sweep (the `leases_swept` signal, liveSessions.receivers).
 """
@@ -40,13 +40,13 @@ from django.utils import timezone
 from collab.accounts.models import User
 from collab.core.errors import Conflict, NotFound
 from collab.courses.models import Course
+from collab.realtime import leases
 from collab.realtime.broadcast import broadcast_on_commit, sockets_control_on_commit
 from collab.realtime.rooms import user_room
 from liveSessions import events
 from liveSessions.models import AttendanceInterval, LeaveReason, LiveSession, SessionAttendance, SessionStatus
 from liveSessions.permissions import LiveSessionPermission
-from liveSessions.services._common import join_conflict, live_overlap, seats_taken, session_lock, state_conflict
-from presence import leases
+from liveSessions.services.common import join_conflict, live_overlap, seats_taken, session_lock, state_conflict
 
 log = logging.getLogger(__name__)
 

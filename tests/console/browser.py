@@ -135,18 +135,25 @@ class Page:
         return self.wait(lambda: next((e for e in self.finds(css) if e.is_displayed()), None), f"{css} visible")
 
     def click(self, css: str) -> None:
-        self.wait_visible(css).click()
+        """Clicks the first visible `css` element (found again if the page redrew it)."""
+
+        def click():
+            element = next((e for e in self.finds(css) if e.is_displayed()), None)
+            return element is not None and (element.click() or True)
+
+        self.wait(click, f"{css} to click")
 
     def button(self, label: str, within: str = "body") -> None:
         """Clicks the visible, enabled button whose text is `label`."""
 
-        def find():
+        def click():
             for element in self.finds(f"{within} button"):
                 if element.text.strip() == label and element.is_displayed() and element.is_enabled():
-                    return element
-            return None
+                    element.click()
+                    return True
+            return False
 
-        self.wait(find, f"button {label!r}").click()
+        self.wait(click, f"button {label!r}")
 
     def fill(self, css: str, value: str) -> None:
         element = self.wait_visible(css)

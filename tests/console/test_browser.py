@@ -5,11 +5,14 @@ frames (the console never polls)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from django.utils import timezone
+from rest_framework_simplejwt.tokens import AccessToken
 from selenium.webdriver.support.ui import Select
 
+from liveSessions.models import SessionMessage
 from tests.console.browser import Page
 from tests.factories import CourseFactory, EnrollmentFactory, InstructorFactory, UserFactory
 
@@ -29,6 +32,10 @@ def klass():
 
 def presence_names(page: Page) -> list[str]:
     return [item.text for item in page.finds("#presence-list li .name")]
+
+
+def message_texts(page: Page) -> list[str]:
+    return [item.text for item in page.finds("#messages li .text")]
 
 
 def sign_in_all(browsers, klass) -> tuple[Page, Page, Page]:
@@ -109,10 +116,11 @@ def test_a_class_runs_live_across_three_windows(browsers, klass):
 
 
 def test_office_hours_queue_admit_and_the_student_gets_the_link(browsers, klass):
-    instructor, _course, (bea, _cal) = klass
-    teacher, student = browsers("instructor"), browsers("bea")
+    instructor, _course, (bea, cal) = klass
+    teacher, student, second = browsers("instructor"), browsers("bea"), browsers("cal")
     teacher.sign_in(instructor.email)
     student.sign_in(bea.email)
+    second.sign_in(cal.email)
 
     teacher.wait_text("#oh-status", "closed")
     student.wait_text("#oh-queue", "The queue is closed.")
@@ -129,6 +137,7 @@ def test_office_hours_queue_admit_and_the_student_gets_the_link(browsers, klass)
 
     teacher.button("Open the queue")
     student.wait_text("#oh-status", "open")
+    second.wait_text("#oh-status", "open")
 
     # A bad request shows the API's own message.
     student.button("Join the queue")  # the browser's required-field check stops an empty one
@@ -141,19 +150,39 @@ def test_office_hours_queue_admit_and_the_student_gets_the_link(browsers, klass)
     student.labelled("Your question").send_keys("Why does my closure capture the last i?")
     student.button("Join the queue")
     student.wait_text("#oh-position", "You are number 1 in line")
+    second.labelled("Your question").send_keys("Is the homework due Friday?")
+    second.button("Join the queue")
+    second.wait_text("#oh-position", "You are number 2 in line. Estimated wait: about 20 minutes.")
     teacher.wait_text("#oh-entries", "Why does my closure capture the last i?")
-    teacher.wait_text("#oh-status", "1 waiting")
+    teacher.wait_text("#oh-status", "2 waiting")
 
+    # Admitted: Bea gets the link; Cal moves up, live, and is told he is next (seen and heard).
     teacher.button("Admit next")
     student.wait(lambda: student.finds("#oh-banner .banner.admitted"), "the admitted banner")
     link = student.find("#oh-join-link")
     assert link.text == "Join here"
     assert link.get_attribute("href") == "https://meet.example.com/ada"
-    teacher.wait(lambda: teacher.find("#oh-entries li").get_attribute("data-status") == "admitted", "admitted")
+    second.wait_text("#oh-position", "You are number 1 in line")
+    second.wait_text("#oh-banner", "You're up next!")
+    assert second.find("#oh-banner .banner").get_attribute("data-sound")  # the chime was played (or refused)
 
+    # Undo puts Bea back in her place (ahead of Cal); admit her again, then complete.
+    teacher.button("Undo admit")
+    student.wait_text("#oh-position", "You are number 1 in line")
+    second.wait_text("#oh-position", "You are number 2 in line")
+    teacher.button("Admit Bea Student")
+    student.wait(lambda: student.finds("#oh-banner .banner.admitted"), "admitted again")
     teacher.button("Complete Bea Student")
     student.wait_text("#notices", "complete")
+
+    # Removing needs a reason; Cal is told which.
+    entry = "#oh-entries li"
+    teacher.wait(lambda: teacher.find(entry).get_attribute("data-status") == "waiting", "Cal waiting")
+    teacher.find(f"{entry} input.reason").send_keys("asked in the forum instead")
+    teacher.button("Remove", within=entry)
+    second.wait_text("#notices", "You were removed from the queue: asked in the forum instead")
     teacher.wait_text("#oh-entries", "Nobody is waiting.")
+    assert not teacher.errors() and not second.errors()
 
 
 def test_a_cut_connection_comes_back_showing_what_it_missed(browsers, klass):
@@ -167,7 +196,19 @@ def test_a_cut_connection_comes_back_showing_what_it_missed(browsers, klass):
     teacher.button("Schedule")
     teacher.button("Start “Promises”")
     teacher.wait_text("#session-status", "live")
+    # An earlier discussion: the room shows the newest 50 and pages back on request.
+    session_id = student.find("#session-list li").get_attribute("data-session-id")
+    start = timezone.now() - timedelta(minutes=30)
+    SessionMessage.objects.bulk_create(
+        SessionMessage(session_id=session_id, author=bea, body=f"earlier {i}", sent_at=start + timedelta(seconds=i))
+        for i in range(55)
+    )
     student.click("#session-list li a")
+    student.wait_text("#messages", "earlier 54")
+    assert message_texts(student)[0] == "earlier 5" and len(message_texts(student)) == 50
+    student.click("#older-messages")
+    student.wait(lambda: message_texts(student)[:2] == ["earlier 0", "earlier 1"], "the older page at the top")
+    assert len(message_texts(student)) == 55 and not student.find("#older-messages").is_displayed()
     student.click("#join-session")
     other.click("#session-list li a")
     other.click("#join-session")
@@ -200,6 +241,19 @@ def test_a_cut_connection_comes_back_showing_what_it_missed(browsers, klass):
     student.find("#chat-input").send_keys("back again\n")
     teacher.wait_text("#messages", "back again")
     other.wait_text("#messages", "back again")
+
+    # Her access token is renewed before it expires (at 80% of its life); the renewal
+    # rotates the refresh token kept in the tab, and the page goes on working.
+    token = student.js("return window.collabConsole.auth.access")
+    refresh = student.js("return sessionStorage.getItem('collab.refreshToken')")
+    issued, expires = (AccessToken(token)[claim] for claim in ("iat", "exp"))
+    due = student.js("return window.collabConsole.auth.refreshDueAt") / 1000
+    assert issued + 0.75 * (expires - issued) < due < expires
+    student.js("return window.collabConsole.auth.refresh()")
+    student.wait(lambda: student.js("return window.collabConsole.auth.access") != token, "a new access token")
+    assert student.js("return sessionStorage.getItem('collab.refreshToken')") not in (None, refresh)
+    student.find("#chat-input").send_keys("still here\n")
+    teacher.wait_text("#messages", "still here")
 
 
 def test_a_study_group_forms_talks_and_is_run_by_its_admin(browsers, klass):

@@ -3,7 +3,6 @@ on PostgreSQL and the Redis channel layer."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 
@@ -13,6 +12,7 @@ from channels.db import database_sync_to_async
 from officehours import events, services
 from tests.conftest import ws_connect
 from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
+from tests.sockets import drain, receive_event, request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,33 +31,6 @@ def setup_queue(instructor, course, *names):
 sync = database_sync_to_async
 
 
-async def collect(comm, quiet: float = 0.4) -> list[dict]:
-    """Every frame until the socket stays quiet for `quiet` seconds."""
-    frames = []
-    # receive_nothing, unlike a timed-out receive, leaves the application running.
-    while not await comm.receive_nothing(timeout=quiet):
-        frames.append(json.loads(await comm.receive_from()))
-    return frames
-
-
-async def wait_for(comm, event: str, seconds: float = 5.0) -> dict:
-    async def wait():
-        while True:
-            frame = json.loads(await comm.receive_from(timeout=seconds))
-            if frame["event"] == event:
-                return frame
-
-    return await asyncio.wait_for(wait(), seconds)
-
-
-async def send(comm, event: str, data: dict, ref: str = "1") -> dict:
-    await comm.send_json_to({"event": event, "data": data, "ref": ref})
-    while True:
-        frame = json.loads(await comm.receive_from(timeout=5))
-        if frame.get("ref") == ref:
-            return frame
-
-
 def join(learner, instructor, question):
     return sync(services.queue_join)(actor=learner, instructor_id=instructor.id, question=question)
 
@@ -71,19 +44,19 @@ async def test_join_event_subscribes_eligible_users_and_refuses_others(instructo
         await ws_connect(other_instructor),
     )
     try:
-        ack = await send(ws_student, events.JOIN_QUEUE, {"instructorId": str(instructor.id)})
+        ack = await request(ws_student, events.JOIN_QUEUE, {"instructorId": str(instructor.id)})
         assert ack["event"] == "ack"
         assert ack["data"]["viewer"] == "student" and ack["data"]["isOpen"] is False and ack["data"]["entry"] is None
         for comm in (ws_outsider, ws_other):
-            refused = await send(comm, events.JOIN_QUEUE, {"instructorId": str(instructor.id)})
+            refused = await request(comm, events.JOIN_QUEUE, {"instructorId": str(instructor.id)})
             assert refused["event"] == "error" and refused["data"]["code"] == "not_eligible"
-        missing = await send(ws_student, events.JOIN_QUEUE, {"instructorId": str(uuid.uuid4())}, ref="2")
+        missing = await request(ws_student, events.JOIN_QUEUE, {"instructorId": str(uuid.uuid4())}, ref="2")
         assert missing["data"]["code"] == "instructor_not_found"
-        bad = await send(ws_student, events.JOIN_QUEUE, {"instructorId": "nope"}, ref="3")
+        bad = await request(ws_student, events.JOIN_QUEUE, {"instructorId": "nope"}, ref="3")
         assert bad["event"] == "error" and bad["data"]["code"] == "invalid" and "instructorId" in bad["data"]["fields"]
 
         await sync(services.queue_open)(actor=instructor, instructor_id=instructor.id)
-        opened = await wait_for(ws_student, events.OPENED)
+        opened = await receive_event(ws_student, events.OPENED)
         assert opened["room"] in {events.office_hours_room(instructor.id), f"course-{course.id}"}
         assert opened["data"]["instructorId"] == str(instructor.id) and opened["data"]["isOpen"] is True
         assert await ws_outsider.receive_nothing(timeout=0.3)
@@ -99,17 +72,17 @@ async def test_positions_and_estimates_pushed_to_two_sockets_as_the_queue_moves(
     try:
         for learner in (ann, bob, cat):
             await join(learner, instructor, f"question from {learner.name}")
-        bob_first = await wait_for(ws_bob, events.POSITION_CHANGED)
+        bob_first = await receive_event(ws_bob, events.POSITION_CHANGED)
         assert bob_first["data"]["position"] == 2 and bob_first["data"]["estimatedWaitMinutes"] == 20
         assert bob_first["room"] == f"user-{bob.id}"
-        cat_first = await wait_for(ws_cat, events.POSITION_CHANGED)
+        cat_first = await receive_event(ws_cat, events.POSITION_CHANGED)
         assert cat_first["data"]["position"] == 3 and cat_first["data"]["estimatedWaitMinutes"] == 30
-        await collect(ws_bob)
-        await collect(ws_cat)
-        await collect(ws_teacher)
+        await drain(ws_bob)
+        await drain(ws_cat)
+        await drain(ws_teacher)
 
         await sync(services.queue_admit)(actor=instructor, instructor_id=instructor.id)  # Ann
-        bob_frames, cat_frames = await collect(ws_bob), await collect(ws_cat)
+        bob_frames, cat_frames = await drain(ws_bob), await drain(ws_cat)
         assert [(f["event"], f["data"].get("position")) for f in bob_frames] == [
             (events.POSITION_CHANGED, 1),
             (events.UP_NEXT, 1),
@@ -118,7 +91,7 @@ async def test_positions_and_estimates_pushed_to_two_sockets_as_the_queue_moves(
         assert [(f["event"], f["data"]["position"], f["data"]["estimatedWaitMinutes"]) for f in cat_frames] == [
             (events.POSITION_CHANGED, 2, 20)
         ]
-        teacher = await wait_for(ws_teacher, events.QUEUE_UPDATED)
+        teacher = await receive_event(ws_teacher, events.QUEUE_UPDATED)
         assert [e["student"]["name"] for e in teacher["data"]["entries"]] == [
             "Ann Student",
             "Bob Student",
@@ -127,20 +100,20 @@ async def test_positions_and_estimates_pushed_to_two_sockets_as_the_queue_moves(
         assert [e["status"] for e in teacher["data"]["entries"]] == ["admitted", "waiting", "waiting"]
 
         # Bob leaves by socket: Cat moves up; the instructor is told; Bob is unsubscribed.
-        await send(ws_bob, events.JOIN_QUEUE, {"instructorId": str(instructor.id)}, ref="j")
-        ack = await send(ws_bob, events.LEAVE_QUEUE, {"instructorId": str(instructor.id)}, ref="l")
+        await request(ws_bob, events.JOIN_QUEUE, {"instructorId": str(instructor.id)}, ref="j")
+        ack = await request(ws_bob, events.LEAVE_QUEUE, {"instructorId": str(instructor.id)}, ref="l")
         assert ack["event"] == "ack" and ack["data"]["leftEntryId"]
-        cat_frames = await collect(ws_cat)
+        cat_frames = await drain(ws_cat)
         assert [(f["event"], f["data"]["position"]) for f in cat_frames] == [
             (events.POSITION_CHANGED, 1),
             (events.UP_NEXT, 1),
         ]
-        left = await wait_for(ws_teacher, events.STUDENT_LEFT)
+        left = await receive_event(ws_teacher, events.STUDENT_LEFT)
         assert left["data"]["student"]["name"] == "Bob Student" and left["room"] == f"user-{instructor.id}"
-        await collect(ws_bob)
+        await drain(ws_bob)
         await sync(services.queue_close)(actor=instructor, instructor_id=instructor.id)
         # Bob left the office-hours room; he still follows the course room, so exactly one frame.
-        closed = [f for f in await collect(ws_bob) if f["event"] == events.CLOSED]
+        closed = [f for f in await drain(ws_bob) if f["event"] == events.CLOSED]
         assert [f["room"] for f in closed] == [f"course-{course.id}"]
     finally:
         for comm in (ws_bob, ws_cat, ws_teacher):
@@ -154,7 +127,7 @@ async def test_no_frame_a_student_receives_names_another_student(instructor, cou
     sockets = [await ws_connect(s) for s in students]
     try:
         for comm in sockets:
-            await send(comm, events.JOIN_QUEUE, {"instructorId": str(instructor.id)}, ref="sub")
+            await request(comm, events.JOIN_QUEUE, {"instructorId": str(instructor.id)}, ref="sub")
         for learner in students:
             await join(learner, instructor, questions[learner.id])
         entries = {
@@ -168,12 +141,12 @@ async def test_no_frame_a_student_receives_names_another_student(instructor, cou
         )
         await sync(services.queue_entry_complete)(actor=instructor, entry_id=entries[students[1].id].id)
         await sync(services.queue_entry_remove)(actor=instructor, entry_id=entries[students[0].id].id, reason="No show")
-        await send(sockets[2], events.LEAVE_QUEUE, {"instructorId": str(instructor.id)}, ref="leave")
+        await request(sockets[2], events.LEAVE_QUEUE, {"instructorId": str(instructor.id)}, ref="leave")
         await join(students[0], instructor, questions[students[0].id])
         await sync(services.queue_close)(actor=instructor, instructor_id=instructor.id)
 
         for index, comm in enumerate(sockets):
-            frames = await collect(comm)
+            frames = await drain(comm)
             assert frames, "each student received frames"
             text = json.dumps(frames)
             for other_index, other in enumerate(students):
@@ -192,8 +165,8 @@ async def test_leave_without_entry_only_unsubscribes(instructor, course, student
     await setup_queue(instructor, course)
     comm = await ws_connect(student)
     try:
-        await send(comm, events.JOIN_QUEUE, {"instructorId": str(instructor.id)})
-        ack = await send(comm, events.LEAVE_QUEUE, {"instructorId": str(instructor.id)}, ref="2")
+        await request(comm, events.JOIN_QUEUE, {"instructorId": str(instructor.id)})
+        ack = await request(comm, events.LEAVE_QUEUE, {"instructorId": str(instructor.id)}, ref="2")
         assert ack["data"] == {"instructorId": str(instructor.id), "leftEntryId": None}
     finally:
         await comm.disconnect()
@@ -204,7 +177,7 @@ async def test_instructor_subscribes_and_gets_full_view(instructor, course):
     await join(learner, instructor, "What is a monad?")
     comm = await ws_connect(instructor)
     try:
-        ack = await send(comm, events.JOIN_QUEUE, {"instructorId": str(instructor.id)})
+        ack = await request(comm, events.JOIN_QUEUE, {"instructorId": str(instructor.id)})
         assert ack["data"]["viewer"] == "instructor"
         assert ack["data"]["entries"][0]["question"] == "What is a monad?"
     finally:

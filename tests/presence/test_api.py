@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from collab.accounts.models import User
 from collab.courses.models import Enrollment
-from presence import leases
+from collab.realtime import leases
 from presence.models import UserPresence
 from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
 
@@ -160,9 +160,7 @@ def test_hundred_heartbeats_cause_at_most_one_database_write(api, course, studen
 
 
 def test_hundred_heartbeats_on_an_existing_row_write_once(api, course, student):
-    from presence import services
-
-    services.presence_initialize(user_id=student.id)
+    UserPresence.objects.create(user=student)
     client = api(student)
     client.get("/api/presence/online")
     with CaptureQueriesContext(connection) as queries:

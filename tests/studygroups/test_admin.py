@@ -11,13 +11,6 @@ from tests.studygroups.conftest import add_member, make_group
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(admin_user) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
-
-
 def test_group_changelist_filters_and_search(staff_client, course, student):
     make_group(course, student, name="Linear algebra")
     make_group(course, student, name="Topology", is_active=False)
