@@ -278,7 +278,7 @@ async def test_removal_over_rest_takes_the_members_sockets_out_and_the_room_hear
     a, b1, b2 = await ws_connect(admin), await ws_connect(member), await ws_connect(member)
     try:
         for comm in (a, b1, b2):
-            await send(comm, "join-study-group", {"groupId": str(group.id)})
+            await request(comm, "join-study-group", {"groupId": str(group.id)})
         for comm in (a, b1):
             await drain(comm)
         response = await sync_to_async(
@@ -290,12 +290,12 @@ async def test_removal_over_rest_takes_the_members_sockets_out_and_the_room_hear
         for comm in (b1, b2):
             await receive_event(comm, "study-group-member-left", room=f"course-{group.course_id}")
             await drain(comm)
-        await send(a, "study-group-message", {"groupId": str(group.id), "message": "after you left"})
+        await request(a, "study-group-message", {"groupId": str(group.id), "message": "after you left"})
         await receive_event(a, "study-group-new-message")
         assert await b1.receive_nothing(timeout=0.3)
         assert await b2.receive_nothing(timeout=0.3)
         # The removed member cannot rejoin the room either.
-        refused = await send(b1, "join-study-group", {"groupId": str(group.id)})
+        refused = await request(b1, "join-study-group", {"groupId": str(group.id)})
         assert refused["event"] == "error", refused
     finally:
         for comm in (a, b1, b2):
