@@ -248,7 +248,7 @@ class Stack:
                 "--proxy-headers",
                 "collab.asgi:application",
             ]
-        if kind in ("uvicorn", "uvicorn-deflate", "uvicorn-sansio"):
+        if kind in ("uvicorn", "uvicorn-deflate", "uvicorn-legacy"):
             # "uvicorn" turns permessage-deflate off: browsers offer it and uvicorn accepts it
             # by default, which costs a zlib context per socket (about 90 KiB) and a
             # compression per recipient per frame; daphne does not negotiate it at all.
@@ -267,10 +267,10 @@ class Stack:
                 "--http",
                 "httptools",
                 "--ws",
-                # "uvicorn-sansio": uvicorn's sans-I/O implementation on the websockets
-                # library's protocol core; "uvicorn": its legacy websockets implementation
-                # (deprecated by uvicorn 0.35).
-                "websockets-sansio" if kind == "uvicorn-sansio" else "websockets",
+                # The Procfile's "websockets-sansio"; "uvicorn-legacy": uvicorn's older
+                # `websockets` implementation (deprecated since uvicorn 0.35, it warns at
+                # start-up), kept to compare (docs/performance.md).
+                "websockets" if kind == "uvicorn-legacy" else "websockets-sansio",
                 "--lifespan",
                 "off",
                 "--no-access-log",

@@ -5,6 +5,7 @@ Redis that `make run` starts itself (see collab/embedded.py). Production sets
 DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG=false, ALLOWED_HOSTS and SOCKET_ALLOWED_ORIGINS.
 """
 
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -337,6 +338,9 @@ LOGGING = {
 
 # Admin static files are served by the app itself (whitenoise), also under daphne.
 WHITENOISE_USE_FINDERS = True
+# With the finders on, a missing STATIC_ROOT (collectstatic never ran, as on `make run`) is
+# expected; WhiteNoise would still warn about it at every start of every process.
+warnings.filterwarnings("ignore", message=r"No directory at: .*staticfiles", category=UserWarning)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -20,6 +20,8 @@ class StudyGroupPermission(BasePermission):
       but are not course members, so they may not create or join (403).
     - leave: a group member (409 `not_a_member` for a course member who is not in it).
     - update (name, description, maxMembers): the group's admins (403 otherwise).
+    - remove another member: the group's admins, site admins and staff (403 otherwise);
+      the only admin goes only with a hand-over to another member (409 `last_admin`).
     - delete (deactivate): a group admin, the course's instructor or a site admin.
       Staff moderation in the Django admin deactivates through the same service.
     - read the chat, open the live room, send chat messages: group members only.
@@ -39,6 +41,11 @@ class StudyGroupPermission(BasePermission):
     @staticmethod
     def can_update(membership: StudyGroupMember | None) -> bool:
         return membership is not None and membership.is_admin
+
+    @staticmethod
+    def can_remove_member(user: User, membership: StudyGroupMember | None) -> bool:
+        """Remove another member: the group's admins, site admins and staff."""
+        return user.is_admin or user.is_staff or StudyGroupPermission.can_update(membership)
 
     @staticmethod
     def can_delete(user: User, group: StudyGroup, membership: StudyGroupMember | None) -> bool:

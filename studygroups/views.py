@@ -14,6 +14,7 @@ from collab.core.params import (
     cursor_schema_parameters,
     datetime_param,
     limit_param,
+    uuid_param,
 )
 from studygroups import selectors, services
 from studygroups.permissions import StudyGroupPermission
@@ -147,6 +148,42 @@ class StudyGroupMembersView(APIView):
     def get(self, request, group_id):
         group = selectors.group_get_visible(user=request.user, group_id=group_id)
         return Response(StudyGroupMemberSerializer(selectors.group_members(group=group), many=True).data)
+
+
+class StudyGroupMemberDetailView(APIView):
+    permission_classes = [StudyGroupPermission]
+
+    @extend_schema(
+        tags=TAG,
+        parameters=[
+            OpenApiParameter(
+                "handOverTo",
+                OpenApiTypes.UUID,
+                description="Removing the group's only admin: the member (user id) who becomes admin.",
+            )
+        ],
+        responses={
+            204: OpenApiResponse(
+                description="Removed: the group and the course hear study-group-member-left "
+                '(reason "removed"; "left" when you remove yourself, as POST …/leave), and '
+                "the member's sockets leave the group room"
+            ),
+            400: OpenApiResponse(description="invalid: handOverTo is not a UUID or not another member"),
+            401: None,
+            403: OpenApiResponse(description="not_group_admin: only the group's admins and staff remove others"),
+            404: OpenApiResponse(description="study_group_not_found, or member_not_found (the user is not a member)"),
+            409: OpenApiResponse(
+                description="group_inactive; last_admin: the only admin, and no handOverTo; "
+                "not_a_member (removing yourself when you are not a member)"
+            ),
+        },
+        summary="Remove a member (the group's admins or staff); removing yourself is leaving",
+    )
+    def delete(self, request, group_id, user_id):
+        services.study_group_member_remove(
+            actor=request.user, group_id=group_id, user_id=user_id, hand_over_to=uuid_param(request, "handOverTo")
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class StudyGroupMessagesView(APIView):

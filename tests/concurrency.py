@@ -21,7 +21,15 @@ def run_at_once(calls: list[Callable[[], object]], *, timeout: float = 120) -> l
 
     def runner(index: int, call: Callable[[], object]) -> None:
         try:
-            barrier.wait(timeout=60)
+            barrier.wait(timeout=120)
+        except BaseException as exc:
+            # A thread that fails before the barrier releases the others at once.
+            barrier.abort()
+            results[index] = exc
+            connection.close()
+            finished[index] = True
+            return
+        try:
             results[index] = call()
         except BaseException as exc:
             results[index] = exc
@@ -38,5 +46,6 @@ def run_at_once(calls: list[Callable[[], object]], *, timeout: float = 120) -> l
     assert not hung, f"threads still running after {timeout} s: {hung}"
     assert all(finished), "a thread ended without finishing its call"
     broken = [result for result in results if isinstance(result, threading.BrokenBarrierError)]
-    assert not broken, f"{len(broken)} of {len(calls)} threads never started together (barrier broken)"
+    causes = [repr(result) for result in results if isinstance(result, BaseException) and result not in broken]
+    assert not broken, f"{len(broken)} of {len(calls)} threads never started together; first failures: {causes[:3]}"
     return results

@@ -271,3 +271,32 @@ async def test_a_delete_committing_during_join_does_not_leave_the_socket_in_the_
         assert await comm.receive_nothing(timeout=0.3)
     finally:
         await comm.disconnect()
+
+
+async def test_removal_over_rest_takes_the_members_sockets_out_and_the_room_hears_removed():
+    group, admin, member, *_ = await setup_group()
+    a, b1, b2 = await ws_connect(admin), await ws_connect(member), await ws_connect(member)
+    try:
+        for comm in (a, b1, b2):
+            await request(comm, "join-study-group", {"groupId": str(group.id)})
+        for comm in (a, b1):
+            await drain(comm)
+        response = await sync_to_async(
+            lambda: client_for(admin).delete(f"/api/study-groups/{group.id}/members/{member.id}")
+        )()
+        assert response.status_code == 204
+        left = await receive_event(a, "study-group-member-left", room=room_of(group))
+        assert (left["data"]["userId"], left["data"]["reason"]) == (str(member.id), "removed")
+        for comm in (b1, b2):
+            await receive_event(comm, "study-group-member-left", room=f"course-{group.course_id}")
+            await drain(comm)
+        await request(a, "study-group-message", {"groupId": str(group.id), "message": "after you left"})
+        await receive_event(a, "study-group-new-message")
+        assert await b1.receive_nothing(timeout=0.3)
+        assert await b2.receive_nothing(timeout=0.3)
+        # The removed member cannot rejoin the room either.
+        refused = await request(b1, "join-study-group", {"groupId": str(group.id)})
+        assert refused["event"] == "error", refused
+    finally:
+        for comm in (a, b1, b2):
+            await comm.disconnect()
