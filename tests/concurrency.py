@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def _one_fan_out_per_run() -> Iterator[None]:
+    """Holds a lock shared by the pytest-xdist workers of this run: PostgreSQL allows 100
+    connections by default, and two workers each starting 50 threads at once would pass it."""
+    run = os.environ.get("TEST_DATABASE_NAME", "default").replace(os.sep, "_")
+    path = os.path.join(tempfile.gettempdir(), f"collab-run-at-once-{run}.lock")
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def run_at_once(calls: list[Callable[[], object]], *, timeout: float = 120) -> list:
@@ -38,10 +56,11 @@ def run_at_once(calls: list[Callable[[], object]], *, timeout: float = 120) -> l
             finished[index] = True
 
     threads = [threading.Thread(target=runner, args=(i, c), name=f"run_at_once-{i}") for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=timeout)
+    with _one_fan_out_per_run():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=timeout)
     hung = [thread.name for thread in threads if thread.is_alive()]
     assert not hung, f"threads still running after {timeout} s: {hung}"
     assert all(finished), "a thread ended without finishing its call"
