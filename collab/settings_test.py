@@ -22,7 +22,8 @@ os.environ.setdefault("DB_POOL", "false")
 from collab.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-SOCKET_ALLOWED_ORIGINS = ["http://allowed.example"]
+# The browser tests add the origin of the server they start (its console page opens the socket).
+SOCKET_ALLOWED_ORIGINS = ["http://allowed.example", *env.list("TEST_EXTRA_SOCKET_ORIGINS", default=[])]  # noqa: F405
 
 # Sockets reach the database from worker threads; closing after each use lets the test
 # database be dropped at the end of the run.

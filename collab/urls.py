@@ -2,8 +2,10 @@ from django.contrib import admin
 from django.urls import include, path
 
 from collab.core.views import DocsView, HealthView, SchemaView
+from console.views import console_page
 
 urlpatterns = [
+    path("", console_page, name="console"),
     path("health", HealthView.as_view()),
     path("admin/", admin.site.urls),
     path("api/schema", SchemaView.as_view(), name="schema"),

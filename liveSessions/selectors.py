@@ -15,7 +15,7 @@ from collab.core.params import Cursor
 from collab.courses.selectors import course_get_visible
 from liveSessions.models import LiveSession, SessionAttendance, SessionMessage, SessionStatus
 from liveSessions.permissions import LiveSessionPermission
-from liveSessions.services._common import live_overlap
+from liveSessions.services.common import live_overlap
 
 
 def with_active_attendees(sessions: QuerySet[LiveSession]) -> QuerySet[LiveSession]:
@@ -76,12 +76,27 @@ def session_messages(
     return chat_history(SessionMessage.objects.filter(session=session), cursor=cursor, before=before, limit=limit)
 
 
+def session_message_get_for_moderation(*, user: User, session_id: uuid.UUID, message_id: uuid.UUID) -> SessionMessage:
+    """A message of the session that `user` may delete. 404 `session_not_found` when the
+    session is not theirs to see, 403 `not_session_owner` when they may see but not
+    moderate it, 404 `message_not_found` for a message not in this session."""
+    session = session_get_joinable(user=user, session_id=session_id)
+    if not LiveSessionPermission.can_moderate(user, session):
+        raise NotAllowed("Only the session's instructor and admins delete chat messages.", code="not_session_owner")
+    message = SessionMessage.objects.filter(session=session, id=message_id).first()
+    if message is None:
+        raise NotFound("Message not found.", code="message_not_found")
+    return message
+
+
 def attendance_report(*, user: User, session_id: uuid.UUID) -> tuple[LiveSession, list[dict]]:
     """Per attendee (the host excluded): the joined/left timeline and attendanceSeconds.
     Two queries whatever the size of the class."""
     session = session_get_joinable(user=user, session_id=session_id)
     if not LiveSessionPermission.can_see_report(user, session):
-        raise NotAllowed("Only the session's instructor and admins see attendance.", code="not_session_owner")
+        raise NotAllowed(
+            "Only the session's instructor, course staff and admins see attendance.", code="not_session_owner"
+        )
     now = timezone.now()
     attendances = (
         SessionAttendance.objects.filter(session=session)

@@ -16,5 +16,10 @@ urlpatterns = [
     path("/<uuid:session_id>/leave", views.SessionLeaveView.as_view(), name="live-session-leave"),
     path("/<uuid:session_id>/attendees", views.SessionAttendeesView.as_view(), name="live-session-attendees"),
     path("/<uuid:session_id>/messages", views.SessionMessagesView.as_view(), name="live-session-messages"),
+    path(
+        "/<uuid:session_id>/messages/<uuid:message_id>",
+        views.SessionMessageDetailView.as_view(),
+        name="live-session-message",
+    ),
     path("/<uuid:session_id>/attendance", views.SessionAttendanceView.as_view(), name="live-session-attendance"),
 ]

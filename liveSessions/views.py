@@ -214,6 +214,25 @@ class SessionMessagesView(_SessionView):
         return Response(history_response(SessionChatHistorySerializer, messages, next_cursor=next_cursor))
 
 
+class SessionMessageDetailView(_SessionView):
+    @extend_schema(
+        responses={
+            204: OpenApiResponse(description="Deleted; the room gets session-message-deleted"),
+            403: OpenApiResponse(description="not_session_owner"),
+            **ERRORS,
+            404: OpenApiResponse(description="session_not_found, or message_not_found (not a message of this session)"),
+            409: OpenApiResponse(description="message_already_deleted"),
+        },
+        summary="Delete a chat message (moderation: the session's instructor and admins)",
+    )
+    def delete(self, request, session_id, message_id):
+        message = selectors.session_message_get_for_moderation(
+            user=request.user, session_id=session_id, message_id=message_id
+        )
+        services.session_message_delete(message=message, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class SessionAttendanceView(JsonForMetadataAndErrorsMixin, _SessionView):
     renderer_classes = [CamelCaseJSONRenderer, AttendanceCsvRenderer]
 
@@ -227,7 +246,10 @@ class SessionAttendanceView(JsonForMetadataAndErrorsMixin, _SessionView):
             403: None,
             **ERRORS,
         },
-        summary="Attendance report per student (the session's instructor and admins); ?format=csv downloads it",
+        summary=(
+            "Attendance report per student (the session's instructor, the course's staff and admins); "
+            "?format=csv downloads it"
+        ),
     )
     def get(self, request, session_id):
         session, rows = selectors.attendance_report(user=request.user, session_id=session_id)

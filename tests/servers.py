@@ -66,17 +66,22 @@ def procfile_web_command(port: int) -> list[str]:
     """The Procfile's `web` command (the server production runs), on 127.0.0.1:`port`,
     run with this interpreter."""
     line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
-    command = line.removeprefix("web:").replace("${PORT:-8000}", str(port)).replace("0.0.0.0", "127.0.0.1")
+    command = line.removeprefix("web:").replace("${PORT:-8000}", str(port)).replace("${HOST:-0.0.0.0}", "127.0.0.1")
     program, *args = shlex.split(command)
     return [sys.executable, "-m", program, *args]
 
 
 def start_server(
-    extra_env: dict[str, str] | None = None, *, timeout: float = 30.0, log_path: Path | None = None
+    extra_env: dict[str, str] | None = None,
+    *,
+    timeout: float = 30.0,
+    port: int | None = None,
+    log_path: Path | None = None,
 ) -> AsgiServer:
-    """A Procfile web server on a free port, healthy when returned. `log_path`: where
-    its stdout and stderr go (the log a test reads for ERROR lines); discarded if None."""
-    port = free_port()
+    """The Procfile's web command on `port` (a free one by default), healthy when returned.
+    `log_path`: where its stdout and stderr go (the log a test reads for ERROR lines);
+    discarded if None."""
+    port = port or free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "collab.settings_test",

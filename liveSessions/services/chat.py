@@ -21,7 +21,7 @@ from collab.realtime.broadcast import broadcast_on_commit
 from liveSessions import events
 from liveSessions.models import LiveSession, SessionMessage, SessionStatus
 from liveSessions.serializers import SessionMessageSerializer
-from liveSessions.services._common import state_conflict
+from liveSessions.services.common import state_conflict
 
 
 def _session_chat_access(*, user: User, session_id: uuid.UUID) -> str:
@@ -57,7 +57,8 @@ def session_message_send(*, actor: User, session_id: uuid.UUID, message: object)
 
 @transaction.atomic
 def session_message_delete(*, message: SessionMessage, actor: User) -> SessionMessage:
-    """Moderation (staff, from the admin): soft delete, and the room sees it vanish."""
+    """Moderation (the session's instructor over REST, staff from the admin): soft delete,
+    and the room sees it vanish. 409 `message_already_deleted` for a deleted message."""
     locked = SessionMessage.objects.select_for_update().get(pk=message.pk)
     chat_soft_delete(locked, actor=actor)
     broadcast_on_commit(

@@ -16,7 +16,7 @@ from collab.core.jsonframes import iso
 from collab.realtime.testing import capture_broadcasts
 from liveSessions import selectors, services
 from liveSessions.models import AttendanceInterval, LiveSession, SessionAttendance, SessionMessage, SessionStatus
-from liveSessions.services._common import live_overlap
+from liveSessions.services.common import live_overlap
 from tests.factories import EnrollmentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,36 @@
+"""The console page. Everything it shows comes from the public API, called by the
+browser; the page itself needs no database or session."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+
+def content_security_policy(request: HttpRequest) -> str:
+    """Scripts, styles and calls only from this origin (and its own socket): nothing
+    from a CDN can load even by mistake."""
+    host = request.get_host()
+    return "; ".join(
+        [
+            "default-src 'self'",
+            f"connect-src 'self' ws://{host} wss://{host}",
+            "img-src 'self' data:",
+            "style-src 'self'",
+            "script-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+        ]
+    )
+
+
+@require_GET
+def console_page(request: HttpRequest) -> HttpResponse:
+    """GET / : the console's single page (signed out until the browser logs in over REST)."""
+    response = render(request, "console/index.html")
+    response["Content-Security-Policy"] = content_security_policy(request)
+    response["Cache-Control"] = "no-cache"
+    return response

@@ -1,0 +1,297 @@
+"""The console in real browsers: an instructor and students in separate headless Chromium
+windows at once, against the Procfile's web process with a Celery worker and beat, on
+PostgreSQL and Redis. Everything a window shows after its first load arrives as socket
+frames (the console never polls)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from django.utils import timezone
+from rest_framework_simplejwt.tokens import AccessToken
+from selenium.webdriver.support.ui import Select
+
+from liveSessions.models import SessionMessage
+from tests.console.browser import Page
+from tests.factories import CourseFactory, EnrollmentFactory, InstructorFactory, UserFactory
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e, pytest.mark.browser]
+
+
+@pytest.fixture
+def klass():
+    """A course with its instructor and two students (committed: the server reads them)."""
+    instructor = InstructorFactory(name="Ada Instructor")
+    course = CourseFactory(instructor=instructor, title="JavaScript Fundamentals")
+    students = [UserFactory(name="Bea Student"), UserFactory(name="Cal Student")]
+    for student in students:
+        EnrollmentFactory(course=course, user=student)
+    return instructor, course, students
+
+
+def presence_names(page: Page) -> list[str]:
+    return [item.text for item in page.finds("#presence-list li .name")]
+
+
+def message_texts(page: Page) -> list[str]:
+    return [item.text for item in page.finds("#messages li .text")]
+
+
+def sign_in_all(browsers, klass) -> tuple[Page, Page, Page]:
+    instructor, _course, (bea, cal) = klass
+    pages = browsers("instructor"), browsers("bea"), browsers("cal")
+    for page, user in zip(pages, (instructor, bea, cal), strict=True):
+        page.sign_in(user.email)
+        page.wait_text("#course-list", "JavaScript Fundamentals")
+    return pages
+
+
+def test_a_class_runs_live_across_three_windows(browsers, klass):
+    teacher, bea, cal = sign_in_all(browsers, klass)
+
+    # Who is online, live: everyone sees the other two.
+    for page in (teacher, bea, cal):
+        page.wait(
+            lambda p=page: {"Ada Instructor", "Bea Student", "Cal Student"} <= set(presence_names(p)), "everyone online"
+        )
+    assert teacher.text("#whoami").startswith("Ada Instructor")
+
+    # The instructor schedules and starts a session; the students' pages show it live.
+    teacher.labelled("Title").send_keys("Closures")
+    teacher.button("Schedule")
+    for page in (bea, cal):
+        page.wait_text("#session-list", "Closures")
+        page.wait(lambda p=page: p.find("#session-list li").get_attribute("data-status") == "scheduled", "scheduled")
+    teacher.button("Start “Closures”")
+    teacher.wait_text("#session-status", "live")
+    for page in (bea, cal):
+        page.wait(lambda p=page: p.find("#session-list li").get_attribute("data-status") == "live", "the session live")
+        page.wait_text("#notices", "“Closures” has started.")
+
+    # Both students enter the room; seats and attendees follow.
+    for page in (bea, cal):
+        page.click("#session-list li a")
+        page.click("#join-session")
+        page.wait_visible("#leave-session")
+    teacher.wait_text("#seats", "Seats: 2 used")
+    teacher.wait_text("#attendees", "Bea Student")
+    teacher.wait_text("#attendees", "Cal Student")
+
+    # Typing shows for the others and clears when the message is sent.
+    cal.find("#chat-input").send_keys("hello every")
+    bea.wait_text("#typing", "Cal Student is typing…")
+    teacher.wait_text("#typing", "Cal Student is typing…")
+    cal.find("#chat-input").send_keys("one\n")
+    for page in (teacher, bea, cal):
+        page.wait_text("#messages", "hello everyone")
+    bea.wait(lambda: bea.text("#typing") == "", "typing to clear")
+
+    # The host deletes a message; it disappears everywhere.
+    bea.find("#chat-input").send_keys("an off-topic remark\n")
+    teacher.wait_text("#messages", "an off-topic remark")
+    teacher.button("Delete", within="#messages li:last-child")
+    for page in (teacher, bea, cal):
+        page.wait_no_text("#messages", "an off-topic remark")
+    assert "hello everyone" in cal.text("#messages")
+
+    # Cal goes invisible and disappears from the others' presence lists (Cal stays connected).
+    for page in (teacher, bea, cal):
+        page.open("/#/")
+        page.wait_text("#presence-list", "Ada Instructor")
+    cal.set_status("Invisible")
+    cal.wait_text("#notices", "You are invisible")
+    for page in (teacher, bea):
+        page.wait(lambda p=page: "Cal Student" not in presence_names(p), "Cal to vanish from presence")
+    assert cal.connection() == "connected"
+
+    # Signing out closes the socket: the page is back at sign-in and Bea shows offline.
+    bea.js("window.__oldSocket = window.collabConsole.socket.ws")
+    bea.click("#sign-out")
+    bea.wait_visible("#signin-form")
+    bea.wait(lambda: bea.js("return window.__oldSocket.readyState") == 3, "the old socket to be closed")
+    assert bea.js("return sessionStorage.getItem('collab.refreshToken')") is None
+    teacher.wait(lambda: "Bea Student" not in presence_names(teacher), "Bea to go offline")
+    assert not teacher.errors() and not cal.errors()
+
+
+def test_office_hours_queue_admit_and_the_student_gets_the_link(browsers, klass):
+    instructor, _course, (bea, cal) = klass
+    teacher, student, second = browsers("instructor"), browsers("bea"), browsers("cal")
+    teacher.sign_in(instructor.email)
+    student.sign_in(bea.email)
+    second.sign_in(cal.email)
+
+    teacher.wait_text("#oh-status", "closed")
+    student.wait_text("#oh-queue", "The queue is closed.")
+
+    # A weekly slot with its time zone and meeting link (the link the admitted student gets).
+    # The day after tomorrow: the slot is not in progress, so only the button opens the queue.
+    day_after_tomorrow = (date.today().isoweekday() + 2) % 7  # 0 = Sunday, as the API counts
+    Select(teacher.labelled("Day")).select_by_value(str(day_after_tomorrow))
+    Select(teacher.labelled("Time zone")).select_by_value("Europe/Paris")
+    teacher.labelled("Meeting link").send_keys("https://meet.example.com/ada")
+    teacher.button("Add slot")
+    teacher.wait_text("#oh-slots", "(Europe/Paris)")
+    student.wait_text("#oh-slots", "(Europe/Paris)")
+
+    teacher.button("Open the queue")
+    student.wait_text("#oh-status", "open")
+    second.wait_text("#oh-status", "open")
+
+    # A bad request shows the API's own message.
+    student.button("Join the queue")  # the browser's required-field check stops an empty one
+    assert not student.errors()
+    student.labelled("Your question").send_keys("   ")
+    student.button("Join the queue")
+    student.wait(lambda: "question" in student.errors(), "the API's message about the question")
+    assert "[object Object]" not in student.errors()
+
+    student.labelled("Your question").send_keys("Why does my closure capture the last i?")
+    student.button("Join the queue")
+    student.wait_text("#oh-position", "You are number 1 in line")
+    second.labelled("Your question").send_keys("Is the homework due Friday?")
+    second.button("Join the queue")
+    second.wait_text("#oh-position", "You are number 2 in line. Estimated wait: about 20 minutes.")
+    teacher.wait_text("#oh-entries", "Why does my closure capture the last i?")
+    teacher.wait_text("#oh-status", "2 waiting")
+
+    # Admitted: Bea gets the link; Cal moves up, live, and is told he is next (seen and heard).
+    teacher.button("Admit next")
+    student.wait(lambda: student.finds("#oh-banner .banner.admitted"), "the admitted banner")
+    link = student.find("#oh-join-link")
+    assert link.text == "Join here"
+    assert link.get_attribute("href") == "https://meet.example.com/ada"
+    second.wait_text("#oh-position", "You are number 1 in line")
+    second.wait_text("#oh-banner", "You're up next!")
+    assert second.find("#oh-banner .banner").get_attribute("data-sound")  # the chime was played (or refused)
+
+    # Undo puts Bea back in her place (ahead of Cal); admit her again, then complete.
+    teacher.button("Undo admit")
+    student.wait_text("#oh-position", "You are number 1 in line")
+    second.wait_text("#oh-position", "You are number 2 in line")
+    teacher.button("Admit Bea Student")
+    student.wait(lambda: student.finds("#oh-banner .banner.admitted"), "admitted again")
+    teacher.button("Complete Bea Student")
+    student.wait_text("#notices", "complete")
+
+    # Removing needs a reason; Cal is told which.
+    entry = "#oh-entries li"
+    teacher.wait(lambda: teacher.find(entry).get_attribute("data-status") == "waiting", "Cal waiting")
+    teacher.find(f"{entry} input.reason").send_keys("asked in the forum instead")
+    teacher.button("Remove", within=entry)
+    second.wait_text("#notices", "You were removed from the queue: asked in the forum instead")
+    teacher.wait_text("#oh-entries", "Nobody is waiting.")
+    assert not teacher.errors() and not second.errors()
+
+
+def test_a_cut_connection_comes_back_showing_what_it_missed(browsers, klass):
+    instructor, _course, (bea, cal) = klass
+    teacher, student, other = browsers("instructor"), browsers("bea"), browsers("cal")
+    teacher.sign_in(instructor.email)
+    student.sign_in(bea.email)
+    other.sign_in(cal.email)
+
+    teacher.labelled("Title").send_keys("Promises")
+    teacher.button("Schedule")
+    teacher.button("Start “Promises”")
+    teacher.wait_text("#session-status", "live")
+    # An earlier discussion: the room shows the newest 50 and pages back on request.
+    session_id = student.find("#session-list li").get_attribute("data-session-id")
+    start = timezone.now() - timedelta(minutes=30)
+    SessionMessage.objects.bulk_create(
+        SessionMessage(session_id=session_id, author=bea, body=f"earlier {i}", sent_at=start + timedelta(seconds=i))
+        for i in range(55)
+    )
+    student.click("#session-list li a")
+    student.wait_text("#messages", "earlier 54")
+    assert message_texts(student)[0] == "earlier 5" and len(message_texts(student)) == 50
+    student.click("#older-messages")
+    student.wait(lambda: message_texts(student)[:2] == ["earlier 0", "earlier 1"], "the older page at the top")
+    assert len(message_texts(student)) == 55 and not student.find("#older-messages").is_displayed()
+    student.click("#join-session")
+    other.click("#session-list li a")
+    other.click("#join-session")
+    teacher.wait_text("#seats", "Seats: 2 used")
+
+    # Cut Bea's network: new connections to the server fail, and her socket is closed.
+    student.driver.execute_cdp_cmd("Network.enable", {})
+    student.driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/api/*", "*/ws/*"]})
+    student.js("window.collabConsole.socket.ws.close()")
+    student.wait(lambda: student.connection() in ("reconnecting", "offline"), "the indicator to leave connected")
+    teacher.wait_text("#seats", "Seats: 1 used")
+
+    # Meanwhile the class goes on.
+    other.find("#chat-input").send_keys("did everyone get the homework?\n")
+    teacher.find("#chat-input").send_keys("homework is chapter 3\n")
+    teacher.wait_text("#messages", "homework is chapter 3")
+    assert "chapter 3" not in student.text("#messages")
+    assert student.connection() != "connected"
+
+    # The network is back: Bea's page reconnects, re-enters the room and shows what she missed.
+    student.driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+    student.js("window.dispatchEvent(new Event('online'))")
+    student.wait_connected()
+    student.wait_text("#messages", "did everyone get the homework?")
+    student.wait_text("#messages", "homework is chapter 3")
+    teacher.wait_text("#seats", "Seats: 2 used")
+    student.wait_visible("#leave-session")
+
+    # And she is live again: her new message reaches the others.
+    student.find("#chat-input").send_keys("back again\n")
+    teacher.wait_text("#messages", "back again")
+    other.wait_text("#messages", "back again")
+
+    # Her access token is renewed before it expires (at 80% of its life); the renewal
+    # rotates the refresh token kept in the tab, and the page goes on working.
+    token = student.js("return window.collabConsole.auth.access")
+    refresh = student.js("return sessionStorage.getItem('collab.refreshToken')")
+    issued, expires = (AccessToken(token)[claim] for claim in ("iat", "exp"))
+    due = student.js("return window.collabConsole.auth.refreshDueAt") / 1000
+    assert issued + 0.75 * (expires - issued) < due < expires
+    student.js("return window.collabConsole.auth.refresh()")
+    student.wait(lambda: student.js("return window.collabConsole.auth.access") != token, "a new access token")
+    assert student.js("return sessionStorage.getItem('collab.refreshToken')") not in (None, refresh)
+    student.find("#chat-input").send_keys("still here\n")
+    teacher.wait_text("#messages", "still here")
+
+
+def test_a_study_group_forms_talks_and_is_run_by_its_admin(browsers, klass):
+    _instructor, _course, (bea, cal) = klass
+    founder, peer = browsers("bea"), browsers("cal")
+    founder.sign_in(bea.email)
+    peer.sign_in(cal.email)
+
+    founder.labelled("Group name").send_keys("Closure club")
+    founder.labelled("Maximum members").clear()
+    founder.labelled("Maximum members").send_keys("4")
+    founder.button("Create group")
+    founder.wait_text("#group-members", "Bea Student")
+    founder.wait_text("#group-members", "admin")
+
+    # The course hears of the new group; Cal joins from the list.
+    peer.wait_text("#group-list", "Closure club")
+    peer.button("Join Closure club")
+    peer.wait_visible("#leave-group")
+    founder.wait_text("#group-members", "Cal Student")
+    founder.wait_text("main", "2 / 4 members")
+
+    # Chat both ways, live.
+    peer.wait(lambda: peer.find("#group-chat-input").is_enabled(), "the chat to open")
+    peer.find("#group-chat-input").send_keys("meet at 5?\n")
+    founder.wait_text("#messages", "meet at 5?")
+    founder.find("#group-chat-input").send_keys("yes, library\n")
+    peer.wait_text("#messages", "yes, library")
+
+    # The admin renames the group (Cal sees it) and finally deletes it (Cal is told).
+    name = founder.labelled("Name", within="form[aria-label='Edit the group']")
+    name.clear()
+    name.send_keys("Closures & scope")
+    founder.button("Save changes")
+    peer.wait(lambda: peer.find("#view h2").text == "Closures & scope", "the new name")
+    assert not peer.finds("#delete-group")  # members are not admins
+    founder.button("Delete group")
+    founder.button("Really delete this group?")
+    peer.wait_text("#notices", "was deleted by Bea Student")
+    peer.wait_text("main", "This group was deleted.")
+    founder.wait_text("#group-list", "No study groups yet.")
