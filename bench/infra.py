@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,8 +25,10 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-DB_NAME = "collab_bench"
+# BENCH_DB_NAME keeps two benchmark runs on one PostgreSQL server apart.
+DB_NAME = os.environ.get("BENCH_DB_NAME", "collab_bench")
 PG = "postgres://postgres@127.0.0.1:5432"
+PEER_DIR = ROOT / "bench" / "peers" / "socketio"
 
 
 def free_port(preferred: int | None = None) -> int:
@@ -127,6 +130,7 @@ class Stack:
     worker: subprocess.Popen | None = None
     servers: list[tuple[int, subprocess.Popen]] = field(default_factory=list)
     server_kind: str = ""
+    peer: subprocess.Popen | None = None
     secret: str = field(default_factory=lambda: "bench-" + os.urandom(24).hex())
 
     @property
@@ -244,7 +248,7 @@ class Stack:
                 "--proxy-headers",
                 "collab.asgi:application",
             ]
-        if kind in ("uvicorn", "uvicorn-deflate"):
+        if kind in ("uvicorn", "uvicorn-deflate", "uvicorn-legacy"):
             # "uvicorn" turns permessage-deflate off: browsers offer it and uvicorn accepts it
             # by default, which costs a zlib context per socket (about 90 KiB) and a
             # compression per recipient per frame; daphne does not negotiate it at all.
@@ -263,7 +267,10 @@ class Stack:
                 "--http",
                 "httptools",
                 "--ws",
-                "websockets",
+                # The Procfile's "websockets-sansio"; "uvicorn-legacy": uvicorn's older
+                # `websockets` implementation (deprecated since uvicorn 0.35, it warns at
+                # start-up), kept to compare (docs/performance.md).
+                "websockets" if kind == "uvicorn-legacy" else "websockets-sansio",
                 "--lifespan",
                 "off",
                 "--no-access-log",
@@ -295,6 +302,62 @@ class Stack:
             return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
+
+    # -- the Socket.IO peer (issue 16) ------------------------------------------------------
+
+    def start_peer(self) -> tuple[int | None, subprocess.Popen | None, str]:
+        """Node 20 + bench/peers/socketio: installs node and npm from apt when missing (as
+        root), runs `npm ci` when node_modules is missing or older than the lock file, and
+        starts one process. Returns (port, process, "") or (None, None, why not)."""
+        node = shutil.which("node")
+        if node is None:
+            if os.geteuid() == 0 and shutil.which("apt-get"):
+                for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "nodejs", "npm"]):
+                    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+                node = shutil.which("node")
+            if node is None:
+                return None, None, "node not found, and it could not be installed from apt (needs root and apt-get)"
+        version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+        if not version.startswith("v") or int(version[1:].split(".")[0]) < 18:
+            return None, None, f"node {version} is too old for socket.io 4.8 (bench/peers/socketio needs 18+)"
+        installed = PEER_DIR / "node_modules" / ".package-lock.json"
+        lock = PEER_DIR / "package-lock.json"
+        if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
+            npm = shutil.which("npm")
+            if npm is None:
+                return None, None, "npm not found (needed once to install socket.io: npm ci)"
+            done = subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund"], cwd=PEER_DIR, capture_output=True, text=True, check=False
+            )
+            if done.returncode != 0:
+                return None, None, f"npm ci failed: {(done.stderr or done.stdout).strip()[-300:]}"
+        port = free_port()
+        env = {
+            **os.environ,
+            "PORT": str(port),
+            "JWT_SIGNING_KEY": os.environ.get("JWT_SIGNING_KEY", self.secret),
+            "NODE_ENV": "production",
+        }
+        proc = PROCESSES.start("peer-socketio", [node, str(PEER_DIR / "server.js")], env, self.log_dir)
+
+        def listening() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the Socket.IO peer exited with {proc.returncode}; see {self.log_dir}")
+            with socket.socket() as sock:
+                return sock.connect_ex(("127.0.0.1", port)) == 0
+
+        try:
+            self._wait(listening, "socket.io peer", timeout=30)
+        except RuntimeError as exc:
+            PROCESSES.stop(proc)
+            return None, None, str(exc)
+        self.peer = proc
+        return port, proc, ""
+
+    def stop_peer(self) -> None:
+        if self.peer is not None:
+            PROCESSES.stop(self.peer)
+            self.peer = None
 
     def stop_servers(self) -> None:
         for _port, proc in self.servers:

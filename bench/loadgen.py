@@ -27,9 +27,17 @@ from typing import Any
 
 import orjson
 
+from bench import wire
+from bench.classstorm import ClassStormCommands
+
 # A single change, or several coalesced into one frame (presence.fanout).
 PRESENCE_EVENTS = ("presence-changed", "presence-batch")
 CHAT_EVENT = "session-new-message"
+# Someone entered a live session: collab's two per-user events, the Socket.IO peer's one,
+# and collab's coalesced batch for large rooms (`joined` and `left` lists).
+JOIN_EVENTS = ("attendee-joined", "session-participant-joined")
+LEFT_EVENTS = ("attendee-left", "session-participant-left")
+BATCH_EVENT = "session-participants-batch"
 
 
 @dataclass(eq=False)
@@ -46,9 +54,11 @@ class Sock:
     presence_frames: list = field(default_factory=list)  # arrival time of each presence frame
     connected_at: float = 0.0
     closed: bool = False
+    proto: str = wire.COLLAB
+    heard: dict | None = None  # userId -> "joined"/"left", the last heard (class storm)
 
 
-class Worker:
+class Worker(ClassStormCommands):
     def __init__(self, conn, index: int):
         self.conn = conn
         self.index = index
@@ -64,6 +74,7 @@ class Worker:
         self.last_frame = 0.0
         self.ref = 0
         self.http = None
+        self.http_idle: dict[str, list] = {}
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -89,27 +100,39 @@ class Worker:
         return task
 
     def _next_ref(self) -> str:
+        # Digits only: a Socket.IO acknowledgement id is a number.
         self.ref += 1
-        return f"w{self.index}-{self.ref}"
+        return f"{self.index + 1}{self.ref:09d}"
 
     # -- sockets ------------------------------------------------------------------------------
 
-    async def _open(self, sock: Sock, url: str, token: str, attempts: int = 3) -> str | None:
+    async def _open(
+        self, sock: Sock, url: str, token: str, attempts: int = 3, ticket_url: str | None = None
+    ) -> str | None:
         """Connects like a real client: a refused or dropped handshake is retried after a
-        short backoff (counted in self.retries), up to `attempts` times."""
+        short backoff (counted in self.retries), up to `attempts` times. collab: the token
+        as a bearer header, or with `ticket_url` a ticket fetched first and put in the URL
+        (what a browser does); the Socket.IO peer: the token in the CONNECT packet."""
         from websockets.asyncio.client import connect
 
         for attempt in range(attempts):
             try:
+                target, headers = url, [("Authorization", f"Bearer {token}")]
+                if sock.proto == wire.SOCKETIO:
+                    headers = []
+                elif ticket_url:
+                    target, headers = f"{url}?ticket={await self._ticket(ticket_url, token)}", []
                 sock.ws = await connect(
-                    url,
-                    additional_headers=[("Authorization", f"Bearer {token}")],
+                    target,
+                    additional_headers=headers,
                     ping_interval=None,  # the server pings; idle clients stay cheap
                     open_timeout=60,
                     close_timeout=2,
                     max_queue=4096,
                     max_size=2**20,
                 )
+                if sock.proto == wire.SOCKETIO:
+                    await wire.socketio_handshake(sock.ws, token)
                 break
             except Exception as exc:
                 error = f"{type(exc).__name__}: {str(exc)[:120]}"
@@ -121,8 +144,28 @@ class Worker:
         self._spawn(self._reader(sock))
         return None
 
+    async def _ticket(self, url: str, token: str) -> str:
+        """POST /api/auth/ws-ticket over a pooled keep-alive connection (bench/httpclient)."""
+        from bench.httpclient import Connection
+
+        base, _, path = url.partition("/api/")
+        idle = self.http_idle.setdefault(base, [])
+        connection = idle.pop() if idle else Connection(base)
+        try:
+            code, body = await connection.request(
+                "POST", "/api/" + path, {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+            )
+        except Exception:
+            connection.close()
+            raise
+        idle.append(connection)
+        if code != 200 and code != 201:
+            raise ConnectionError(f"ticket: HTTP {code}")
+        return orjson.loads(body)["ticket"]
+
     async def _reader(self, sock: Sock) -> None:
         ws = sock.ws
+        socketio = sock.proto == wire.SOCKETIO
         loads = orjson.loads
         chat, chat_all = self.chat, self.chat_all
         try:
@@ -130,7 +173,15 @@ class Worker:
                 now = time.time()
                 self.frames += 1
                 self.last_frame = now
-                frame = loads(raw)
+                if socketio:
+                    frame = wire.decode(wire.SOCKETIO, raw)
+                    if frame is None:
+                        continue
+                    if frame is wire.PONG:
+                        await ws.send(wire.PONG)
+                        continue
+                else:
+                    frame = loads(raw)
                 event = frame.get("event")
                 if event == CHAT_EVENT:
                     text = frame["data"].get("message", "")
@@ -148,6 +199,15 @@ class Worker:
                         chat_all[tag].append(latency)
                     continue
                 self.frame_events[event] += 1
+                if sock.heard is not None and event in (*JOIN_EVENTS, *LEFT_EVENTS, BATCH_EVENT):
+                    data = frame.get("data") or {}
+                    if event == BATCH_EVENT:
+                        for item in data.get("joined", ()):
+                            sock.heard[item["userId"]] = "joined"
+                        for item in data.get("left", ()):
+                            sock.heard[item["userId"]] = "left"
+                    else:
+                        sock.heard[data.get("userId")] = "joined" if event in JOIN_EVENTS else "left"
                 if event in PRESENCE_EVENTS:
                     if sock.presence is not None:
                         sock.presence_frames.append(now)
@@ -157,6 +217,7 @@ class Worker:
                             sock.presence.append((now, item.get("userId"), item.get("status")))
                 elif event in ("ack", "error"):
                     ref = frame.get("ref")
+                    ref = str(ref) if ref is not None else None
                     waiter = sock.pending.pop(ref, None) if ref is not None else None
                     if event == "error":
                         self.errors[frame.get("data", {}).get("code", "?")] += 1
@@ -193,6 +254,7 @@ class Worker:
                 rank=entry.get("rank", -1),
                 phase=entry.get("phase", 0.0),
                 presence=[] if log_presence else None,
+                proto=entry.get("proto", wire.COLLAB),
             )
             async with gate:
                 error = await self._open(sock, entry["url"], entry["token"])
@@ -221,8 +283,11 @@ class Worker:
         per_session: bool = False,
         timeout: float = 60.0,
         concurrency: int = 100,
+        request_timeout: float | None = None,
     ) -> dict:
-        """Sends `event` with a ref from every socket of the group and waits for the replies."""
+        """Sends `event` with a ref from every socket of the group and waits for the replies
+        (each up to `request_timeout`, or `timeout`, seconds)."""
+        timeout = request_timeout or timeout
         gate = asyncio.Semaphore(concurrency)
         results: Counter = Counter()
         started = time.time()
@@ -236,7 +301,7 @@ class Worker:
             sock.pending[ref] = waiter
             async with gate:
                 try:
-                    await sock.ws.send(orjson.dumps({"event": event, "data": payload, "ref": ref}).decode())
+                    await sock.ws.send(wire.encode(sock.proto, event, payload, ref))
                     frame = await asyncio.wait_for(waiter, timeout)
                     if frame["event"] == "ack":
                         results["ok"] += 1
@@ -268,9 +333,9 @@ class Worker:
                     await asyncio.sleep(delay)
                 seq = (self.index * 1_000_000) + k * 10_000 + n
                 text = f"bench|{tag}|{seq}|{time.time():.6f}"
-                frame = {"event": "session-message", "data": {"sessionId": sock.session, "message": text}}
+                frame = wire.encode(sock.proto, "session-message", {"sessionId": sock.session, "message": text})
                 try:
-                    await sock.ws.send(orjson.dumps(frame).decode())
+                    await sock.ws.send(frame)
                     sent["ok"] += 1
                 except Exception as exc:
                     sent[type(exc).__name__] += 1

@@ -11,6 +11,7 @@ import httpx
 import psutil
 
 from bench.loadgen import LoadGen, percentile, split, unpack
+from bench.targets import Target, collab_target
 
 
 def ms(value: float | None) -> float | None:
@@ -169,7 +170,11 @@ def retries_of(ctx: Ctx) -> dict:
 
 
 def join_all(ctx: Ctx, group: str) -> dict:
-    replies = ctx.gen.call_all("request", group=group, event="join-live-session", per_session=True)
+    # A loaded machine can take minutes to answer a class of joins; a join counted as
+    # failed that lands later would show up as negative "lost".
+    replies = ctx.gen.call_all(
+        "request", group=group, event="join-live-session", per_session=True, timeout=900, request_timeout=600
+    )
     merged: dict = {}
     for reply in replies:
         for code, n in reply["results"].items():
@@ -197,20 +202,24 @@ def connect(ctx: Ctx, entries: list[dict], group: str, ramp: float = 0.0, concur
 # -- 1. fan-out --------------------------------------------------------------------------------
 
 
-def fanout(ctx: Ctx, members: int, messages: int, rate: float) -> dict:
+def fanout(ctx: Ctx, members: int, messages: int, rate: float, target: Target | None = None) -> dict:
+    """collab's web processes, or the Socket.IO peer (`target`), through the same driver."""
+    target = target or collab_target(ctx)
     students = ctx.seed["courseStudents"][:members]
-    session = ctx.live_session("Fan-out", ctx.seed["courseId"])
+    session = target.new_session(ctx, "Fan-out")
     entries = [
-        {"id": s["id"], "token": s["token"], "url": ctx.ws_url(i), "session": session} for i, s in enumerate(students)
+        {"id": s["id"], "token": s["token"], "url": target.ws_url(i), "session": session, "proto": target.proto}
+        for i, s in enumerate(students)
     ]
     # The instructor is the one sender; its own copy of each message is not counted.
     teacher = {
         "id": ctx.instructor["id"],
         "token": ctx.instructor["token"],
-        "url": ctx.ws_url(0),
+        "url": target.ws_url(0),
         "session": session,
         "counting": False,
         "rank": 0,
+        "proto": target.proto,
     }
     ctx.gen.call_all("reset_counters")
     first = ctx.gen.call_all(
@@ -229,11 +238,11 @@ def fanout(ctx: Ctx, members: int, messages: int, rate: float) -> dict:
 
     tag = f"fan{int(time.time())}"
     start_at = time.time() + 1.0
-    cpu0 = ctx.server_cpu()
-    profiling = ctx.start_profile("fanout", messages / rate + 1)
+    cpu0 = target.cpu()
+    profiling = ctx.start_profile("fanout", messages / rate + 1) if target.is_collab else []
     sends = ctx.gen.call_all("send_chat", group="fanout", tag=tag, rate=rate, count=messages, start_at=start_at)
     ctx.wait_quiet(quiet=2.0, timeout=30)
-    cpu = cpu_percent_since(ctx, cpu0)
+    cpu = target.cpu_percent_since(cpu0)
     profile = ctx.finish_profile(profiling)
     seqs, lat, errors = merge_chat(ctx.gen.call_all("chat_stats", tag=tag))
     sent = sum(r["sent"].get("ok", 0) for r in sends)
@@ -242,11 +251,13 @@ def fanout(ctx: Ctx, members: int, messages: int, rate: float) -> dict:
     received = sum(c for c, _ in seqs.values())
     last = [worst for _, worst in seqs.values()]
     complete = sum(1 for c, _ in seqs.values() if c >= members_in)
+    target.end_session(ctx, session)
     ctx.gen.call_all("close", group="fanout")
-    ctx.api("POST", f"/api/live-sessions/{session}/end", ctx.instructor["token"], {})
     ctx.wait_quiet(timeout=30)
     ctx.wait_idle()
     return {
+        "target": target.name,
+        "loadavg": loadavg(),
         "members": members_in,
         "sockets_failed": opened["failed"],
         "messages_sent": sent,
@@ -608,6 +619,13 @@ def storm(ctx: Ctx, members: int, ramp: float, follow: float) -> dict:
         "presence_frames_peak_per_second": max(frames_peak) if frames_peak else 0,
         "server_cpu_percent": cpu,
     }
+
+
+def loadavg() -> list[float]:
+    """The machine's 1/5/15-minute load averages now: other sessions' work shares the cores."""
+    import os
+
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def machine() -> dict:

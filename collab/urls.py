@@ -1,16 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from collab.core.views import HealthView
+from collab.core.views import DocsView, HealthView, SchemaView
 from console.views import console_page
 
 urlpatterns = [
     path("", console_page, name="console"),
     path("health", HealthView.as_view()),
     path("admin/", admin.site.urls),
-    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema")),
+    path("api/schema", SchemaView.as_view(), name="schema"),
+    path("api/docs", DocsView.as_view(url_name="schema")),
     path("api/auth/", include("collab.accounts.urls")),
     path("api/courses", include("collab.courses.urls")),
     path("api/presence/", include("presence.urls")),
@@ -19,5 +18,7 @@ urlpatterns = [
     path("api/study-groups", include("studygroups.urls")),
 ]
 
+handler400 = "collab.core.views.bad_request"
+handler403 = "collab.core.views.permission_denied"
 handler404 = "collab.core.views.not_found"
 handler500 = "collab.core.views.server_error"

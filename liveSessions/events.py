@@ -20,6 +20,7 @@ ATTENDEE_JOINED = "attendee-joined"
 ATTENDEE_LEFT = "attendee-left"
 PARTICIPANT_JOINED = "session-participant-joined"
 PARTICIPANT_LEFT = "session-participant-left"
+PARTICIPANTS_BATCH = "session-participants-batch"
 NEW_MESSAGE = "session-new-message"
 MESSAGE_DELETED = "session-message-deleted"
 USER_TYPING = "session-user-typing"
@@ -35,6 +36,11 @@ TYPING_STOP = "session-typing-stop"
 
 def session_room(session_id: uuid.UUID | str) -> str:
     return f"session-{session_id}"
+
+
+def session_id_from_room(room: str) -> str | None:
+    """The session id of a `session-<id>` room name; None for any other room."""
+    return room.removeprefix("session-") if room.startswith("session-") else None
 
 
 def session_payload(session: LiveSession, *, active_attendees: int | None = None) -> dict:
@@ -108,3 +114,15 @@ def participant_payload(session_id: uuid.UUID | str, user: User) -> dict:
 
 def message_deleted_payload(session_id: uuid.UUID, message_id: uuid.UUID) -> dict:
     return {"id": str(message_id), "sessionId": str(session_id)}
+
+
+def participants_batch_payload(room: str, changes: list[dict]) -> dict:
+    """Coalesced joins and leaves of a large room (liveSessions.announce). `changes`:
+    {userId, name, state: "joined"/"left", activeAttendees, at}, one per user."""
+    changes = sorted(changes, key=lambda change: change["at"])
+    return {
+        "sessionId": room.removeprefix("session-"),
+        "activeAttendees": changes[-1]["activeAttendees"] if changes else None,
+        "joined": [{"userId": c["userId"], "name": c["name"]} for c in changes if c["state"] == "joined"],
+        "left": [{"userId": c["userId"], "name": c["name"]} for c in changes if c["state"] == "left"],
+    }

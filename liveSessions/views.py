@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from collab.chat.serializers import ChatHistorySerializer, history_response
 from collab.chat.services import HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT
 from collab.core.params import cursor_param, cursor_schema_parameters, datetime_param, limit_param
+from collab.core.renderers import JsonForMetadataAndErrorsMixin
 from liveSessions import selectors, services
 from liveSessions.models import SessionStatus
 from liveSessions.permissions import LiveSessionPermission
@@ -231,7 +232,7 @@ class SessionMessageDetailView(_SessionView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class SessionAttendanceView(_SessionView):
+class SessionAttendanceView(JsonForMetadataAndErrorsMixin, _SessionView):
     renderer_classes = [CamelCaseJSONRenderer, AttendanceCsvRenderer]
 
     @extend_schema(
@@ -244,7 +245,10 @@ class SessionAttendanceView(_SessionView):
             403: None,
             **ERRORS,
         },
-        summary="Attendance report per student (the session's instructor and admins); ?format=csv downloads it",
+        summary=(
+            "Attendance report per student (the session's instructor, the course's staff and admins); "
+            "?format=csv downloads it"
+        ),
     )
     def get(self, request, session_id):
         session, rows = selectors.attendance_report(user=request.user, session_id=session_id)
@@ -262,10 +266,3 @@ class SessionAttendanceView(_SessionView):
             response["Content-Disposition"] = f'attachment; filename="attendance-{session.id}-{stamp}.csv"'
             return response
         return Response(AttendanceReportSerializer(report).data)
-
-    def handle_exception(self, exc):
-        response = super().handle_exception(exc)
-        # Errors stay JSON even when the CSV was asked for.
-        self.request.accepted_renderer = CamelCaseJSONRenderer()
-        self.request.accepted_media_type = CamelCaseJSONRenderer.media_type
-        return response

@@ -39,9 +39,10 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
-def presence_item(view: PresenceView) -> dict:
+def presence_item(view: PresenceView, *, staff: bool | None = None) -> dict:
     """The REST list item: the payload plus the name, wire-ready (camelCase keys; the
-    renderer turns the datetime into ISO 8601 "…Z")."""
+    renderer turns the datetime into ISO 8601 "…Z"). `staff` (a course's list only):
+    whether the user is staff of that course (its instructor or a TA)."""
     item = {
         "userId": view.user_id,
         "name": view.name,
@@ -51,6 +52,8 @@ def presence_item(view: PresenceView) -> dict:
     }
     if view.connected is not None:
         item["connected"] = view.connected
+    if staff is not None:
+        item["staff"] = staff
     return item
 
 

@@ -20,7 +20,7 @@ async def _active_group_for_member(socket, group_id):
     return group
 
 
-@socket_event("join-study-group")
+@socket_event(events.JOIN)
 async def join_study_group(socket, data: dict) -> dict:
     body = validate(GroupRefSerializer, data)
     group = await _active_group_for_member(socket, body["group_id"])
@@ -45,7 +45,7 @@ async def join_study_group(socket, data: dict) -> dict:
     return {"groupId": str(group.id), "name": group.name, "memberCount": group.member_count}
 
 
-@socket_event("leave-study-group")
+@socket_event(events.LEAVE)
 async def leave_study_group(socket, data: dict) -> dict:
     """Leaves the live room (not the group). Leaving a room one is not in is a no-op."""
     body = validate(GroupRefSerializer, data)
@@ -57,7 +57,7 @@ async def leave_study_group(socket, data: dict) -> dict:
     return {"groupId": str(body["group_id"]), "left": True}
 
 
-@socket_event("study-group-message")
+@socket_event(events.SEND_MESSAGE)
 async def study_group_message(socket, data: dict) -> dict:
     body = validate(GroupMessageInSerializer, data)
     message = await socket_db(services.study_group_message_send)(

@@ -66,7 +66,7 @@ def procfile_web_command(port: int) -> list[str]:
     """The Procfile's `web` command (the server production runs), on 127.0.0.1:`port`,
     run with this interpreter."""
     line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
-    command = line.removeprefix("web:").replace("${PORT:-8000}", str(port)).replace("0.0.0.0", "127.0.0.1")
+    command = line.removeprefix("web:").replace("${PORT:-8000}", str(port)).replace("${HOST:-0.0.0.0}", "127.0.0.1")
     program, *args = shlex.split(command)
     return [sys.executable, "-m", program, *args]
 

@@ -65,11 +65,18 @@ def auth_login(*, email: str, password: str) -> tuple[User, dict[str, str]]:
     return user, token_pair_for(user)
 
 
+# One situation, one message: a refresh token already rotated or logged out is refused
+# with this text whether simplejwt's own check or our locked re-check finds it.
+TOKEN_REVOKED = "This refresh token was already used or revoked; sign in again."
+
+
 def _verified_refresh(raw: str) -> RefreshToken:
     try:
         return RefreshToken(raw)
     except TokenError as exc:
-        raise NotAuthenticated(str(exc), code="token_not_valid")
+        if "blacklisted" in str(exc).lower():
+            raise NotAuthenticated(TOKEN_REVOKED, code="token_not_valid") from None
+        raise NotAuthenticated(str(exc), code="token_not_valid") from None
 
 
 @transaction.atomic
@@ -86,7 +93,7 @@ def auth_refresh(*, refresh: str) -> dict[str, str]:
     # refuses FOR UPDATE on the nullable side of an outer join.
     outstanding = OutstandingToken.objects.select_for_update().filter(jti=jti).order_by().first()
     if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
-        raise NotAuthenticated("Token is blacklisted.", code="token_not_valid")
+        raise NotAuthenticated(TOKEN_REVOKED, code="token_not_valid")
     BlacklistedToken.objects.create(token=outstanding)
     user = User.objects.filter(id=token[jwt_settings.USER_ID_CLAIM], is_active=True).first()
     if user is None:

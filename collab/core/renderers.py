@@ -27,3 +27,17 @@ class WireReadyJSONRenderer(BaseRenderer):
             return b""
         # OPT_UTC_Z writes UTC times as "…Z", as DRF's DateTimeField does.
         return orjson.dumps(data, option=orjson.OPT_UTC_Z)
+
+
+class JsonForMetadataAndErrorsMixin:
+    """For an APIView that also offers a non-JSON renderer (e.g. CSV): the OPTIONS
+    answer and every error are JSON whatever format was asked, since only the
+    resource itself has another representation (a CSV renderer cannot draw either)."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if request.method == "OPTIONS" or getattr(response, "status_code", 200) >= 400:
+            from djangorestframework_camel_case.render import CamelCaseJSONRenderer
+
+            request.accepted_renderer = CamelCaseJSONRenderer()
+            request.accepted_media_type = CamelCaseJSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)

@@ -16,7 +16,7 @@ import uuid
 from django.conf import settings
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle, UserRateThrottle
 
-from collab.realtime.redis_client import async_redis, sync_redis
+from collab.core.redis_client import async_redis, sync_redis
 
 
 def _count(pipe, key: str, duration: int, now: float) -> None:

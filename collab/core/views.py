@@ -2,14 +2,19 @@ from __future__ import annotations
 
 import redis
 from django.conf import settings
+from django.core.exceptions import DisallowedHost, RequestDataTooBig
 from django.db import connection
 from django.http import JsonResponse
 from django.views import defaults
 from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from collab.core.exceptions import error_body
+from collab.core.renderers import JsonForMetadataAndErrorsMixin
 
 
 def _database_ok() -> bool:
@@ -73,10 +78,39 @@ def not_found(request, exception=None):
     """URLs no route matches (e.g. /api/courses/not-a-uuid) answer in the one error shape."""
     if _wants_html(request):
         return defaults.page_not_found(request, exception)
-    return JsonResponse({"error": {"code": "not_found", "message": "Not found."}}, status=404)
+    return JsonResponse(error_body("not_found", "Not found."), status=404)
+
+
+def bad_request(request, exception=None):
+    """Django's own 400s raised before a view runs (a bad Host header, a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE, too many fields) answer in the error shape too."""
+    if _wants_html(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return JsonResponse(
+            error_body("request_too_large", f"The request body is larger than {limit} bytes."), status=413
+        )
+    if isinstance(exception, DisallowedHost):
+        return JsonResponse(error_body("bad_host", "The Host header names no site this server serves."), status=400)
+    return JsonResponse(error_body("bad_request", "The request is malformed."), status=400)
+
+
+def permission_denied(request, exception=None):
+    if _wants_html(request):
+        return defaults.permission_denied(request, exception)
+    return JsonResponse(error_body("permission_denied", "You are not allowed to do this."), status=403)
 
 
 def server_error(request):
     if _wants_html(request):
         return defaults.server_error(request)
-    return JsonResponse({"error": {"code": "server_error", "message": "The server hit an error."}}, status=500)
+    return JsonResponse(error_body("server_error", "The server hit an error."), status=500)
+
+
+class SchemaView(JsonForMetadataAndErrorsMixin, SpectacularAPIView):
+    """/api/schema (YAML or JSON); OPTIONS and errors in JSON."""
+
+
+class DocsView(JsonForMetadataAndErrorsMixin, SpectacularSwaggerView):
+    """/api/docs (Swagger UI, HTML); OPTIONS and errors in JSON, not a template error."""

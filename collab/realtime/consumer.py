@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
@@ -19,10 +18,10 @@ from django.conf import settings
 
 from collab.core.errors import DomainError
 from collab.core.jsonframes import dumps, loads
-from collab.courses.membership import member_course_ids
 from collab.realtime import dispatch
 from collab.realtime.auth import authenticate_socket, origin_allowed
-from collab.realtime.rooms import course_room, user_room
+from collab.realtime.db import socket_db
+from collab.realtime.rooms import user_room
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +67,11 @@ class CollabConsumer(AsyncWebsocketConsumer):
         self.bucket = TokenBucket(settings.SOCKET_RATE_PER_SECOND, settings.SOCKET_RATE_BURST)
         self.refused_in_a_row = 0
         await self.join_room(user_room(user.id))
-        for course_id in await database_sync_to_async(member_course_ids)(user.id):
-            await self.join_room(course_room(course_id))
+        for hook in dispatch.rooms_hooks:
+            # Reads only: on the socket pool, not Channels' one database thread, where a
+            # class's handshakes queued behind each other and every join (bench profile).
+            for room in await socket_db(hook)(user):
+                await self.join_room(room)
         await self.accept()
         for hook in dispatch.connect_hooks:
             await self._run_hook(hook)
@@ -113,7 +115,7 @@ class CollabConsumer(AsyncWebsocketConsumer):
         message it dispatches: one thread hop per socket per frame, queued behind all the
         database work of the process. In a fan-out that is one hop per recipient per
         broadcast (bench/ profile: 37% of the server's CPU, and the latency of the last
-        member). Nothing here touches the database outside database_sync_to_async, which
+        member). Nothing here touches the database outside database_sync_to_async / socket_db, which
         closes old connections itself on entry and exit, so the hop is skipped."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
@@ -127,6 +129,8 @@ class CollabConsumer(AsyncWebsocketConsumer):
             await self._run_hook(hook)
         for room in list(self.rooms):
             await self.leave_room(room)
+        # Nothing of this socket outlives it (typing timers, entered sessions, leases).
+        self.state.clear()
 
     async def _run_hook(self, hook: dispatch.Hook) -> None:
         try:
@@ -141,16 +145,28 @@ class CollabConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(room, self.channel_name)
             self.rooms.add(room)
 
+    async def listen(self, room: str) -> None:
+        """Subscribes to `room` without delivering its frames yet: a handler that must hear
+        every change committed after its own permission check subscribes before it, then
+        calls `join_room` (allowed: the frames that arrived meanwhile are delivered, in
+        order, since this socket handles one message at a time) or `unlisten` (refused:
+        they are dropped by `room_frame`, so nothing leaks)."""
+        if room not in self.rooms:
+            await self.channel_layer.group_add(room, self.channel_name)
+
+    async def unlisten(self, room: str) -> None:
+        if room not in self.rooms:
+            await self.channel_layer.group_discard(room, self.channel_name)
+
     async def leave_room(self, room: str) -> None:
         if room in self.rooms:
             self.rooms.discard(room)
             await self.channel_layer.group_discard(room, self.channel_name)
-
-    async def send_event(self, event: str, data: Any, *, room: str | None = None) -> None:
-        frame: dict[str, Any] = {"event": event, "data": data}
-        if room:
-            frame["room"] = room
-        await self.send(text_data=dumps(frame))
+            for hook in dispatch.room_left_hooks:
+                try:
+                    await hook(self, room)
+                except Exception:
+                    log.exception("room-left hook %s failed", getattr(hook, "__qualname__", hook))
 
     async def send_error(self, code: str, message: str, ref: Any = None, fields: dict | None = None) -> None:
         data: dict[str, Any] = {"code": code, "message": message}
@@ -224,8 +240,12 @@ class CollabConsumer(AsyncWebsocketConsumer):
     # -- messages from the channel layer -----------------------------------------------
 
     async def room_frame(self, message: dict) -> None:
-        """A broadcast, already encoded once for every recipient."""
+        """A broadcast, already encoded once for every recipient. Only for rooms the
+        socket is in: not for one it only listens to (`listen`) or has just left."""
         if message.get("exclude") == self.channel_name:
+            return
+        room = message.get("room")
+        if room is not None and room not in self.rooms:
             return
         await self.send(text_data=message["text"])
 

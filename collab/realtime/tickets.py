@@ -8,7 +8,7 @@ import uuid
 
 from django.conf import settings
 
-from collab.realtime.redis_client import async_redis, sync_redis
+from collab.core.redis_client import async_redis, sync_redis
 
 
 def _key(ticket: str) -> str:

@@ -20,7 +20,7 @@ from collab.courses.membership import member_q
 from collab.realtime.broadcast import broadcast_on_commit
 from liveSessions import events
 from liveSessions.models import LiveSession, SessionMessage, SessionStatus
-from liveSessions.services._common import state_conflict
+from liveSessions.services.common import state_conflict
 
 
 def _session_chat_access(*, user: User, session_id: uuid.UUID) -> str:

@@ -17,7 +17,7 @@ from collab.realtime.rooms import course_room
 from liveSessions import events
 from liveSessions.models import AttendanceInterval, LeaveReason, LiveSession, SessionAttendance, SessionStatus
 from liveSessions.permissions import LiveSessionPermission
-from liveSessions.services._common import live_overlap, session_lock, state_conflict
+from liveSessions.services.common import live_overlap, session_lock, state_conflict
 
 
 @transaction.atomic

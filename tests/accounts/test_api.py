@@ -6,7 +6,7 @@ import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from collab.accounts.models import Role, User
-from collab.realtime.redis_client import sync_redis
+from collab.core.redis_client import sync_redis
 from collab.realtime.tickets import _key as ticket_key
 from tests.conftest import client_for
 from tests.factories import PASSWORD, UserFactory
@@ -219,6 +219,23 @@ def test_refresh_rotates_and_refuses_the_used_token(student):
     assert_error(reused, 401, "token_not_valid")
     reused_again = anon().post("/api/auth/refresh", {"refresh": second["refresh"]}, format="json")
     assert_error(reused_again, 401, "token_not_valid")
+
+
+def test_a_revoked_refresh_token_gets_one_message_whoever_notices(student):
+    """issue 15: simplejwt's blacklist check and our locked re-check had two texts."""
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    from collab.accounts.services import TOKEN_REVOKED
+
+    used = login(student)["refresh"]
+    assert anon().post("/api/auth/refresh", {"refresh": used}, format="json").status_code == 200
+    again = anon().post("/api/auth/refresh", {"refresh": used}, format="json")  # simplejwt's check
+    unrecorded = login(student)["refresh"]
+    OutstandingToken.objects.filter(jti=RefreshToken(unrecorded)["jti"]).delete()
+    locked = anon().post("/api/auth/refresh", {"refresh": unrecorded}, format="json")  # our re-check
+    for response in (again, locked):
+        assert response.status_code == 401
+        assert response.json()["error"] == {"code": "token_not_valid", "message": TOKEN_REVOKED}
 
 
 @pytest.mark.parametrize("refresh", ["garbage", "a.b.c", "x" * 2000])

@@ -193,3 +193,41 @@ def test_no_route_answers_a_malformed_body_with_a_500(api, body):
         assert response.status_code < 500, (method, path, body[:40], response.status_code)
         if response.status_code >= 400:
             assert_error_shape(response, response.status_code)
+
+
+# -- issue 15: Django's own 400s, every method and renderer on every route ----------------
+
+
+def test_a_body_over_the_upload_limit_is_413_request_too_large(api, instructor, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+    body = b'{"title": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    response = api(instructor).post("/api/courses", data=body, content_type="application/json")
+    assert_error_shape(response, 413, "request_too_large")
+
+
+def test_a_bad_host_is_400_bad_host_in_the_error_shape(client):
+    assert_error_shape(client.get("/api/courses", HTTP_HOST="evil.example"), 400, "bad_host")
+    assert_error_shape(client.get("/health", HTTP_HOST="evil.example"), 400, "bad_host")
+
+
+def test_the_admin_keeps_its_html_for_a_bad_host(client):
+    response = client.get("/admin/", HTTP_HOST="evil.example")
+    assert response.status_code == 400 and not response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize("query", ["", "?format=csv", "?format=json", "?format=xml"])
+def test_options_and_head_on_every_route_never_fail(api, query):
+    course = CourseFactory()
+    EnrollmentFactory(course=course)
+    client = api(course.instructor)
+    paths = {"/" + re.sub(r"<uuid:\w+>", str(course.id), route) for _, route in _api_routes()}
+    assert paths
+    for path in sorted(paths):
+        for method in ("options", "head"):
+            response = getattr(client, method)(path + query)
+            assert response.status_code < 500, (method, path + query, response.status_code)
+            if method == "options" and response.status_code < 300:
+                assert response["Content-Type"].startswith("application/json"), (path, response["Content-Type"])
+                assert "OPTIONS" in response["Allow"]
+            elif method == "options":
+                assert_error_shape(response, response.status_code)

@@ -15,7 +15,7 @@ from collab.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from collab.realtime.testing import capture_broadcasts
 from liveSessions import selectors, services
 from liveSessions.models import AttendanceInterval, LiveSession, SessionAttendance, SessionMessage, SessionStatus
-from liveSessions.services._common import live_overlap
+from liveSessions.services.common import live_overlap
 from tests.factories import EnrollmentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -83,7 +83,8 @@ def test_reminders_racing_each_other_send_once(course, captured):
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join()
+            thread.join(60)
+    assert not [thread for thread in threads if thread.is_alive()], "a thread hung"
     assert sum(results) == 1
     assert len(captured.named("live-session-starting-soon")) == 1
 

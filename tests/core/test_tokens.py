@@ -8,7 +8,7 @@ import time_machine
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from collab.accounts.tokens import bearer_user_id
+from collab.core.tokens import bearer_user_id
 
 pytestmark = pytest.mark.django_db
 
