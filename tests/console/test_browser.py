@@ -290,6 +290,13 @@ def test_a_study_group_forms_talks_and_is_run_by_its_admin(browsers, klass):
     founder.button("Save changes")
     peer.wait(lambda: peer.find("#view h2").text == "Closures & scope", "the new name")
     assert not peer.finds("#delete-group")  # members are not admins
+
+    # The admin removes Cal: his page says so and closes the chat; the list follows.
+    founder.button("Remove Cal Student")
+    peer.wait_text("#notices", "You are no longer a member of “Closures & scope”.")
+    peer.wait_visible("#join-group")
+    assert not peer.find("#group-chat-input").is_enabled()
+    founder.wait_no_text("#group-members", "Cal Student")
     founder.button("Delete group")
     founder.button("Really delete this group?")
     peer.wait_text("#notices", "was deleted by Bea Student")
