@@ -15,7 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import (
+    ElementNotInteractableException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -107,7 +111,8 @@ class Page:
         def check(_driver):
             try:
                 return condition()
-            except StaleElementReferenceException:
+            except (StaleElementReferenceException, ElementNotInteractableException):
+                # The page redrew the element (a frame arrived): look it up again.
                 return False
 
         try:
@@ -154,6 +159,15 @@ class Page:
             return False
 
         self.wait(click, f"button {label!r}")
+
+    def type(self, css: str, text: str) -> None:
+        """Types into the first visible, enabled `css` element (found again if redrawn)."""
+
+        def type_():
+            element = next((e for e in self.finds(css) if e.is_displayed() and e.is_enabled()), None)
+            return element is not None and (element.send_keys(text) or True)
+
+        self.wait(type_, f"{css} to type into")
 
     def fill(self, css: str, value: str) -> None:
         element = self.wait_visible(css)

@@ -186,22 +186,33 @@ export function officeHoursPanel(ctx, container, instructor) {
     } else if (entry && entry.status === "admitted") {
       fill(queueBox, h("p", {}, "You have been admitted."));
     } else if (state.isOpen) {
-      const [ql, qi] = field("Your question", { tag: "textarea", required: true, maxlength: 1000, rows: 2 });
-      const form = h("form", { class: "stack", "aria-label": "Join the office-hours queue" }, ql, qi, h("p", { class: "muted" }, `Joining now: about ${minutes(view.estimatedWaitMinutes)}.`), h("button", { type: "submit" }, "Join the queue"));
-      form.addEventListener("submit", async (event) => {
-        event.preventDefault();
-        const joined = await attempt(() => api("POST", `/api/office-hours/queue/${instructorId}/join`, { question: qi.value.trim() }));
-        if (joined) {
-          fill(banner);
-          state.queue = joined;
-          state.isOpen = joined.isOpen;
-          render();
-        }
-      });
-      fill(queueBox, form);
+      // The same form across redraws (frames arrive while the student types).
+      joinForm = joinForm || buildJoinForm();
+      joinForm.estimate.textContent = `Joining now: about ${minutes(view.estimatedWaitMinutes)}.`;
+      if (!queueBox.contains(joinForm.form)) fill(queueBox, joinForm.form);
     } else {
       fill(queueBox, h("p", { class: "muted" }, "The queue is closed."));
     }
+  }
+
+  let joinForm = null;
+
+  function buildJoinForm() {
+    const [ql, qi] = field("Your question", { tag: "textarea", required: true, maxlength: 1000, rows: 2 });
+    const estimate = h("p", { class: "muted" });
+    const form = h("form", { class: "stack", "aria-label": "Join the office-hours queue" }, ql, qi, estimate, h("button", { type: "submit" }, "Join the queue"));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const joined = await attempt(() => api("POST", `/api/office-hours/queue/${instructorId}/join`, { question: qi.value.trim() }));
+      if (joined) {
+        qi.value = "";
+        fill(banner);
+        state.queue = joined;
+        state.isOpen = joined.isOpen;
+        render();
+      }
+    });
+    return { form, estimate };
   }
 
   async function leaveQueue() {
