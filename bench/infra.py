@@ -25,7 +25,8 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-DB_NAME = "collab_bench"
+# BENCH_DB_NAME keeps two benchmark runs on one PostgreSQL server apart.
+DB_NAME = os.environ.get("BENCH_DB_NAME", "collab_bench")
 PG = "postgres://postgres@127.0.0.1:5432"
 PEER_DIR = ROOT / "bench" / "peers" / "socketio"
 
@@ -247,7 +248,7 @@ class Stack:
                 "--proxy-headers",
                 "collab.asgi:application",
             ]
-        if kind in ("uvicorn", "uvicorn-deflate"):
+        if kind in ("uvicorn", "uvicorn-deflate", "uvicorn-legacy"):
             # "uvicorn" turns permessage-deflate off: browsers offer it and uvicorn accepts it
             # by default, which costs a zlib context per socket (about 90 KiB) and a
             # compression per recipient per frame; daphne does not negotiate it at all.
@@ -266,7 +267,10 @@ class Stack:
                 "--http",
                 "httptools",
                 "--ws",
-                "websockets",
+                # The Procfile's "websockets-sansio"; "uvicorn-legacy": uvicorn's older
+                # `websockets` implementation (deprecated since uvicorn 0.35, it warns at
+                # start-up), kept to compare (docs/performance.md).
+                "websockets" if kind == "uvicorn-legacy" else "websockets-sansio",
                 "--lifespan",
                 "off",
                 "--no-access-log",

@@ -283,8 +283,11 @@ class Worker(ClassStormCommands):
         per_session: bool = False,
         timeout: float = 60.0,
         concurrency: int = 100,
+        request_timeout: float | None = None,
     ) -> dict:
-        """Sends `event` with a ref from every socket of the group and waits for the replies."""
+        """Sends `event` with a ref from every socket of the group and waits for the replies
+        (each up to `request_timeout`, or `timeout`, seconds)."""
+        timeout = request_timeout or timeout
         gate = asyncio.Semaphore(concurrency)
         results: Counter = Counter()
         started = time.time()

@@ -239,7 +239,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a smaller run that finishes in under 2 minutes")
     parser.add_argument(
-        "--servers", default="uvicorn", help="ASGI servers for workloads 2-5, e.g. daphne,uvicorn (comma separated)"
+        "--servers",
+        default="uvicorn",
+        help="ASGI servers for workloads 2-5 (comma separated): daphne, uvicorn (the Procfile's), uvicorn-legacy "
+        "(--ws websockets), uvicorn-deflate; a server named again is measured again",
     )
     parser.add_argument("--only", default="1,2,3,4,5,6", help="workloads to run, e.g. 1,6")
     parser.add_argument("--rounds", type=int, default=None, help="side-by-side rounds (full: 2, quick: 1)")
@@ -292,10 +295,13 @@ def main(argv: list[str] | None = None) -> int:
         if only & {1, 6}:
             report["versus"] = run_versus(args, config, stack, phase, only)
             stack.stop_peer()
+        seen: dict[str, int] = {}
         for kind in kinds:
             if not only & {2, 4, 5}:
                 break
-            res = report["servers"].setdefault(kind, {})
+            # A server named again is measured again (alternating on a busy machine): uvicorn#2, …
+            seen[kind] = seen.get(kind, 0) + 1
+            res = report["servers"].setdefault(kind if seen[kind] == 1 else f"{kind}#{seen[kind]}", {})
             ctx = phase(kind)
             if 2 in only:
                 log(f"[{kind}] workload 2: sockets held")
@@ -315,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         if 3 in only:
             # Fresh processes for the full run; the quick run reuses the servers still running
             # when they are the faster kind (it has seconds to spare, not a restart).
+            winner = winner.split("#")[0]
             if not (args.quick and stack.server_kind == winner and len(stack.servers) == 2):
                 ctx = phase(winner)
             res = report["servers"].setdefault(winner, {})

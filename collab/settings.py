@@ -5,6 +5,7 @@ Redis that `make run` starts itself (see collab/embedded.py). Production sets
 DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG=false, ALLOWED_HOSTS and SOCKET_ALLOWED_ORIGINS.
 """
 
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "collab.core",
     "collab.accounts",
@@ -119,8 +121,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
         "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # SQLite serialises writers; a busy timeout lets web, worker and beat share it.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # SQLite serialises writers; a busy timeout lets web, worker and beat share it. Each
+    # transaction takes the write lock when it begins (IMMEDIATE): a deferred one that reads
+    # and then writes fails at once with "database is locked" when another writer got in
+    # between, and the busy timeout cannot help it. Writers queue instead, which is also
+    # what stands in for PostgreSQL's row locks (select_for_update is a no-op on SQLite).
+    # WAL lets readers go on while one writer writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
 # Lets parallel test runs on one PostgreSQL server keep apart.
 if env("TEST_DATABASE_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME")}
@@ -243,16 +252,23 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from our own static files (drf-spectacular-sidecar): /api/docs works with
+    # no internet and loads nothing from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "CAMELIZE_NAMES": False,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
+        "collab.core.schema.add_error_responses",
     ],
     # Several apps name a choice field `status` or `role`; give each choice set its own
     # name, and /health's three parts share one.
     "ENUM_NAME_OVERRIDES": {
         "UserRoleEnum": "collab.accounts.models.Role",
+        "CourseRoleEnum": "collab.courses.models.EnrollmentRole",
         "GroupMemberRoleEnum": "studygroups.models.MemberRole",
         "LiveSessionStatusEnum": "liveSessions.models.SessionStatus",
         "QueueEntryStatusEnum": "officehours.models.EntryStatus",
@@ -300,6 +316,12 @@ PRESENCE_SNAPSHOT_TTL = env.int("PRESENCE_SNAPSHOT_TTL", default=10)
 # Live sessions (liveSessions/)
 LIVE_SESSION_REMINDER_MINUTES = env.int("LIVE_SESSION_REMINDER_MINUTES", default=10)
 LIVE_SESSION_AUTO_END_GRACE = env.int("LIVE_SESSION_AUTO_END_GRACE", default=30)
+# Joins and leaves of a session with this many seats taken or more are coalesced: at most
+# one session-participants-batch per window (liveSessions.announce). 0 turns it off.
+LIVE_SESSION_BATCH_THRESHOLD = env.int("LIVE_SESSION_BATCH_THRESHOLD", default=50)
+LIVE_SESSION_BATCH_WINDOW = env.float("LIVE_SESSION_BATCH_WINDOW", default=0.5)
+# How often beat sends the reminders and the auto-end, in seconds.
+LIVE_SESSION_TICK_SECONDS = env.int("LIVE_SESSION_TICK_SECONDS", default=30)
 # Seconds a session-typing-start lasts without renewal before the others get
 # session-user-stop-typing (liveSessions/typing_lifetime.py).
 TYPING_TIMEOUT = env.float("TYPING_TIMEOUT", default=6.0)
@@ -324,12 +346,18 @@ if not DEBUG:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # The level on every line: an operator (and tests/realtime/test_frame_fuzz.py) can
+    # tell an ERROR from the ordinary.
+    "formatters": {"plain": {"format": "%(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 
 # Admin static files are served by the app itself (whitenoise), also under daphne.
 WHITENOISE_USE_FINDERS = True
+# With the finders on, a missing STATIC_ROOT (collectstatic never ran, as on `make run`) is
+# expected; WhiteNoise would still warn about it at every start of every process.
+warnings.filterwarnings("ignore", message=r"No directory at: .*staticfiles", category=UserWarning)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from collab.accounts.models import User
-from collab.core.jsonframes import iso
+from collab.core.jsonframes import iso, rest_payload
 from liveSessions.models import LiveSession
 
 # server -> client
@@ -20,6 +20,7 @@ ATTENDEE_JOINED = "attendee-joined"
 ATTENDEE_LEFT = "attendee-left"
 PARTICIPANT_JOINED = "session-participant-joined"
 PARTICIPANT_LEFT = "session-participant-left"
+PARTICIPANTS_BATCH = "session-participants-batch"
 NEW_MESSAGE = "session-new-message"
 MESSAGE_DELETED = "session-message-deleted"
 USER_TYPING = "session-user-typing"
@@ -42,27 +43,11 @@ def session_id_from_room(room: str) -> str | None:
     return room.removeprefix("session-") if room.startswith("session-") else None
 
 
-def session_payload(session: LiveSession, *, active_attendees: int | None = None) -> dict:
-    """The session as the REST detail shows it (minus what needs a query)."""
-    data = {
-        "id": str(session.id),
-        "courseId": str(session.course_id) if session.course_id else None,
-        "instructor": {"id": str(session.instructor_id), "name": session.instructor.name},
-        "title": session.title,
-        "description": session.description,
-        "scheduledAt": iso(session.scheduled_at),
-        "duration": session.duration,
-        "capacity": session.capacity,
-        "status": session.status,
-        "startedAt": iso(session.started_at),
-        "endedAt": iso(session.ended_at),
-        "plannedEndAt": iso(session.planned_end_at),
-        "recordingUrl": session.recording_url or None,
-        "materials": session.materials,
-    }
-    if active_attendees is not None:
-        data["activeAttendees"] = active_attendees
-    return data
+def session_payload(session: LiveSession) -> dict:
+    """The session as REST shows it (LiveSessionEventSerializer: without activeAttendees)."""
+    from liveSessions.serializers import LiveSessionEventSerializer
+
+    return rest_payload(LiveSessionEventSerializer, session)
 
 
 def lifecycle_payload(session: LiveSession, **extra) -> dict:
@@ -113,3 +98,15 @@ def participant_payload(session_id: uuid.UUID | str, user: User) -> dict:
 
 def message_deleted_payload(session_id: uuid.UUID, message_id: uuid.UUID) -> dict:
     return {"id": str(message_id), "sessionId": str(session_id)}
+
+
+def participants_batch_payload(room: str, changes: list[dict]) -> dict:
+    """Coalesced joins and leaves of a large room (liveSessions.announce). `changes`:
+    {userId, name, state: "joined"/"left", activeAttendees, at}, one per user."""
+    changes = sorted(changes, key=lambda change: change["at"])
+    return {
+        "sessionId": room.removeprefix("session-"),
+        "activeAttendees": changes[-1]["activeAttendees"] if changes else None,
+        "joined": [{"userId": c["userId"], "name": c["name"]} for c in changes if c["state"] == "joined"],
+        "left": [{"userId": c["userId"], "name": c["name"]} for c in changes if c["state"] == "left"],
+    }

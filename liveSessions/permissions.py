@@ -23,7 +23,9 @@ class LiveSessionPermission(BasePermission):
     - manage (start, end, cancel): the session's instructor (the owner) only; others who
       can see the session get 403. Staff end or cancel from the Django admin, and beat
       auto-ends, through the same services.
-    - attendance report and chat moderation (deleting a message): the owner and admins.
+    - attendance report, deleting chat messages (moderation): the owner, admins, and the
+      staff of the session's course (its instructor and TAs: collab.courses.membership).
+      TAs do not create, start, end or cancel sessions.
     - the owner never takes a seat: capacity counts everyone else, so a full session
       never locks out its own host.
     """
@@ -47,12 +49,21 @@ class LiveSessionPermission(BasePermission):
         return user.is_authenticated and session.instructor_id == user.id
 
     @staticmethod
-    def can_see_report(user: User, session: LiveSession) -> bool:
-        return user.is_authenticated and (user.is_admin or session.instructor_id == user.id)
+    def is_session_staff(user: User, session: LiveSession) -> bool:
+        """The owner, admins, or staff of the session's course."""
+        if not user.is_authenticated:
+            return False
+        if user.is_admin or session.instructor_id == user.id:
+            return True
+        return session.course_id is not None and membership.is_course_staff_id(user.id, session.course_id)
 
-    @staticmethod
-    def can_moderate(user: User, session: LiveSession) -> bool:
-        return user.is_authenticated and (user.is_admin or session.instructor_id == user.id)
+    @classmethod
+    def can_see_report(cls, user: User, session: LiveSession) -> bool:
+        return cls.is_session_staff(user, session)
+
+    @classmethod
+    def can_moderate(cls, user: User, session: LiveSession) -> bool:
+        return cls.is_session_staff(user, session)
 
     @staticmethod
     def takes_seat(user_id, session: LiveSession) -> bool:

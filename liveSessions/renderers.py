@@ -7,6 +7,8 @@ import io
 
 from rest_framework.renderers import BaseRenderer
 
+from collab.core.csvcells import csv_iso, csv_safe
+
 CSV_COLUMNS = [
     "userId",
     "name",
@@ -20,13 +22,8 @@ CSV_COLUMNS = [
 ]
 
 
-def _iso(value) -> str:
-    return value.isoformat() if value is not None else ""
-
-
-def _safe(text: str) -> str:
-    # A cell starting with = + - @ runs as a formula in spreadsheets (CSV injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+_iso = csv_iso
+_safe = csv_safe
 
 
 class AttendanceCsvRenderer(BaseRenderer):

@@ -15,7 +15,7 @@ from collab.core.params import Cursor
 from collab.courses.selectors import course_get_visible
 from liveSessions.models import LiveSession, SessionAttendance, SessionMessage, SessionStatus
 from liveSessions.permissions import LiveSessionPermission
-from liveSessions.services._common import live_overlap
+from liveSessions.services.common import live_overlap
 
 
 def with_active_attendees(sessions: QuerySet[LiveSession]) -> QuerySet[LiveSession]:
@@ -94,7 +94,9 @@ def attendance_report(*, user: User, session_id: uuid.UUID) -> tuple[LiveSession
     Two queries whatever the size of the class."""
     session = session_get_joinable(user=user, session_id=session_id)
     if not LiveSessionPermission.can_see_report(user, session):
-        raise NotAllowed("Only the session's instructor and admins see attendance.", code="not_session_owner")
+        raise NotAllowed(
+            "Only the session's instructor, course staff and admins see attendance.", code="not_session_owner"
+        )
     now = timezone.now()
     attendances = (
         SessionAttendance.objects.filter(session=session)

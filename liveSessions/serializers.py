@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from collab.accounts.serializers import UserSummarySerializer
 from collab.chat.models import MESSAGE_MAX_LENGTH
+from collab.chat.serializers import ChatHistorySerializer, ChatMessageSerializer
 from collab.core.fields import BoundedDateTimeField
 from collab.core.text import TextField
 from liveSessions.models import CAPACITY_MAX, DURATION_MAX_MINUTES, LiveSession, SessionStatus
@@ -162,3 +163,22 @@ class SessionSocketSerializer(serializers.Serializer):
 class SessionMessageSocketSerializer(serializers.Serializer):
     session_id = serializers.UUIDField()
     message = TextField(max_length=MESSAGE_MAX_LENGTH)
+
+
+class SessionMessageSerializer(ChatMessageSerializer):
+    """A session chat message: REST history item and `session-new-message` payload."""
+
+    session_id = serializers.UUIDField()
+
+
+class SessionChatHistorySerializer(ChatHistorySerializer):
+    messages = SessionMessageSerializer(many=True)
+
+
+class LiveSessionEventSerializer(LiveSessionSerializer):
+    """The session inside lifecycle events: the REST shape minus activeAttendees (a
+    count that needs a query and changes with every join)."""
+
+    class Meta(LiveSessionSerializer.Meta):
+        fields = [f for f in LiveSessionSerializer.Meta.fields if f != "active_attendees"]
+        read_only_fields = fields

@@ -10,7 +10,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from collab.chat.serializers import ChatHistorySerializer, history_response
+from collab.chat.serializers import history_response
 from collab.chat.services import HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT
 from collab.core.params import cursor_param, cursor_schema_parameters, datetime_param, limit_param
 from collab.core.renderers import JsonForMetadataAndErrorsMixin
@@ -26,6 +26,7 @@ from liveSessions.serializers import (
     LiveSessionEndSerializer,
     LiveSessionSerializer,
     MySessionsQuerySerializer,
+    SessionChatHistorySerializer,
 )
 
 LIST_DEFAULT, LIST_MAX = 50, 200
@@ -202,7 +203,7 @@ class SessionMessagesView(_SessionView):
             *cursor_schema_parameters(what="messages"),
             OpenApiParameter("limit", int, description=f"1..{HISTORY_MAX_LIMIT}, default {HISTORY_DEFAULT_LIMIT}"),
         ],
-        responses={200: ChatHistorySerializer, **ERRORS},
+        responses={200: SessionChatHistorySerializer, **ERRORS},
         summary="Chat history, newest first (those who may join)",
     )
     def get(self, request, session_id):
@@ -210,7 +211,7 @@ class SessionMessagesView(_SessionView):
         cursor, before = cursor_param(request), datetime_param(request, "before")
         limit = limit_param(request, default=HISTORY_DEFAULT_LIMIT, maximum=HISTORY_MAX_LIMIT)
         messages, next_cursor = selectors.session_messages(session=session, cursor=cursor, before=before, limit=limit)
-        return Response(history_response(messages, next_cursor=next_cursor))
+        return Response(history_response(SessionChatHistorySerializer, messages, next_cursor=next_cursor))
 
 
 class SessionMessageDetailView(_SessionView):
@@ -245,7 +246,10 @@ class SessionAttendanceView(JsonForMetadataAndErrorsMixin, _SessionView):
             403: None,
             **ERRORS,
         },
-        summary="Attendance report per student (the session's instructor and admins); ?format=csv downloads it",
+        summary=(
+            "Attendance report per student (the session's instructor, the course's staff and admins); "
+            "?format=csv downloads it"
+        ),
     )
     def get(self, request, session_id):
         session, rows = selectors.attendance_report(user=request.user, session_id=session_id)

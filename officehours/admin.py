@@ -8,18 +8,28 @@ from django.contrib import admin, messages
 from django.shortcuts import render
 
 from collab.core.admin import TextRuleAdminMixin
+from collab.core.errors import DomainError
 from collab.core.text import TextFormField
 from officehours import services
-from officehours.models import OfficeHours, OfficeHoursQueue, OfficeHoursQueueState
+from officehours.models import OfficeHours, OfficeHoursQueue, OfficeHoursQueueState, QueueAnnouncement
 
 
 @admin.register(OfficeHours)
 class OfficeHoursAdmin(TextRuleAdminMixin, admin.ModelAdmin):
-    list_display = ["instructor", "day_of_week", "start_time", "end_time", "timezone", "location", "is_active"]
+    list_display = [
+        "instructor",
+        "staff",
+        "day_of_week",
+        "start_time",
+        "end_time",
+        "timezone",
+        "location",
+        "is_active",
+    ]
     list_filter = ["is_active", "day_of_week", "timezone"]
-    search_fields = ["instructor__name", "instructor__email", "location"]
-    autocomplete_fields = ["instructor"]
-    list_select_related = ["instructor"]
+    search_fields = ["instructor__name", "instructor__email", "staff__name", "staff__email", "location"]
+    autocomplete_fields = ["instructor", "staff"]
+    list_select_related = ["instructor", "staff"]
 
 
 class ClearQueueForm(forms.Form):
@@ -61,12 +71,14 @@ class OfficeHoursQueueAdmin(TextRuleAdminMixin, admin.ModelAdmin):
         "status",
         "joined_queue_at",
         "admitted_at",
+        "admitted_by",
         "completed_at",
+        "completed_by",
         "removed_reason",
     ]
     list_filter = ["status", "joined_queue_at", ("instructor", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["student__name", "student__email", "instructor__name", "instructor__email", "question"]
-    list_select_related = ["student", "instructor"]
+    list_select_related = ["student", "instructor", "admitted_by", "completed_by"]
     date_hierarchy = "joined_queue_at"
     actions = ["clear_queues"]
     # Status changes go through the services (locks, broadcasts); staff use the action.
@@ -80,6 +92,8 @@ class OfficeHoursQueueAdmin(TextRuleAdminMixin, admin.ModelAdmin):
         "completed_at",
         "ended_at",
         "removed_reason",
+        "admitted_by",
+        "completed_by",
     ]
 
     def has_add_permission(self, request) -> bool:
@@ -105,3 +119,30 @@ class OfficeHoursQueueStateAdmin(admin.ModelAdmin):
     @admin.action(description="Clear the selected queues (remove waiting entries, tell students)")
     def clear_queues(self, request, queryset):
         return _clear(self, request, queryset.values_list("instructor_id", flat=True))
+
+
+@admin.register(QueueAnnouncement)
+class QueueAnnouncementAdmin(admin.ModelAdmin):
+    """Staff moderation of queue announcements: deleting goes through the service, so the
+    room is told."""
+
+    list_display = ["instructor", "author", "message", "created_at"]
+    search_fields = ["message", "instructor__name", "author__name"]
+    list_select_related = ["instructor", "author"]
+    readonly_fields = ["instructor", "author", "message", "created_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def delete_model(self, request, obj):
+        self._delete(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for announcement in queryset:
+            self._delete(request, announcement)
+
+    def _delete(self, request, announcement: QueueAnnouncement) -> None:
+        try:
+            services.announcement_delete(actor=request.user, announcement_id=announcement.id)
+        except DomainError as exc:
+            self.message_user(request, f"{announcement}: {exc.message}", messages.ERROR)

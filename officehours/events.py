@@ -26,6 +26,8 @@ OPENED = "office-hours-opened"  # room + the instructor's course rooms
 CLOSED = "office-hours-closed"  # room + the instructor's course rooms
 QUEUE_LENGTH = "office-hours-queue-length"  # room: how many are waiting (no names)
 SCHEDULE_UPDATED = "office-hours-schedule-updated"  # room + course rooms: the active slots
+ANNOUNCEMENT = "office-hours-announcement"  # room: a message from staff to everyone following
+ANNOUNCEMENT_DELETED = "office-hours-announcement-deleted"  # room: staff took it back
 
 # client -> server
 JOIN_QUEUE = "join-office-hours-queue"
@@ -58,13 +60,34 @@ def position_payload(*, instructor_id: uuid.UUID, entry_id: uuid.UUID, position:
     }
 
 
-def admitted_payload(*, instructor_id: uuid.UUID, entry_id: uuid.UUID, meeting_url: str, location: str) -> dict:
+def admitted_payload(
+    *, instructor_id: uuid.UUID, entry_id: uuid.UUID, meeting_url: str, location: str, admitted_by
+) -> dict:
+    """`admittedBy`: the staff member who is coming (the instructor or a TA); the meeting
+    link and location are of that staff member's slot."""
     return {
         "instructorId": str(instructor_id),
         "entryId": str(entry_id),
         "meetingUrl": meeting_url or None,
         "location": location or None,
+        "admittedBy": {"id": str(admitted_by.id), "name": admitted_by.name},
     }
+
+
+def announcement_payload(announcement) -> dict:
+    return {
+        "id": str(announcement.id),
+        "instructorId": str(announcement.instructor_id),
+        "message": announcement.message,
+        "author": {"id": str(announcement.author_id), "name": announcement.author.name}
+        if announcement.author_id
+        else None,
+        "createdAt": iso(announcement.created_at),
+    }
+
+
+def announcement_deleted_payload(*, instructor_id: uuid.UUID, announcement_id: uuid.UUID) -> dict:
+    return {"instructorId": str(instructor_id), "id": str(announcement_id)}
 
 
 def removed_payload(*, instructor_id: uuid.UUID, entry_id: uuid.UUID, reason: str) -> dict:

@@ -17,6 +17,11 @@ class OfficeHours(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     instructor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="office_hours")
+    # Who holds the slot: the instructor, or a TA of one of their courses. The queue is
+    # the instructor's either way; it is open while any staff member's slot is live.
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="office_hours_held", null=True, blank=True
+    )
     day_of_week = models.PositiveSmallIntegerField(help_text="0 = Sunday ... 6 = Saturday")
     start_time = models.TimeField()
     end_time = models.TimeField()
@@ -60,6 +65,13 @@ class OfficeHoursQueueState(models.Model):
     manually_closed_at = models.DateTimeField(null=True, blank=True)
     is_open = models.BooleanField(default=False)
     changed_at = models.DateTimeField(null=True, blank=True)
+    # Fairness rules the instructor sets with the schedule (null: no rule).
+    rejoin_cooldown_minutes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Minutes after a completed entry before the student may join again"
+    )
+    daily_question_cap = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Questions (entries that reached staff) per student per day"
+    )
 
     class Meta:
         verbose_name = "office hours queue state"
@@ -100,6 +112,13 @@ class OfficeHoursQueue(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True, help_text="When the entry left or was removed")
     removed_reason = models.CharField(max_length=200, blank=True, default="")
+    # The staff member (instructor or TA) who admitted / completed the entry.
+    admitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name = "office hours queue entry"
@@ -109,6 +128,12 @@ class OfficeHoursQueue(models.Model):
             models.Index(fields=["instructor", "status", "joined_queue_at"], name="officehours_q_instr_status"),
             models.Index(fields=["student", "status"], name="officehours_q_student_status"),
             models.Index(fields=["instructor", "-completed_at"], name="officehours_q_instr_completed"),
+            # Insight (selectors.stats) reads a term of one queue by join time.
+            models.Index(
+                fields=["instructor", "joined_queue_at"],
+                name="officehours_q_instr_joined",
+                include=["status", "admitted_at", "completed_at", "completed_by", "student"],
+            ),
         ]
         constraints = [
             # At most one open entry per student per instructor, whatever the race.
@@ -130,3 +155,23 @@ class OfficeHoursQueue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.student_id} in queue of {self.instructor_id} ({self.status})"
+
+
+class QueueAnnouncement(models.Model):
+    """A message from staff to everyone following an instructor's queue."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    instructor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="office_hours_announcements"
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    message = models.TextField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "office hours announcement"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["instructor", "-created_at"], name="officehours_ann_instr_created")]
+
+    def __str__(self) -> str:
+        return f"{self.instructor_id}: {self.message[:40]}"

@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from collab.accounts.models import Role, User
-from collab.core.errors import NotAllowed, NotFound
-from officehours.models import EntryStatus, OfficeHours, OfficeHoursQueue, OfficeHoursQueueState
+from collab.core.errors import InvalidInput, NotAllowed, NotFound
+from collab.courses import membership
+from collab.courses.models import Enrollment, EnrollmentRole
+from officehours import stats
+from officehours.models import EntryStatus, OfficeHours, OfficeHoursQueue, OfficeHoursQueueState, QueueAnnouncement
 from officehours.permissions import OfficeHoursPermission
-from officehours.schedule import current_occurrences, scheduled_open
+from officehours.schedule import current_occurrences, is_valid_timezone, scheduled_open, zone
+
+# The student's queue view carries this many of the latest announcements.
+ANNOUNCEMENTS_SHOWN = 5
 
 # Estimated wait = position x mean service time of the instructor's last SERVICE_SAMPLE
 # completed entries (admittedAt -> completedAt), DEFAULT_SERVICE_MINUTES without history,
@@ -42,28 +49,58 @@ def slots_for_instructor(*, instructor_id: uuid.UUID, include_inactive: bool = F
     slots = OfficeHours.objects.filter(instructor_id=instructor_id)
     if not include_inactive:
         slots = slots.filter(is_active=True)
-    return slots.order_by("day_of_week", "start_time", "id")
+    return slots.select_related("staff", "instructor").order_by("day_of_week", "start_time", "id")
 
 
 def queue_is_open(*, instructor_id: uuid.UUID, now: datetime | None = None) -> bool:
     """Computed from the clock and the hand-set state (not the last announced state)."""
-    now = now or timezone.now()
     state = OfficeHoursQueueState.objects.filter(instructor_id=instructor_id).first()
+    return _open_by(state, slots_for_instructor(instructor_id=instructor_id), now or timezone.now())
+
+
+def _open_by(state: OfficeHoursQueueState | None, active_slots, now: datetime) -> bool:
     if state is not None and state.manually_opened:
         return True
-    occurrences = current_occurrences(slots_for_instructor(instructor_id=instructor_id), now)
+    occurrences = current_occurrences(active_slots, now)
     return scheduled_open(occurrences, state.manually_closed_at if state else None)
 
 
 def schedule_get(*, viewer: User, instructor_id: uuid.UUID) -> dict:
     instructor = instructor_get(instructor_id=instructor_id)
-    include_inactive = OfficeHoursPermission.can_manage(viewer, instructor.id)
+    include_inactive = OfficeHoursPermission.can_serve(viewer, instructor.id)
     slots = list(slots_for_instructor(instructor_id=instructor.id, include_inactive=include_inactive))
+    state = OfficeHoursQueueState.objects.filter(instructor_id=instructor.id).first()
     return {
         "instructor_id": instructor.id,
-        "is_open": queue_is_open(instructor_id=instructor.id),
+        # current_occurrences skips inactive slots itself.
+        "is_open": _open_by(state, slots, timezone.now()),
         "slots": slots,
+        "rejoin_cooldown_minutes": state.rejoin_cooldown_minutes if state else None,
+        "daily_question_cap": state.daily_question_cap if state else None,
     }
+
+
+def queue_timezone(*, instructor_id: uuid.UUID) -> str:
+    """The zone the queue's days are counted in (daily cap, stats default): that of the
+    instructor's own earliest active slot, else any active slot's, else UTC."""
+    rows = list(
+        OfficeHours.objects.filter(instructor_id=instructor_id, is_active=True)
+        .order_by("day_of_week", "start_time", "id")
+        .values_list("timezone", "staff_id")
+    )
+    for tz, staff_id in rows:
+        if staff_id is None or staff_id == instructor_id:
+            return tz
+    return rows[0][0] if rows else "UTC"
+
+
+def queue_day_bounds(*, instructor_id: uuid.UUID, now: datetime) -> tuple[datetime, datetime]:
+    """[start of today, start of tomorrow) in the queue's time zone, as aware datetimes."""
+    tz = zone(queue_timezone(instructor_id=instructor_id))
+    local = now.astimezone(tz)
+    start = datetime.combine(local.date(), time(0), tzinfo=tz)
+    end = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=tz)
+    return start, end
 
 
 def mean_service_minutes(*, instructor_id: uuid.UUID) -> float:
@@ -110,17 +147,26 @@ def waiting_spots(*, instructor_id: uuid.UUID, mean_minutes: float | None = None
     }
 
 
-def queue_view_instructor(*, instructor_id: uuid.UUID, limit: int | None = None) -> dict:
-    """The full queue: admitted entries first (being served), then waiting in order."""
+def queue_view_instructor(
+    *, instructor_id: uuid.UUID, limit: int | None = None, scope: list[uuid.UUID] | None = None
+) -> dict:
+    """The full queue: admitted entries first (being served), then waiting in order.
+    `scope` (a TA's courses): only their students' entries; positions stay the
+    students' real places in the whole queue."""
+    if scope is not None:
+        full = queue_view_instructor(instructor_id=instructor_id)
+        students = _students_of(scope, {row["student"]["id"] for row in full["entries"]})
+        return _cut_to_students(full, students, limit=limit)
     now = timezone.now()
     mean = mean_service_minutes(instructor_id=instructor_id)
     entries = list(
         OfficeHoursQueue.objects.filter(
             instructor_id=instructor_id, status__in=[EntryStatus.WAITING, EntryStatus.ADMITTED]
         )
-        .select_related("student")
+        .select_related("student", "admitted_by")
         .order_by("joined_queue_at", "id")
     )
+
     admitted = sorted((e for e in entries if e.status == EntryStatus.ADMITTED), key=lambda e: (e.admitted_at, e.id))
     waiting = [e for e in entries if e.status == EntryStatus.WAITING]
     rows = []
@@ -142,6 +188,48 @@ def queue_view_instructor(*, instructor_id: uuid.UUID, limit: int | None = None)
     }
 
 
+def _students_of(course_ids, student_ids: set) -> set[uuid.UUID]:
+    """Of these users, those enrolled as students in `course_ids` (one query)."""
+    return set(
+        Enrollment.objects.filter(
+            course_id__in=course_ids, role=EnrollmentRole.STUDENT, user_id__in=student_ids
+        ).values_list("user_id", flat=True)
+    )
+
+
+def _cut_to_students(view: dict, student_ids: set, *, limit: int | None = None) -> dict:
+    rows = [row for row in view["entries"] if row["student"]["id"] in student_ids]
+    return {
+        **view,
+        "queue_length": sum(1 for row in rows if row["position"] is not None),
+        "admitted_count": sum(1 for row in rows if row["position"] is None),
+        "entries": rows[:limit] if limit is not None else rows,
+    }
+
+
+def queue_views_for_tas(*, instructor_id: uuid.UUID, view: dict) -> list[tuple[list[uuid.UUID], dict]]:
+    """For publishing: [(TA ids, the full `view` cut to those TAs' students)], one per
+    distinct set of assisted courses. Two queries whatever the number of TAs."""
+    courses_of: dict[uuid.UUID, set] = defaultdict(set)
+    for user_id, course_id in membership.queue_ta_ids(instructor_id):
+        courses_of[user_id].add(course_id)
+    if not courses_of:
+        return []
+    student_ids = {row["student"]["id"] for row in view["entries"]}
+    enrolled: dict[uuid.UUID, set] = defaultdict(set)
+    for course_id, user_id in Enrollment.objects.filter(
+        course_id__in=set().union(*courses_of.values()), role=EnrollmentRole.STUDENT, user_id__in=student_ids
+    ).values_list("course_id", "user_id"):
+        enrolled[course_id].add(user_id)
+    by_scope: dict[frozenset, list[uuid.UUID]] = defaultdict(list)
+    for ta_id, course_ids in courses_of.items():
+        by_scope[frozenset(course_ids)].append(ta_id)
+    return [
+        (ta_ids, _cut_to_students(view, set().union(*(enrolled[c] for c in scope))))
+        for scope, ta_ids in by_scope.items()
+    ]
+
+
 def _instructor_row(entry: OfficeHoursQueue, position: int | None, estimate: int | None, now: datetime) -> dict:
     return {
         "id": entry.id,
@@ -152,6 +240,7 @@ def _instructor_row(entry: OfficeHoursQueue, position: int | None, estimate: int
         "estimated_wait_minutes": estimate,
         "joined_queue_at": entry.joined_queue_at,
         "admitted_at": entry.admitted_at,
+        "admitted_by": {"id": entry.admitted_by_id, "name": entry.admitted_by.name} if entry.admitted_by else None,
         "waiting_minutes": int(max((now - entry.joined_queue_at).total_seconds(), 0) // 60),
     }
 
@@ -164,6 +253,7 @@ def queue_view_student(*, student: User, instructor_id: uuid.UUID) -> dict:
         OfficeHoursQueue.objects.filter(
             instructor_id=instructor_id, student_id=student.id, status__in=[EntryStatus.WAITING, EntryStatus.ADMITTED]
         )
+        .select_related("admitted_by")
         .order_by("-joined_queue_at")
         .first()
     )
@@ -178,6 +268,7 @@ def queue_view_student(*, student: User, instructor_id: uuid.UUID) -> dict:
             "estimated_wait_minutes": spot.estimate if spot else None,
             "joined_queue_at": entry.joined_queue_at,
             "admitted_at": entry.admitted_at,
+            "admitted_by": {"id": entry.admitted_by_id, "name": entry.admitted_by.name} if entry.admitted_by else None,
         }
     if own is not None and own["estimated_wait_minutes"] is not None:
         estimate = own["estimated_wait_minutes"]
@@ -192,26 +283,92 @@ def queue_view_student(*, student: User, instructor_id: uuid.UUID) -> dict:
         "queue_length": len(spots),
         "estimated_wait_minutes": estimate,
         "entry": own,
+        "announcements": announcements_latest(instructor_id=instructor_id),
     }
 
 
+def announcements_latest(*, instructor_id: uuid.UUID, limit: int = ANNOUNCEMENTS_SHOWN) -> list[QueueAnnouncement]:
+    return list(
+        QueueAnnouncement.objects.filter(instructor_id=instructor_id)
+        .select_related("author")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def announcement_get(*, announcement_id: uuid.UUID) -> QueueAnnouncement:
+    found = QueueAnnouncement.objects.filter(id=announcement_id).first()
+    if found is None:
+        raise NotFound("No announcement with this id.", code="announcement_not_found")
+    return found
+
+
 def queue_get(*, viewer: User, instructor_id: uuid.UUID, limit: int | None = None) -> dict:
-    """The viewer's view of an instructor's queue: full for managers, own for eligible students."""
+    """The viewer's view of an instructor's queue: full for staff (a TA: their courses'
+    students), own for eligible students."""
     instructor = instructor_get(instructor_id=instructor_id)
-    if OfficeHoursPermission.can_manage(viewer, instructor.id):
-        return queue_view_instructor(instructor_id=instructor.id, limit=limit)
+    if OfficeHoursPermission.can_serve(viewer, instructor.id):
+        scope = OfficeHoursPermission.serve_scope(viewer, instructor.id)
+        return queue_view_instructor(instructor_id=instructor.id, limit=limit, scope=scope)
     if OfficeHoursPermission.can_queue(viewer, instructor.id):
         return queue_view_student(student=viewer, instructor_id=instructor.id)
     raise NotAllowed("Only students of this instructor's courses can see this queue.", code="not_eligible")
 
 
 def entry_get_for_action(*, actor: User, entry_id: uuid.UUID) -> OfficeHoursQueue:
-    """An entry the actor manages. Their own entry: 403; anyone else's: 404."""
+    """An entry the actor serves (a TA: of their courses' students). Their own entry:
+    403; anyone else's: 404."""
     entry = OfficeHoursQueue.objects.filter(id=entry_id).first()
     if entry is None:
         raise NotFound("No queue entry with this id.", code="entry_not_found")
-    if OfficeHoursPermission.can_manage(actor, entry.instructor_id):
-        return entry
+    if OfficeHoursPermission.can_serve(actor, entry.instructor_id):
+        scope = OfficeHoursPermission.serve_scope(actor, entry.instructor_id)
+        if scope is None or OfficeHoursQueue.objects.filter(membership.student_in_courses(scope), id=entry.id).exists():
+            return entry
     if entry.student_id == actor.id:
         raise NotAllowed("Only the instructor can do this to a queue entry.", code="not_queue_instructor")
     raise NotFound("No queue entry with this id.", code="entry_not_found")
+
+
+def announcements_for(*, viewer: User, instructor_id: uuid.UUID, limit: int = 20) -> list[QueueAnnouncement]:
+    """The latest announcements of a queue, for its staff and eligible students (403)."""
+    instructor = instructor_get(instructor_id=instructor_id)
+    if not OfficeHoursPermission.can_subscribe(viewer, instructor.id):
+        raise NotAllowed("Only the queue's staff and students can read its announcements.", code="not_eligible")
+    return announcements_latest(instructor_id=instructor.id, limit=limit)
+
+
+def _date_param(name: str, raw: str | None) -> date | None:
+    if raw in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a date (YYYY-MM-DD).", fields={name: ["Must be a date (YYYY-MM-DD)."]})
+
+
+def queue_stats_get(
+    *, viewer: User, instructor_id: uuid.UUID, start: str | None, end: str | None, tz_name: str | None
+) -> dict:
+    """officehours.stats.queue_stats for the queue's staff (403 otherwise; a TA: their
+    courses' students). `start`/`end`: ISO dates, default the 28 days ending today in
+    `tz_name` (default: the queue's zone); 400 for bad dates, from > to, over 366 days
+    or an unknown zone."""
+    instructor = instructor_get(instructor_id=instructor_id)
+    if not OfficeHoursPermission.can_serve(viewer, instructor.id):
+        raise NotAllowed("Only the queue's staff can see its statistics.", code="not_queue_instructor")
+    tz_name = tz_name or queue_timezone(instructor_id=instructor.id)
+    if not is_valid_timezone(tz_name):
+        raise InvalidInput("Unknown time zone.", fields={"tz": ["Use an IANA name such as Europe/Berlin."]})
+    end_day = _date_param("to", end) or timezone.now().astimezone(zone(tz_name)).date()
+    start_day = _date_param("from", start) or end_day - timedelta(days=27)
+    if start_day > end_day:
+        raise InvalidInput("from must not be after to.", fields={"from": ["Must not be after to."]})
+    if (end_day - start_day).days >= stats.MAX_RANGE_DAYS:
+        raise InvalidInput("At most 366 days at once.", fields={"from": ["At most 366 days before to."]})
+    return stats.queue_stats(
+        instructor_id=instructor.id,
+        start=start_day,
+        end=end_day,
+        tz_name=tz_name,
+        scope=OfficeHoursPermission.serve_scope(viewer, instructor.id),
+    )

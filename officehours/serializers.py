@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from collab.core.text import TextField
@@ -14,14 +15,21 @@ ESTIMATE_HELP = (
 )
 
 
+class UserRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+
+
 class OfficeHoursSerializer(serializers.ModelSerializer):
     instructor_id = serializers.UUIDField(read_only=True)
+    staff = serializers.SerializerMethodField(help_text="Who holds the slot: the instructor or one of their TAs")
 
     class Meta:
         model = OfficeHours
         fields = [
             "id",
             "instructor_id",
+            "staff",
             "day_of_week",
             "start_time",
             "end_time",
@@ -32,6 +40,11 @@ class OfficeHoursSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(UserRefSerializer)
+    def get_staff(self, slot: OfficeHours) -> dict:
+        holder = slot.staff if slot.staff_id else slot.instructor
+        return {"id": str(holder.id), "name": holder.name}
 
 
 class OfficeHoursWriteSerializer(serializers.Serializer):
@@ -57,10 +70,47 @@ class OfficeHoursWriteSerializer(serializers.Serializer):
         return attrs
 
 
+class OfficeHoursCreateSerializer(OfficeHoursWriteSerializer):
+    instructor_id = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="Whose schedule (default: yours). A TA adds their own slot to their instructor's schedule.",
+    )
+
+
 class ScheduleSerializer(serializers.Serializer):
     instructor_id = serializers.UUIDField()
     is_open = serializers.BooleanField()
     slots = OfficeHoursSerializer(many=True)
+    rejoin_cooldown_minutes = serializers.IntegerField(
+        allow_null=True, help_text="Minutes after a completed entry before the same student may join again"
+    )
+    daily_question_cap = serializers.IntegerField(
+        allow_null=True, help_text="Questions (entries admitted) per student per day, in the queue's time zone"
+    )
+
+
+class QueueRulesSerializer(serializers.Serializer):
+    """PATCH the schedule's fairness rules (null removes a rule)."""
+
+    rejoin_cooldown_minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60, allow_null=True)
+    daily_question_cap = serializers.IntegerField(min_value=1, max_value=100, allow_null=True)
+
+
+class AnnouncementSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    instructor_id = serializers.UUIDField()
+    message = serializers.CharField()
+    author = serializers.SerializerMethodField(help_text="The staff member who posted it (null: account deleted)")
+    created_at = serializers.DateTimeField()
+
+    @extend_schema_field(UserRefSerializer(allow_null=True))
+    def get_author(self, announcement) -> dict | None:
+        return _user_ref(announcement.author) if announcement.author_id else None
+
+
+class AnnouncementWriteSerializer(serializers.Serializer):
+    message = TextField(max_length=500)
 
 
 class QueueStateSerializer(serializers.Serializer):
@@ -86,14 +136,15 @@ class InstructorQueueEntrySerializer(serializers.Serializer):
     estimated_wait_minutes = serializers.IntegerField(allow_null=True, help_text=ESTIMATE_HELP)
     joined_queue_at = serializers.DateTimeField()
     admitted_at = serializers.DateTimeField(allow_null=True)
+    admitted_by = UserRefSerializer(allow_null=True, help_text="The staff member serving the student")
     waiting_minutes = serializers.IntegerField(help_text="Whole minutes since joinedQueueAt")
 
 
 class InstructorQueueSerializer(serializers.Serializer):
     instructor_id = serializers.UUIDField()
-    viewer = serializers.CharField(help_text="instructor")
+    viewer = serializers.CharField(help_text="instructor (the staff view: the instructor, admins and TAs)")
     is_open = serializers.BooleanField()
-    queue_length = serializers.IntegerField(help_text="Waiting entries")
+    queue_length = serializers.IntegerField(help_text="Waiting entries in this view (a TA: their courses' students)")
     admitted_count = serializers.IntegerField()
     mean_service_minutes = serializers.FloatField(help_text="Mean of the last 10 completed entries (default 10)")
     entries = InstructorQueueEntrySerializer(many=True, help_text="Admitted first, then waiting in order")
@@ -107,6 +158,7 @@ class OwnEntrySerializer(serializers.Serializer):
     estimated_wait_minutes = serializers.IntegerField(allow_null=True, help_text=ESTIMATE_HELP)
     joined_queue_at = serializers.DateTimeField()
     admitted_at = serializers.DateTimeField(allow_null=True)
+    admitted_by = UserRefSerializer(allow_null=True, required=False, help_text="Who is coming, once admitted")
 
 
 class StudentQueueSerializer(serializers.Serializer):
@@ -118,6 +170,7 @@ class StudentQueueSerializer(serializers.Serializer):
         help_text=ESTIMATE_HELP + " Yours while waiting, 0 when admitted, else what joining now would mean."
     )
     entry = OwnEntrySerializer(allow_null=True, help_text="Your open entry, if any")
+    announcements = AnnouncementSerializer(many=True, help_text="The latest staff announcements, newest first")
 
 
 class EntrySerializer(serializers.Serializer):
@@ -133,6 +186,20 @@ class EntrySerializer(serializers.Serializer):
     completed_at = serializers.DateTimeField(allow_null=True)
     ended_at = serializers.DateTimeField(allow_null=True)
     removed_reason = serializers.CharField(allow_blank=True)
+    admitted_by = serializers.SerializerMethodField(help_text="Who admitted the student (instructor or TA)")
+    completed_by = serializers.SerializerMethodField(help_text="Who completed the meeting")
+
+    @extend_schema_field(UserRefSerializer(allow_null=True))
+    def get_admitted_by(self, entry) -> dict | None:
+        return _user_ref(entry.admitted_by) if entry.admitted_by_id else None
+
+    @extend_schema_field(UserRefSerializer(allow_null=True))
+    def get_completed_by(self, entry) -> dict | None:
+        return _user_ref(entry.completed_by) if entry.completed_by_id else None
+
+
+def _user_ref(user) -> dict:
+    return {"id": str(user.id), "name": user.name}
 
 
 class LeftEntrySerializer(serializers.Serializer):
@@ -162,3 +229,44 @@ class QueueRefSerializer(serializers.Serializer):
     """Socket frames join-/leave-office-hours-queue."""
 
     instructor_id = serializers.UUIDField()
+
+
+class StatsBucketSerializer(serializers.Serializer):
+    joined = serializers.IntegerField(help_text="Entries that joined the queue")
+    served = serializers.IntegerField(help_text="Of those, admitted by staff")
+    left_or_removed = serializers.IntegerField(help_text="Left or removed before being admitted")
+    median_wait_minutes = serializers.FloatField(allow_null=True, help_text="joinedQueueAt -> admittedAt, median")
+    p90_wait_minutes = serializers.FloatField(allow_null=True, help_text="joinedQueueAt -> admittedAt, 90th pct.")
+    median_service_minutes = serializers.FloatField(
+        allow_null=True, help_text="admittedAt -> completedAt (time with staff), median"
+    )
+
+
+class StatsDaySerializer(StatsBucketSerializer):
+    date = serializers.DateField()
+
+
+class StatsHourSerializer(StatsBucketSerializer):
+    day_of_week = serializers.IntegerField(help_text="0 = Sunday ... 6 = Saturday")
+    hour = serializers.IntegerField(help_text="0..23")
+
+
+class StatsStaffSerializer(serializers.Serializer):
+    staff = UserRefSerializer()
+    completed = serializers.IntegerField()
+    median_service_minutes = serializers.FloatField(allow_null=True)
+
+
+class QueueStatsSerializer(serializers.Serializer):
+    instructor_id = serializers.UUIDField()
+    # "from" is a Python keyword: declared below under its wire name.
+    to = serializers.DateField()
+    timezone = serializers.CharField()
+    totals = StatsBucketSerializer()
+    by_day = StatsDaySerializer(many=True)
+    by_hour = StatsHourSerializer(many=True, help_text="Per hour of the week the students joined in")
+    busiest_hours = StatsHourSerializer(many=True, help_text="The 5 hours with the most joins")
+    by_staff = StatsStaffSerializer(many=True, help_text="By who completed the entries")
+
+
+QueueStatsSerializer._declared_fields["from"] = serializers.DateField()

@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
+from djangorestframework_camel_case.render import CamelCaseJSONRenderer
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from collab.core.params import limit_param
+from collab.core.renderers import JsonForMetadataAndErrorsMixin
 from officehours import selectors, services
 from officehours.permissions import OfficeHoursPermission
+from officehours.renderers import StatsCsvRenderer
 from officehours.serializers import (
     ESTIMATE_HELP,
     AdmitSerializer,
+    AnnouncementSerializer,
+    AnnouncementWriteSerializer,
     EntrySerializer,
     InstructorQueueSerializer,
     JoinSerializer,
     LeftEntrySerializer,
+    OfficeHoursCreateSerializer,
     OfficeHoursSerializer,
     OfficeHoursWriteSerializer,
+    QueueRulesSerializer,
     QueueStateSerializer,
+    QueueStatsSerializer,
     RemoveSerializer,
     ScheduleSerializer,
     StudentQueueSerializer,
@@ -53,20 +63,50 @@ class Base(APIView):
     permission_classes = [OfficeHoursPermission]
 
 
+ERRORS = {
+    400: OpenApiResponse(description="invalid: bad input (`fields` names them)"),
+    401: OpenApiResponse(description="not_authenticated"),
+    403: OpenApiResponse(description="not allowed (see the error codes in docs/protocol/officehours.md)"),
+    404: OpenApiResponse(description="instructor_not_found / entry_not_found / office_hours_not_found"),
+}
+CONFLICT = {409: OpenApiResponse(description="the queue's or entry's state refuses it (code says why)")}
+
+
 class OfficeHoursCreateView(Base):
     @extend_schema(
-        request=OfficeHoursWriteSerializer,
-        responses={201: OfficeHoursSerializer},
-        summary="Create a weekly office-hours slot (instructors). dayOfWeek: 0 = Sunday ... 6 = Saturday",
+        request=OfficeHoursCreateSerializer,
+        responses={201: OfficeHoursSerializer, **ERRORS},
+        summary=(
+            "Create a weekly office-hours slot: instructors in their schedule, TAs in their instructor's "
+            "(instructorId) as the slot's staff. dayOfWeek: 0 = Sunday ... 6 = Saturday"
+        ),
     )
     def post(self, request):
-        slot = services.office_hours_create(actor=request.user, **_body(OfficeHoursWriteSerializer, request))
+        body = _body(OfficeHoursCreateSerializer, request)
+        slot = services.office_hours_create(actor=request.user, **body)
         return Response(OfficeHoursSerializer(slot).data, status=status.HTTP_201_CREATED)
 
 
 class InstructorScheduleView(Base):
-    @extend_schema(responses={200: ScheduleSerializer}, summary="An instructor's slots and whether their queue is open")
+    @extend_schema(
+        responses={200: ScheduleSerializer, **ERRORS},
+        summary="An instructor's slots (with their staff), whether their queue is open, and its rules",
+    )
     def get(self, request, instructor_id):
+        return Response(
+            ScheduleSerializer(selectors.schedule_get(viewer=request.user, instructor_id=instructor_id)).data
+        )
+
+    @extend_schema(
+        request=QueueRulesSerializer,
+        responses={200: ScheduleSerializer, **ERRORS},
+        summary="Set the queue's fairness rules: rejoinCooldownMinutes, dailyQuestionCap (the instructor, admins)",
+    )
+    def patch(self, request, instructor_id):
+        body = QueueRulesSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        rules = {key: value for key, value in body.validated_data.items() if key in _sent_keys(request)}
+        services.queue_rules_update(actor=request.user, instructor_id=instructor_id, **rules)
         return Response(
             ScheduleSerializer(selectors.schedule_get(viewer=request.user, instructor_id=instructor_id)).data
         )
@@ -192,3 +232,68 @@ class EntryRequeueView(Base):
     )
     def post(self, request, entry_id):
         return Response(EntrySerializer(services.queue_entry_requeue(actor=request.user, entry_id=entry_id)).data)
+
+
+class AnnouncementsView(Base):
+    @extend_schema(
+        responses={200: AnnouncementSerializer(many=True), **ERRORS},
+        summary="The queue's latest announcements, newest first (staff and eligible students)",
+    )
+    def get(self, request, instructor_id):
+        announcements = selectors.announcements_for(viewer=request.user, instructor_id=instructor_id)
+        return Response(AnnouncementSerializer(announcements, many=True).data)
+
+    @extend_schema(
+        request=AnnouncementWriteSerializer,
+        responses={201: AnnouncementSerializer, **ERRORS},
+        summary="Announce to everyone following the queue (staff: instructor, TAs, admins)",
+    )
+    def post(self, request, instructor_id):
+        announcement = services.announcement_create(
+            actor=request.user, instructor_id=instructor_id, **_body(AnnouncementWriteSerializer, request)
+        )
+        return Response(AnnouncementSerializer(announcement).data, status=status.HTTP_201_CREATED)
+
+
+class AnnouncementDetailView(Base):
+    @extend_schema(responses={204: OpenApiResponse(description="Deleted"), **ERRORS}, summary="Delete (staff)")
+    def delete(self, request, announcement_id):
+        services.announcement_delete(actor=request.user, announcement_id=announcement_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class QueueStatsView(JsonForMetadataAndErrorsMixin, Base):
+    renderer_classes = [CamelCaseJSONRenderer, StatsCsvRenderer]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATE, description="First day (default: 27 days before `to`)"),
+            OpenApiParameter("to", OpenApiTypes.DATE, description="Last day, inclusive (default: today)"),
+            OpenApiParameter("tz", str, description="IANA zone of days and hours (default: the queue's)"),
+            OpenApiParameter("format", str, enum=["json", "csv"], description="csv: download as text/csv"),
+        ],
+        responses={
+            (200, "application/json"): QueueStatsSerializer,
+            (200, "text/csv"): OpenApiTypes.STR,
+            **ERRORS,
+        },
+        summary="Office-hours insight: waits and service per day and hour of the week, per staff (staff)",
+        description=(
+            "Computed in the database. The instructor and admins see the whole queue, a TA the entries of "
+            "their courses' students. At most 366 days."
+        ),
+    )
+    def get(self, request, instructor_id):
+        stats = selectors.queue_stats_get(
+            viewer=request.user,
+            instructor_id=instructor_id,
+            start=request.query_params.get("from"),
+            end=request.query_params.get("to"),
+            tz_name=request.query_params.get("tz"),
+        )
+        if request.accepted_renderer.format == "csv":
+            response = Response(stats)
+            stamp = timezone.now().strftime("%Y%m%d")
+            response["Content-Disposition"] = f'attachment; filename="office-hours-{instructor_id}-{stamp}.csv"'
+            return response
+        return Response(QueueStatsSerializer(stats).data)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from collab.core.admin import TextRuleAdminMixin
-from presence import leases, services
+from collab.realtime import leases
+from presence import services
 from presence.models import UserPresence
 
 

@@ -20,6 +20,7 @@ import time
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
+from collab.realtime import leases
 from collab.realtime.dispatch import (
     Socket,
     on_socket_connect,
@@ -28,7 +29,7 @@ from collab.realtime.dispatch import (
     socket_event,
     validate,
 )
-from presence import events, leases, services
+from presence import events, services
 from presence.events import presence_payload
 from presence.serializers import ActivityUpdateSerializer, HeartbeatSerializer, StatusUpdateSerializer
 

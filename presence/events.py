@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from collab.core.jsonframes import iso
+
 PRESENCE_CHANGED = "presence-changed"
 # Several changes in one course room within one fan-out window (presence.fanout).
 PRESENCE_BATCH = "presence-batch"
@@ -35,13 +37,10 @@ class PresenceView:
     connected: bool | None = None
 
 
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
-
-def presence_item(view: PresenceView) -> dict:
+def presence_item(view: PresenceView, *, staff: bool | None = None) -> dict:
     """The REST list item: the payload plus the name, wire-ready (camelCase keys; the
-    renderer turns the datetime into ISO 8601 "…Z")."""
+    renderer turns the datetime into ISO 8601 "…Z"). `staff` (a course's list only):
+    whether the user is staff of that course (its instructor or a TA)."""
     item = {
         "userId": view.user_id,
         "name": view.name,
@@ -51,6 +50,8 @@ def presence_item(view: PresenceView) -> dict:
     }
     if view.connected is not None:
         item["connected"] = view.connected
+    if staff is not None:
+        item["staff"] = staff
     return item
 
 

@@ -30,8 +30,8 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 
 from collab.core.jsonframes import dumps, loads
+from collab.core.redis_client import sync_redis
 from collab.realtime.broadcast import broadcast_now
-from collab.realtime.redis_client import sync_redis
 from presence.events import PRESENCE_BATCH, PRESENCE_CHANGED
 from presence.snapshots import snapshot_drop_for_room
 

@@ -2,7 +2,7 @@
 
 A `UserPresence` row holds what a user chose (`status`, `activity`) and what the rest of
 the platform was last told about them (`announced_status`). Liveness is not stored here:
-it lives in Redis leases (presence.leases) that lapse on their own, so a killed process
+it lives in Redis leases (collab.realtime.leases) that lapse on their own, so a killed process
 cannot leave anyone online. Reads combine the two (presence.selectors).
 """
 
@@ -25,7 +25,7 @@ ACTIVITY_MAX_LENGTH = 200
 
 
 class UserPresence(models.Model):
-    # The user is the key: one row per user, created lazily (presence_initialize).
+    # The user is the key: one row per user, created lazily (presence_sync).
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="presence"
     )

@@ -13,10 +13,10 @@ from django.db.models import QuerySet
 
 from collab.accounts.models import User
 from collab.core.errors import NotFound
-from collab.courses.membership import course_member_ids
+from collab.courses.membership import course_members_and_staff
 from collab.courses.models import Course
 from collab.courses.selectors import course_get_visible
-from presence import leases
+from collab.realtime import leases
 from presence.events import PresenceView
 from presence.models import Status, UserPresence
 from presence.permissions import PresencePermission
@@ -109,13 +109,9 @@ def presence_online_users(*, viewer: User, limit: int) -> tuple[list[PresenceVie
     return _views(viewer, users), online.count()
 
 
-def presence_online_count(*, viewer: User) -> int:
-    return _online(viewer, User.objects.all()).count()
-
-
 def presence_online_in_course(
     *, viewer: User, course_id: uuid.UUID, limit: int
-) -> tuple[Course, list[PresenceView], int]:
+) -> tuple[Course, list[PresenceView], int, set[uuid.UUID]]:
     """The online members (instructor and enrolled) of a course the viewer belongs to
     (admins: any course); NotFound otherwise.
 
@@ -123,13 +119,14 @@ def presence_online_in_course(
     cost follows the size of the course, not the number of users online on the whole
     platform (bench/: with every live id in an IN clause this read managed 5 requests a
     second once thousands were online). Every member of a course may see every other
-    member, so no visibility subquery is needed once course_get_visible has passed."""
+    member, so no visibility subquery is needed once course_get_visible has passed.
+    Also returns the course's staff ids (instructor, TAs), read in the same query."""
     course = course_get_visible(user=viewer, course_id=course_id)
-    member_ids = course_member_ids(course_id=course.id, instructor_id=course.instructor_id)
+    member_ids, staff_ids = course_members_and_staff(course.id, course.instructor_id)
     online = _shown_online(list(leases.live_expiries(member_ids)))
     users = list(online[:limit])
     count = len(users) if len(users) < limit else online.count()
-    return course, _views(viewer, users), count
+    return course, _views(viewer, users), count, staff_ids
 
 
 def presence_course_snapshot_rows(

@@ -36,8 +36,13 @@ class OnlineListSerializer(serializers.Serializer):
     count = serializers.IntegerField(help_text="All visible online users, not only those returned.")
 
 
+class CoursePresenceItemSerializer(PresenceItemSerializer):
+    staff = serializers.BooleanField(help_text="Staff of this course: its instructor or a TA")
+
+
 class CourseOnlineSerializer(OnlineListSerializer):
     course_id = serializers.UUIDField()
+    users = CoursePresenceItemSerializer(many=True)
 
 
 class BulkRequestSerializer(serializers.Serializer):

@@ -1,6 +1,6 @@
 """Presence writes.
 
-The flow: a lease changes in Redis (presence.leases; atomic, decides first/last), and
+The flow: a lease changes in Redis (collab.realtime.leases; atomic, decides first/last), and
 only when a user turned live or offline, or changed their own status or activity, does
 a service lock the user's `UserPresence` row and reconcile. Under that lock it reads
 the truth (the leases *now*), computes what others see, and compares it with what the
@@ -32,12 +32,14 @@ from django.utils import timezone
 
 from collab.accounts.models import User
 from collab.core.errors import NotAllowed
+from collab.core.jsonframes import iso
 from collab.courses.membership import member_course_ids
+from collab.realtime import leases
 from collab.realtime.broadcast import broadcast_on_commit
 from collab.realtime.rooms import course_room, user_room
 from collab.realtime.signals import leases_swept
-from presence import fanout, leases
-from presence.events import PRESENCE_CHANGED, PresenceView, iso
+from presence import fanout
+from presence.events import PRESENCE_CHANGED, PresenceView
 from presence.models import Status, UserPresence
 from presence.selectors import effective_status, self_view
 
@@ -163,14 +165,6 @@ def presence_sync(*, user_id: uuid.UUID | str, seen_at: datetime | None = None) 
     return changed
 
 
-@_retry_insert_race
-@transaction.atomic
-def presence_initialize(*, user_id: uuid.UUID | str) -> UserPresence:
-    """The user's row, created with the defaults (online choice, not announced) if missing."""
-    row, _ = UserPresence.objects.get_or_create(user_id=user_id)
-    return row
-
-
 def presence_write_last_seen(*, user_id: uuid.UUID | str, seen_at: datetime | None = None) -> None:
     """Update last seen: one UPDATE, no lock (a later value simply wins). Callers hold
     the write slot (leases.seen_write_slot_take); a missing row is created by a sync."""
@@ -274,27 +268,6 @@ def presence_update(*, user: User, status: str | None = None, activity: str | No
         broadcast_on_commit(user_room(user.id), PRESENCE_CHANGED, _self_payload(row, live=live))
     _store(row, is_new, fields)
     return self_view(user, row, live=live)
-
-
-def presence_set_status(*, user: User, status: str) -> PresenceView:
-    return presence_update(user=user, status=status)
-
-
-def presence_set_online(*, user: User) -> PresenceView:
-    return presence_update(user=user, status=Status.ONLINE)
-
-
-def presence_set_away(*, user: User) -> PresenceView:
-    return presence_update(user=user, status=Status.AWAY)
-
-
-def presence_set_busy(*, user: User) -> PresenceView:
-    return presence_update(user=user, status=Status.BUSY)
-
-
-def presence_set_offline(*, user: User) -> PresenceView:
-    """A chosen offline is invisibility: still connected, shown offline to others."""
-    return presence_update(user=user, status=Status.OFFLINE)
 
 
 def presence_set_activity(*, user: User, activity: str) -> PresenceView:

@@ -32,11 +32,12 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 
-from collab.courses.membership import course_member_ids, member_course_ids
+from collab.core.redis_client import async_redis, sync_redis
+from collab.courses.membership import course_members_and_staff, member_course_ids
 from collab.courses.models import Course, Enrollment
-from collab.realtime.redis_client import async_redis, sync_redis
+from collab.realtime import leases
 from collab.realtime.rooms import course_room
-from presence import leases, selectors
+from presence import selectors
 from presence.events import presence_item
 
 log = logging.getLogger(__name__)
@@ -79,15 +80,15 @@ def snapshot_build(course_id: uuid.UUID | str) -> dict | None:
     course = Course.objects.filter(id=course_id).values("id", "instructor_id").first()
     if course is None:
         return None
-    member_ids = course_member_ids(course_id=course_id, instructor_id=course["instructor_id"])
+    member_ids, staff = course_members_and_staff(course["id"], course["instructor_id"])
     live = leases.live_expiries(member_ids)
     active_member_ids, online = selectors.presence_course_snapshot_rows(member_ids=member_ids, live_ids=list(live))
     items = [
         {
             "u": str(user.id),
             "x": live[str(user.id)],
-            "o": _encode(presence_item(selectors.others_view(user, row, live=True))),
-            "s": _encode(presence_item(selectors.self_view(user, row, live=True))),
+            "o": _encode(presence_item(selectors.others_view(user, row, live=True), staff=user.id in staff)),
+            "s": _encode(presence_item(selectors.self_view(user, row, live=True), staff=user.id in staff)),
         }
         for user, row in online
     ]

@@ -12,11 +12,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from collab.accounts.revocation import credentials_revoked_cached
-from collab.accounts.tokens import bearer_credentials
 from collab.core.errors import DomainError
 from collab.core.params import limit_param
 from collab.core.renderers import WireReadyJSONRenderer
 from collab.core.throttling import user_rate_allows
+from collab.core.tokens import bearer_credentials
 from presence import selectors, services, snapshots
 from presence.events import presence_item
 from presence.permissions import PresencePermission
@@ -69,10 +69,17 @@ class CourseOnlineView(_PresenceListView):
     )
     def get(self, request, course_id):
         limit = limit_param(request, default=100, maximum=LIST_MAX_LIMIT)
-        course, users, count = selectors.presence_online_in_course(
+        course, users, count, staff_ids = selectors.presence_online_in_course(
             viewer=request.user, course_id=course_id, limit=limit
         )
-        return Response({"courseId": course.id, "users": [presence_item(user) for user in users], "count": count})
+        staff = {str(user_id) for user_id in staff_ids}
+        return Response(
+            {
+                "courseId": course.id,
+                "users": [presence_item(user, staff=user.user_id in staff) for user in users],
+                "count": count,
+            }
+        )
 
     @classmethod
     def as_view(cls, **initkwargs):

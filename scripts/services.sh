@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure PostgreSQL and Redis run on 127.0.0.1 (installing them if this machine has none).
+# `services.sh postgres`: PostgreSQL only (redis-server is installed but not started; the
+# test command starts a Redis of its own on a free port).
 set -euo pipefail
+mode=${1:-all}
 
 need_apt=()
 command -v pg_ctlcluster >/dev/null 2>&1 || need_apt+=(postgresql)
@@ -16,7 +19,7 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432; then
   for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
 fi
 
-if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+if [[ $mode == all ]] && ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
   for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.5; done
 fi

@@ -3,6 +3,7 @@ from django.db.models import Count
 
 from collab.chat.admin import ChatMessageAdmin
 from collab.core.admin import TextRuleAdminMixin
+from collab.core.errors import DomainError
 from studygroups import services
 from studygroups.models import StudyGroup, StudyGroupMember, StudyGroupMessage
 
@@ -59,12 +60,32 @@ class StudyGroupAdmin(TextRuleAdminMixin, admin.ModelAdmin):
 
 @admin.register(StudyGroupMember)
 class StudyGroupMemberAdmin(admin.ModelAdmin):
-    """View-only: adding or removing here would bypass the limit and the hand-over."""
+    """View-only rows: adding or deleting here would bypass the limit and the hand-over.
+    Staff remove members with the action, which goes through the removal service (the
+    member's sockets leave the room, the group hears member-left with reason "removed")."""
 
     list_display = ["user", "group", "role", "joined_at"]
     list_filter = ["role", "group__is_active", "group__course", "joined_at"]
     search_fields = ["user__email", "user__name", "group__name", "group__course__title"]
     list_select_related = ["user", "group", "group__course"]
+    actions = ["remove_members"]
+
+    @admin.action(description="Remove selected members from their groups (their sockets leave the room)")
+    def remove_members(self, request, queryset):
+        removed, refused = 0, []
+        for membership in queryset.select_related("user", "group"):
+            try:
+                services.study_group_member_remove(
+                    actor=request.user, group_id=membership.group_id, user_id=membership.user_id
+                )
+            except DomainError as error:
+                refused.append(f"{membership.user} in {membership.group.name}: {error.message}")
+            else:
+                removed += 1
+        if removed:
+            self.message_user(request, f"Removed {removed} member(s).", messages.SUCCESS)
+        for reason in refused:
+            self.message_user(request, f"Not removed: {reason}", messages.ERROR)
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -6,6 +6,7 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 
 from collab.core.errors import Conflict, DomainError
+from collab.core.jsonframes import iso
 from collab.realtime.broadcast import broadcast_now
 from collab.realtime.db import socket_db
 from collab.realtime.dispatch import on_socket_disconnect, socket_event, validate
@@ -20,7 +21,7 @@ async def _active_group_for_member(socket, group_id):
     return group
 
 
-@socket_event("join-study-group")
+@socket_event(events.JOIN)
 async def join_study_group(socket, data: dict) -> dict:
     body = validate(GroupRefSerializer, data)
     group = await _active_group_for_member(socket, body["group_id"])
@@ -45,7 +46,7 @@ async def join_study_group(socket, data: dict) -> dict:
     return {"groupId": str(group.id), "name": group.name, "memberCount": group.member_count}
 
 
-@socket_event("leave-study-group")
+@socket_event(events.LEAVE)
 async def leave_study_group(socket, data: dict) -> dict:
     """Leaves the live room (not the group). Leaving a room one is not in is a no-op."""
     body = validate(GroupRefSerializer, data)
@@ -57,13 +58,13 @@ async def leave_study_group(socket, data: dict) -> dict:
     return {"groupId": str(body["group_id"]), "left": True}
 
 
-@socket_event("study-group-message")
+@socket_event(events.SEND_MESSAGE)
 async def study_group_message(socket, data: dict) -> dict:
     body = validate(GroupMessageInSerializer, data)
     message = await socket_db(services.study_group_message_send)(
         actor=socket.user, group_id=body["group_id"], body=body["message"]
     )
-    return {"id": str(message.id), "groupId": str(body["group_id"]), "sentAt": message.sent_at.isoformat()}
+    return {"id": str(message.id), "groupId": str(body["group_id"]), "sentAt": iso(message.sent_at)}
 
 
 @on_socket_disconnect

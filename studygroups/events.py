@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from collab.accounts.models import User
+from collab.core.jsonframes import iso
 from studygroups.models import StudyGroup
 
 ROOM_PREFIX = "study-group-"
@@ -23,7 +24,18 @@ MESSAGE_DELETED = "study-group-message-deleted"
 PARTICIPANT_JOINED = "study-group-participant-joined"
 PARTICIPANT_LEFT = "study-group-participant-left"
 
+# Client -> server
+JOIN = "join-study-group"
+LEAVE = "leave-study-group"
+SEND_MESSAGE = "study-group-message"
+
 # Why a group stopped being active (the `reason` of study-group-deleted).
+# study-group-member-left reasons: the member left, was removed by a group admin or staff,
+# or left the course (unenrolment).
+LEFT_REASON_LEFT = "left"
+LEFT_REASON_REMOVED = "removed"
+LEFT_REASON_UNENROLLED = "unenrolled"
+
 REASON_DELETED = "deleted"
 REASON_EMPTY = "empty"
 REASON_MODERATED = "moderated"
@@ -53,18 +65,22 @@ def group_payload(group: StudyGroup, *, member_count: int) -> dict:
         "isFull": member_count >= group.max_members,
         "isActive": group.is_active,
         "createdBy": _person(group.created_by),
-        "createdAt": group.created_at.isoformat(),
+        "createdAt": iso(group.created_at),
     }
 
 
-def member_payload(group: StudyGroup, *, user: User, member_count: int) -> dict:
-    return {
+def member_payload(group: StudyGroup, *, user: User, member_count: int, reason: str | None = None) -> dict:
+    """study-group-member-joined (no reason) and -left (`reason`: one of LEFT_REASON_*)."""
+    payload = {
         "groupId": str(group.id),
         "courseId": str(group.course_id),
         "userId": str(user.id),
         "name": user.name,
         "memberCount": member_count,
     }
+    if reason is not None:
+        payload["reason"] = reason
+    return payload
 
 
 def admin_changed_payload(group: StudyGroup, *, user: User) -> dict:

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from collab.chat.models import MESSAGE_MAX_LENGTH
+from collab.chat.serializers import ChatHistorySerializer, ChatMessageSerializer
 from collab.core.text import TextField
 from studygroups.models import (
     DEFAULT_MAX_MEMBERS,
@@ -98,3 +99,13 @@ class StudyGroupMemberSerializer(serializers.ModelSerializer):
         model = StudyGroupMember
         fields = ["user_id", "name", "role", "joined_at"]
         read_only_fields = fields
+
+
+class GroupMessageSerializer(ChatMessageSerializer):
+    """A group chat message: REST history item and `study-group-new-message` payload."""
+
+    group_id = serializers.UUIDField()
+
+
+class GroupChatHistorySerializer(ChatHistorySerializer):
+    messages = GroupMessageSerializer(many=True)

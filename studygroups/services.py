@@ -33,7 +33,8 @@ from studygroups.models import (
     StudyGroupMessage,
 )
 from studygroups.permissions import StudyGroupPermission
-from studygroups.selectors import group_get_for_member, groups_visible_to, membership_get
+from studygroups.selectors import group_get_for_member, group_get_visible, groups_visible_to, membership_get
+from studygroups.serializers import GroupMessageSerializer
 
 # -- validation shared by REST, admin and direct callers --------------------------------
 
@@ -64,16 +65,12 @@ def _check_max_members(value: int) -> int:
 # -- helpers ----------------------------------------------------------------------------
 
 
-def _lock_group(*, actor: User, group_id: uuid.UUID | str) -> StudyGroup:
-    """The group, row-locked until the transaction ends, if `actor` may see it.
-    `of=("self",)` locks the group row only, not its course or creator."""
-    group = (
-        groups_visible_to(actor)
-        .select_for_update(of=("self",))
-        .select_related("course", "created_by")
-        .filter(id=group_id)
-        .first()
-    )
+def _lock_group(*, actor: User, group_id: uuid.UUID | str, any_group: bool = False) -> StudyGroup:
+    """The group, row-locked until the transaction ends, if `actor` may see it (any
+    group with `any_group`: staff moderation). `of=("self",)` locks the group row only,
+    not its course or creator."""
+    visible = StudyGroup.objects.all() if any_group else groups_visible_to(actor)
+    group = visible.select_for_update(of=("self",)).select_related("course", "created_by").filter(id=group_id).first()
     if group is None:
         raise NotFound("Study group not found.", code="study_group_not_found")
     return group
@@ -222,40 +219,88 @@ def study_group_join(*, actor: User, group_id: uuid.UUID | str) -> StudyGroupMem
 
 
 @transaction.atomic
-def study_group_member_remove(*, actor: User, group_id: uuid.UUID | str, user_id: uuid.UUID | str) -> None:
-    """Removes a member: the actor themselves (leave) or, for a group admin, another
-    member. The last admin leaving hands the group to the longest-standing member; the
-    last member leaving closes the group. The removed user's sockets leave the room."""
-    group = _lock_group(actor=actor, group_id=group_id)
+def study_group_member_remove(
+    *,
+    actor: User,
+    group_id: uuid.UUID | str,
+    user_id: uuid.UUID | str,
+    hand_over_to: uuid.UUID | str | None = None,
+) -> None:
+    """Removes a member in one transaction: the actor themselves (leave: the last admin
+    hands the group to the longest-standing member) or, for a group admin or staff
+    (site admins, or `is_staff` in the Django admin), another member. The group and the
+    course hear `study-group-member-left` (reason "left" or "removed"), the removed
+    user's sockets leave the room, and the last member leaving closes the group.
+
+    Removing another member who is the group's only admin while others remain needs
+    `hand_over_to`: a remaining member, who becomes admin (`study-group-admin-changed`).
+
+    Errors: NotFound `study_group_not_found` (no such group, or not visible to the actor);
+    NotAllowed `not_group_admin`; Conflict `group_inactive`; NotFound `member_not_found`
+    (Conflict `not_a_member` for oneself); Conflict `last_admin` (only admin, no
+    hand-over); InvalidInput `invalid` with `fields.handOverTo` (not another member)."""
+    group = _lock_group(actor=actor, group_id=group_id, any_group=actor.is_staff)
     is_self = str(user_id) == str(actor.id)
-    if not is_self and not StudyGroupPermission.can_update(membership_get(group_id=group.id, user_id=actor.id)):
-        raise NotAllowed("Only the group's admins can remove other members.", code="not_group_admin")
+    if not is_self and not StudyGroupPermission.can_remove_member(
+        actor, membership_get(group_id=group.id, user_id=actor.id)
+    ):
+        raise NotAllowed("Only the group's admins and staff can remove other members.", code="not_group_admin")
     _require_active(group)
     target = StudyGroupMember.objects.filter(group=group, user_id=user_id).select_related("user").first()
     if target is None:
         if is_self:
             raise Conflict("You are not a member of this group.", code="not_a_member")
         raise NotFound("This user is not a member of the group.", code="member_not_found")
-    _remove_member(group, target)
+    if is_self:
+        _remove_member(group, target, reason=events.LEFT_REASON_LEFT)
+        return
+    heir = None
+    if hand_over_to is not None:
+        heir = (
+            StudyGroupMember.objects.filter(group=group, user_id=hand_over_to)
+            .exclude(user_id=target.user_id)
+            .select_related("user")
+            .first()
+        )
+        if heir is None:
+            raise InvalidInput(
+                "The hand-over must go to another member of the group.",
+                code="invalid",
+                fields={"handOverTo": ["Not another member of this group."]},
+            )
+    elif target.is_admin and not (
+        group.memberships.filter(role=MemberRole.ADMIN).exclude(id=target.id).exists()
+        or not group.memberships.exclude(id=target.id).exists()
+    ):
+        raise Conflict(
+            "This member is the group's only admin: name the member who takes over (handOverTo).",
+            code="last_admin",
+        )
+    _remove_member(group, target, reason=events.LEFT_REASON_REMOVED, heir=heir)
 
 
-def _remove_member(group: StudyGroup, target: StudyGroupMember) -> None:
+def _remove_member(
+    group: StudyGroup, target: StudyGroupMember, *, reason: str, heir: StudyGroupMember | None = None
+) -> None:
     """Takes `target` out of the locked, active `group`: their sockets leave the room,
-    the group and the course hear member-left, the last admin hands the group to the
-    longest-standing member and the last member closes it."""
+    the group and the course hear member-left with `reason`. If `target` was the last
+    admin, `heir` (or else the longest-standing member) becomes admin; the last member
+    leaving closes the group."""
     target.delete()
     room = events.group_room(group.id)
     sockets_control_on_commit(user_room(target.user_id), leave=[room])
     remaining = group.memberships.order_by("joined_at", "id")
     member_count = remaining.count()
     _broadcast_to_group_and_course(
-        group, events.MEMBER_LEFT, events.member_payload(group, user=target.user, member_count=member_count)
+        group,
+        events.MEMBER_LEFT,
+        events.member_payload(group, user=target.user, member_count=member_count, reason=reason),
     )
     if member_count == 0:
         _deactivate(group, actor=None, reason=events.REASON_EMPTY)
         return
     if target.is_admin and not remaining.filter(role=MemberRole.ADMIN).exists():
-        heir = remaining.select_related("user").first()
+        heir = heir or remaining.select_related("user").first()
         heir.role = MemberRole.ADMIN
         heir.save(update_fields=["role"])
         broadcast_on_commit(room, events.ADMIN_CHANGED, events.admin_changed_payload(group, user=heir.user))
@@ -293,7 +338,7 @@ def study_group_memberships_end_for_unenrolled(*, course: Course, user_id: uuid.
     for group in groups:
         membership = memberships.get(group.id)
         if membership is not None:
-            _remove_member(group, membership)
+            _remove_member(group, membership, reason=events.LEFT_REASON_UNENROLLED)
             left += 1
     return left
 
@@ -311,17 +356,36 @@ def study_group_message_send(*, actor: User, group_id: uuid.UUID | str, body: ob
     broadcast_on_commit(
         events.group_room(group.id),
         events.NEW_MESSAGE,
-        chat_payload(message, parent_key="groupId", parent_id=group.id),
+        chat_payload(message, GroupMessageSerializer),
     )
     return message
 
 
 @transaction.atomic
+def study_group_message_moderate(
+    *, actor: User, group_id: uuid.UUID | str, message_id: uuid.UUID | str
+) -> StudyGroupMessage:
+    """REST moderation: the group must be visible to the actor and the message in it
+    (404 `study_group_not_found` / `message_not_found`); then study_group_message_delete
+    (403 `not_allowed_to_moderate`, 409 `message_already_deleted`)."""
+    group = group_get_visible(user=actor, group_id=group_id)
+    message = StudyGroupMessage.objects.filter(id=message_id, group_id=group.id).first()
+    if message is None:
+        raise NotFound("No such message in this group.", code="message_not_found")
+    return study_group_message_delete(actor=actor, message=message)
+
+
+@transaction.atomic
 def study_group_message_delete(*, actor: User, message: StudyGroupMessage) -> StudyGroupMessage:
     """Moderation: hides a message from readers (kept for staff) and tells the room."""
-    message = StudyGroupMessage.objects.select_for_update(of=("self",)).get(pk=message.pk)
-    if not StudyGroupPermission.can_moderate_chat(actor, membership_get(group_id=message.group_id, user_id=actor.id)):
-        raise NotAllowed("Only staff and the group's admins can delete messages.", code="not_allowed_to_moderate")
+    message = (
+        StudyGroupMessage.objects.select_for_update(of=("self",)).select_related("group__course").get(pk=message.pk)
+    )
+    membership = membership_get(group_id=message.group_id, user_id=actor.id)
+    if not StudyGroupPermission.can_moderate_chat(actor, message.group, membership):
+        raise NotAllowed(
+            "Only staff, course staff and the group's admins can delete messages.", code="not_allowed_to_moderate"
+        )
     chat_soft_delete(message, actor=actor)
     broadcast_on_commit(
         events.group_room(message.group_id),

@@ -9,5 +9,7 @@ urlpatterns = [
     path("/<uuid:group_id>/join", views.StudyGroupJoinView.as_view()),
     path("/<uuid:group_id>/leave", views.StudyGroupLeaveView.as_view()),
     path("/<uuid:group_id>/members", views.StudyGroupMembersView.as_view()),
+    path("/<uuid:group_id>/members/<uuid:user_id>", views.StudyGroupMemberDetailView.as_view()),
     path("/<uuid:group_id>/messages", views.StudyGroupMessagesView.as_view()),
+    path("/<uuid:group_id>/messages/<uuid:message_id>", views.StudyGroupMessageDetailView.as_view()),
 ]

@@ -6,7 +6,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from collab.chat.serializers import ChatHistorySerializer, history_response
+from collab.chat.serializers import history_response
 from collab.chat.services import HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT
 from collab.core.params import (
     NEXT_CURSOR_HEADER,
@@ -14,10 +14,12 @@ from collab.core.params import (
     cursor_schema_parameters,
     datetime_param,
     limit_param,
+    uuid_param,
 )
 from studygroups import selectors, services
 from studygroups.permissions import StudyGroupPermission
 from studygroups.serializers import (
+    GroupChatHistorySerializer,
     StudyGroupCreateSerializer,
     StudyGroupMemberSerializer,
     StudyGroupSerializer,
@@ -149,13 +151,49 @@ class StudyGroupMembersView(APIView):
         return Response(StudyGroupMemberSerializer(selectors.group_members(group=group), many=True).data)
 
 
+class StudyGroupMemberDetailView(APIView):
+    permission_classes = [StudyGroupPermission]
+
+    @extend_schema(
+        tags=TAG,
+        parameters=[
+            OpenApiParameter(
+                "handOverTo",
+                OpenApiTypes.UUID,
+                description="Removing the group's only admin: the member (user id) who becomes admin.",
+            )
+        ],
+        responses={
+            204: OpenApiResponse(
+                description="Removed: the group and the course hear study-group-member-left "
+                '(reason "removed"; "left" when you remove yourself, as POST …/leave), and '
+                "the member's sockets leave the group room"
+            ),
+            400: OpenApiResponse(description="invalid: handOverTo is not a UUID or not another member"),
+            401: None,
+            403: OpenApiResponse(description="not_group_admin: only the group's admins and staff remove others"),
+            404: OpenApiResponse(description="study_group_not_found, or member_not_found (the user is not a member)"),
+            409: OpenApiResponse(
+                description="group_inactive; last_admin: the only admin, and no handOverTo; "
+                "not_a_member (removing yourself when you are not a member)"
+            ),
+        },
+        summary="Remove a member (the group's admins or staff); removing yourself is leaving",
+    )
+    def delete(self, request, group_id, user_id):
+        services.study_group_member_remove(
+            actor=request.user, group_id=group_id, user_id=user_id, hand_over_to=uuid_param(request, "handOverTo")
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class StudyGroupMessagesView(APIView):
     permission_classes = [StudyGroupPermission]
 
     @extend_schema(
         tags=TAG,
         parameters=[LIMIT, *cursor_schema_parameters(what="messages")],
-        responses={200: ChatHistorySerializer},
+        responses={200: GroupChatHistorySerializer},
         summary="Chat history, newest first (group members)",
     )
     def get(self, request, group_id):
@@ -167,4 +205,24 @@ class StudyGroupMessagesView(APIView):
             before=datetime_param(request, "before"),
             limit=limit,
         )
-        return Response(history_response(messages, next_cursor=next_cursor))
+        return Response(history_response(GroupChatHistorySerializer, messages, next_cursor=next_cursor))
+
+
+class StudyGroupMessageDetailView(APIView):
+    permission_classes = [StudyGroupPermission]
+
+    @extend_schema(
+        tags=TAG,
+        request=None,
+        responses={
+            204: OpenApiResponse(description="Deleted: the room gets study-group-message-deleted"),
+            401: OpenApiResponse(description="not_authenticated"),
+            403: OpenApiResponse(description="not_allowed_to_moderate"),
+            404: OpenApiResponse(description="study_group_not_found / message_not_found"),
+            409: OpenApiResponse(description="message_already_deleted"),
+        },
+        summary="Delete a chat message (moderation: group admins, the course's staff, site staff)",
+    )
+    def delete(self, request, group_id, message_id):
+        services.study_group_message_moderate(actor=request.user, group_id=group_id, message_id=message_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,31 +1,103 @@
 """Shared fixtures: users in every role, a course, authenticated REST clients, sockets.
 
-The suite runs on PostgreSQL and a real Redis (collab.settings_test). Tests that use
+The suite runs on a real Redis and twice over (scripts/test.sh): on PostgreSQL, and on
+SQLite, the embedded default `make run` uses (collab.settings_test). Tests that use
 sockets or threads need `@pytest.mark.django_db(transaction=True)`: the consumer reads
-the database from other threads, which only see committed rows.
+the database from other threads, which only see committed rows. Tests that need what
+only PostgreSQL has (row locks under real concurrency) carry
+`@pytest.mark.postgres_only(reason=...)` and are skipped on SQLite with that reason.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 
 import pytest
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from collab.asgi import application
-from collab.realtime.redis_client import sync_redis
+from collab.core.redis_client import sync_redis
 from tests.factories import AdminFactory, CourseFactory, EnrollmentFactory, InstructorFactory, UserFactory
+
+# pytester: tests/core/test_suite_guards.py runs small suites of its own.
+pytest_plugins = ["pytester"]
+
+
+def _database_vendor() -> str:
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    return {"sqlite3": "sqlite"}.get(engine, engine)
+
+
+def pytest_report_header(config):
+    database = settings.DATABASES["default"]["NAME"]
+    return f"collab: database {_database_vendor()} ({database}), redis {settings.REDIS_URL}"
+
+
+def pytest_collection_modifyitems(config, items):
+    """`postgres_only` tests are skipped, with the reason their marker gives, on any other database."""
+    vendor = _database_vendor()
+    for item in items:
+        marker = item.get_closest_marker("postgres_only")
+        if marker is None:
+            continue
+        reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+        if not reason:
+            raise pytest.UsageError(f"{item.nodeid}: postgres_only needs reason=... (why SQLite cannot run it)")
+        if vendor != "postgresql":
+            item.add_marker(pytest.mark.skip(reason=f"PostgreSQL only: {reason}"))
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, checked to be on the vendor this pass claims
+    (COLLAB_TEST_DB_VENDOR, set by scripts/test.sh). At the end, connections that async
+    tests and socket threads left open are ended, so the database can be dropped."""
+    expected = os.environ.get("COLLAB_TEST_DB_VENDOR")
+    with django_db_blocker.unblock():
+        assert connection.vendor == _database_vendor()
+        if expected:
+            assert connection.vendor == expected, f"this pass claims {expected} but runs on {connection.vendor}"
+    yield
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "select pg_terminate_backend(pid) from pg_stat_activity"
+                    " where datname = current_database() and pid <> pg_backend_pid()"
+                )
+        connection.close()
+
+
+# Set in the Redis db the suite uses: a db holding keys but not this key belongs to someone
+# else (a `make run`, another suite's data) and is never flushed.
+REDIS_OWNER_KEY = "collab-test-suite:owned"
+_redis_checked = False
 
 
 @pytest.fixture(autouse=True)
 def _clean_redis():
-    """Each test starts with an empty Redis db (tickets, cache, leases, channel layer)."""
-    sync_redis().flushdb()
+    """Each test starts with an empty Redis db (tickets, cache, leases, channel layer).
+    Refuses to flush a non-empty db the suite did not fill itself."""
+    global _redis_checked
+    client = sync_redis()
+    if not _redis_checked:
+        if client.dbsize() and not client.exists(REDIS_OWNER_KEY):
+            pytest.exit(
+                f"refusing to flush {settings.REDIS_URL}: it holds keys the test suite did not write "
+                "(point TEST_REDIS_URL at an empty Redis db, or let scripts/test.sh start its own)",
+                returncode=3,
+            )
+        _redis_checked = True
+    client.flushdb()
+    client.set(REDIS_OWNER_KEY, "1")
     yield
 
 
@@ -71,6 +143,14 @@ def course(db, instructor, student):
     course = CourseFactory(instructor=instructor)
     EnrollmentFactory(course=course, user=student)
     return course
+
+
+@pytest.fixture
+def staff_client(admin_user):
+    """A Django test client logged in as an admin (the Django admin's pages)."""
+    client = Client()
+    client.force_login(admin_user)
+    return client
 
 
 def access_token_for(user) -> str:

@@ -66,19 +66,23 @@ class AsgiServer:
 def procfile_web_command(port: int, env: dict[str, str] | None = None) -> list[str]:
     """The Procfile's `web` command (the server production runs), on 127.0.0.1:`port`,
     run with this interpreter; `${NAME:-default}` expands from `env` as the shell would."""
-    env = dict(os.environ if env is None else env, PORT=str(port))
+    env = dict(os.environ if env is None else env, PORT=str(port), HOST="127.0.0.1")
     line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
-    command = re.sub(
-        r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m.group(1)) or m.group(2), line.removeprefix("web:")
-    ).replace("0.0.0.0", "127.0.0.1")
+    command = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m.group(1)) or m.group(2), line.removeprefix("web:"))
     program, *args = shlex.split(command)
     return [sys.executable, "-m", program, *args]
 
 
 def start_server(
-    extra_env: dict[str, str] | None = None, *, timeout: float = 30.0, port: int | None = None
+    extra_env: dict[str, str] | None = None,
+    *,
+    timeout: float = 30.0,
+    port: int | None = None,
+    log_path: Path | None = None,
 ) -> AsgiServer:
-    """The Procfile's web command on `port` (a free one by default), healthy when returned."""
+    """The Procfile's web command on `port` (a free one by default), healthy when returned.
+    `log_path`: where its stdout and stderr go (the log a test reads for ERROR lines);
+    discarded if None."""
     port = port or free_port()
     env = {
         **os.environ,
@@ -88,13 +92,16 @@ def start_server(
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
     }
+    log_file = open(log_path, "ab") if log_path is not None else None
     process = subprocess.Popen(
         procfile_web_command(port, env),
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log_file or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if log_file else subprocess.DEVNULL,
     )
+    if log_file is not None:
+        log_file.close()
     server = AsgiServer(port, process)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

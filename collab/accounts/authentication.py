@@ -7,7 +7,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
 from collab.accounts.revocation import credentials_revoked
-from collab.accounts.tokens import Credentials
+from collab.core.tokens import Credentials
 
 
 class RevocableJWTAuthentication(JWTAuthentication):

@@ -30,9 +30,9 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from collab.accounts.models import RevokedSession, User
-from collab.accounts.tokens import Credentials
+from collab.core.redis_client import async_redis, sync_redis
+from collab.core.tokens import Credentials
 from collab.realtime.broadcast import sockets_control_on_commit
-from collab.realtime.redis_client import async_redis, sync_redis
 from collab.realtime.rooms import signin_room, user_room
 
 log = logging.getLogger(__name__)

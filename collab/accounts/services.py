@@ -15,9 +15,9 @@ from rest_framework_simplejwt.tokens import RefreshToken, Token
 
 from collab.accounts.models import Role, User
 from collab.accounts.revocation import credentials_revoked, generation_publish, sessions_revoke, user_generation_advance
-from collab.accounts.tokens import GENERATION_CLAIM, SESSION_CLAIM, Credentials
 from collab.core.errors import Conflict, InvalidInput, NotAuthenticated, TooManyRequests
 from collab.core.throttling import login_failures
+from collab.core.tokens import GENERATION_CLAIM, SESSION_CLAIM, Credentials
 from collab.realtime.broadcast import sockets_control_on_commit
 from collab.realtime.rooms import user_room
 from collab.realtime.tickets import ticket_issue

@@ -2,7 +2,8 @@ from rest_framework import serializers
 
 
 class ChatMessageSerializer(serializers.Serializer):
-    """One message as REST returns it; matches the socket payload (chat_payload)."""
+    """One message as REST history returns it and as `*-new-message` carries it: each
+    app's subclass adds the id of what the message belongs to (sessionId, groupId)."""
 
     id = serializers.UUIDField()
     user_id = serializers.UUIDField(source="author_id", allow_null=True)
@@ -12,11 +13,13 @@ class ChatMessageSerializer(serializers.Serializer):
 
 
 class ChatHistorySerializer(serializers.Serializer):
+    """A page of history; each app's subclass sets `messages` to its message serializer."""
+
     messages = ChatMessageSerializer(many=True)
     next_cursor = serializers.CharField(
         allow_null=True, help_text="Pass as ?cursor= to get the next older page; null on the last page."
     )
 
 
-def history_response(messages: list, *, next_cursor: str | None) -> dict:
-    return ChatHistorySerializer({"messages": messages, "next_cursor": next_cursor}).data
+def history_response(history_serializer: type[ChatHistorySerializer], messages: list, *, next_cursor: str | None):
+    return history_serializer({"messages": messages, "next_cursor": next_cursor}).data

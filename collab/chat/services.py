@@ -11,6 +11,7 @@ from django.utils import timezone
 from collab.accounts.models import User
 from collab.chat.models import MESSAGE_MAX_LENGTH, ChatMessage
 from collab.core.errors import Conflict
+from collab.core.jsonframes import rest_payload
 from collab.core.params import Cursor, keyset_page
 from collab.core.text import clean_text
 
@@ -38,16 +39,10 @@ def chat_history(
     return keyset_page(visible, time_field="sent_at", cursor=cursor, limit=limit)
 
 
-def chat_payload(message: ChatMessage, *, parent_key: str, parent_id: object) -> dict:
-    """The wire shape of one message, e.g. parent_key="sessionId"."""
-    return {
-        "id": str(message.id),
-        parent_key: str(parent_id),
-        "userId": str(message.author_id) if message.author_id else None,
-        "name": message.author_name,
-        "message": message.body,
-        "sentAt": message.sent_at.isoformat(),
-    }
+def chat_payload(message: ChatMessage, serializer_class) -> dict:
+    """The socket payload of one message: its REST history item (the app's
+    ChatMessageSerializer subclass), so both doors send the same JSON."""
+    return rest_payload(serializer_class, message)
 
 
 def chat_soft_delete(message: M, *, actor: User) -> M:

@@ -13,10 +13,20 @@ class DomainError(Exception):
     default_code = "bad_request"
     default_message = "The request is not valid."
 
-    def __init__(self, message: str | None = None, *, code: str | None = None, fields: dict | None = None):
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        fields: dict | None = None,
+        details: dict | None = None,
+    ):
         self.message = message or self.default_message
         self.code = code or self.default_code
         self.fields = fields
+        # Extra machine-readable keys of the error body (camelCase, JSON-ready), e.g.
+        # {"opensAt": "..."} on a refused queue join.
+        self.details = details
         super().__init__(self.message)
 
 

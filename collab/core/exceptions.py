@@ -22,10 +22,12 @@ _DEFAULT_CODES = {
 }
 
 
-def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+def error_body(code: str, message: str, fields: dict | None = None, details: dict | None = None) -> dict:
     body = {"code": code, "message": message}
     if fields:
         body["fields"] = fields
+    if details:
+        body.update({key: value for key, value in details.items() if key not in body})
     return {"error": body}
 
 
@@ -39,7 +41,7 @@ def _first_message(detail) -> str:
 
 def api_exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        response = Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
+        response = Response(error_body(exc.code, exc.message, exc.fields, exc.details), status=exc.status)
         if getattr(exc, "retry_after", None) is not None:
             response["Retry-After"] = str(int(exc.retry_after))
         return response

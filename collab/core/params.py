@@ -34,6 +34,17 @@ def _refuse(name: str, message: str) -> InvalidInput:
     return InvalidInput(f"{name}: {message}", fields={name: [message]})
 
 
+def uuid_param(request, name: str) -> uuid.UUID | None:
+    """An optional UUID query parameter; None when absent, 400 `invalid` naming it when malformed."""
+    raw = _params(request).get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise _refuse(name, "Must be a UUID.")
+
+
 def limit_param(request, *, default: int = 50, maximum: int = 100, minimum: int = 1, name: str = "limit") -> int:
     """A bounded integer query parameter (`?limit=` unless `name` says otherwise), from a
     DRF request or a plain Django one (async views)."""

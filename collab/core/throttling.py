@@ -28,7 +28,7 @@ import redis
 from django.conf import settings
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle, UserRateThrottle
 
-from collab.realtime.redis_client import async_redis, sync_redis
+from collab.core.redis_client import async_redis, sync_redis
 
 log = logging.getLogger(__name__)
 

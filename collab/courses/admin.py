@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from collab.core.admin import TextRuleAdminMixin
 from collab.core.errors import DomainError
 from collab.courses import services
-from collab.courses.models import Course, Enrollment
+from collab.courses.models import Course, Enrollment, EnrollmentRole
 
 
 class EnrollmentInline(admin.TabularInline):
@@ -13,8 +13,8 @@ class EnrollmentInline(admin.TabularInline):
     model = Enrollment
     extra = 0
     can_delete = False
-    fields = ["user", "enrolled_at"]
-    readonly_fields = ["user", "enrolled_at"]
+    fields = ["user", "role", "enrolled_at"]
+    readonly_fields = ["user", "role", "enrolled_at"]
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -38,21 +38,36 @@ class CourseAdmin(TextRuleAdminMixin, admin.ModelAdmin):
 
 @admin.register(Enrollment)
 class EnrollmentAdmin(admin.ModelAdmin):
-    list_display = ["user", "course", "enrolled_at"]
-    list_filter = ["course"]
+    list_display = ["user", "course", "role", "enrolled_at"]
+    list_filter = ["role", "course"]
     search_fields = ["user__email", "user__name", "course__title"]
     autocomplete_fields = ["user", "course"]
     list_select_related = ["user", "course"]
 
     def get_readonly_fields(self, request, obj=None):
-        # An enrolment is created or deleted, never moved to another user or course.
+        # An enrolment is created or deleted, never moved to another user or course;
+        # its role (student | ta) is what staff change.
         return ["user", "course", "enrolled_at"] if obj else ["enrolled_at"]
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if "role" in form.base_fields:
+            # Left out: the model's default (student).
+            form.base_fields["role"].required = False
+        return form
+
     def save_model(self, request, obj, form, change):
-        if change:
-            return
+        # Both go through the services: sockets follow, the apps' rules run.
         try:
-            enrollment = services.enrollment_create(actor=request.user, course=obj.course, user_id=obj.user_id)
+            if change:
+                if "role" in form.changed_data:
+                    services.enrollment_role_update(
+                        actor=request.user, course=obj.course, user_id=obj.user_id, role=obj.role
+                    )
+                return
+            enrollment = services.enrollment_create(
+                actor=request.user, course=obj.course, user_id=obj.user_id, role=obj.role or EnrollmentRole.STUDENT
+            )
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return

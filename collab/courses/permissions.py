@@ -14,7 +14,9 @@ class CoursePermission(BasePermission):
     - view a course, its members and what hangs off it: its instructor, its enrolled
       users, and admins. Anyone else gets 404 (a course's existence is not shown).
     - create a course: instructors and admins.
-    - enroll or unenroll users: the course's instructor and admins.
+    - enroll or unenroll users, change a member's role (student | ta): the course's
+      instructor and admins. TAs are course staff (collab.courses.membership) but may
+      not change the course or its enrolments (403 not_course_instructor).
     """
 
     # Shown when has_permission refuses (only course creation is refused here).

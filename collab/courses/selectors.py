@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from collab.accounts.models import User
 from collab.core.errors import NotFound
 from collab.courses import membership
-from collab.courses.models import Course, Enrollment
+from collab.courses.models import Course, Enrollment, EnrollmentRole
+
+# studentCount counts students only: TAs are staff.
+STUDENT_COUNT = Count("enrollments", filter=Q(enrollments__role=EnrollmentRole.STUDENT))
 
 
 def course_list_for_user(*, user: User) -> QuerySet[Course]:
@@ -19,7 +22,7 @@ def course_list_for_user(*, user: User) -> QuerySet[Course]:
     return (
         Course.objects.filter(membership.member_q(user.id))
         .select_related("instructor")
-        .annotate(student_count=Count("enrollments"))
+        .annotate(student_count=STUDENT_COUNT)
         .order_by("title", "id")
     )
 
@@ -27,10 +30,7 @@ def course_list_for_user(*, user: User) -> QuerySet[Course]:
 def course_get_visible(*, user: User, course_id: uuid.UUID | str) -> Course:
     """The course if the user is a member or an admin; NotFound otherwise."""
     course = (
-        Course.objects.select_related("instructor")
-        .annotate(student_count=Count("enrollments"))
-        .filter(id=course_id)
-        .first()
+        Course.objects.select_related("instructor").annotate(student_count=STUDENT_COUNT).filter(id=course_id).first()
     )
     if course is None or not (user.is_admin or membership.is_member(user, course)):
         raise NotFound("Course not found.", code="course_not_found")
@@ -38,8 +38,9 @@ def course_get_visible(*, user: User, course_id: uuid.UUID | str) -> Course:
 
 
 def course_members(*, course: Course, limit: int, offset: int = 0) -> list[dict]:
-    """The instructor first, then enrolled users by name: `limit` of them from `offset`
-    (the instructor counts as position 0); one query for the students."""
+    """The instructor first, then enrolled users (TAs and students, each with their
+    role) by name: `limit` of them from `offset` (the instructor counts as position 0);
+    one query for the enrolled."""
     members = [{"user": course.instructor, "role": "instructor", "enrolled_at": None}] if offset == 0 else []
     start = max(offset - 1, 0)
     enrollments = (
@@ -47,7 +48,7 @@ def course_members(*, course: Course, limit: int, offset: int = 0) -> list[dict]
         .select_related("user")
         .order_by("user__name", "user__id")[start : start + limit - len(members)]
     )
-    members += [{"user": e.user, "role": "student", "enrolled_at": e.enrolled_at} for e in enrollments]
+    members += [{"user": e.user, "role": e.role, "enrolled_at": e.enrolled_at} for e in enrollments]
     return members
 
 

@@ -2,12 +2,12 @@ from rest_framework import serializers
 
 from collab.accounts.serializers import UserSummarySerializer
 from collab.core.text import TextField
-from collab.courses.models import Course, Enrollment
+from collab.courses.models import Course, Enrollment, EnrollmentRole
 
 
 class CourseSerializer(serializers.ModelSerializer):
     instructor = UserSummarySerializer(read_only=True)
-    student_count = serializers.IntegerField(read_only=True)
+    student_count = serializers.IntegerField(read_only=True, help_text="Enrolled students (TAs not counted)")
 
     class Meta:
         model = Course
@@ -23,6 +23,9 @@ class CourseCreateSerializer(serializers.Serializer):
 class EnrollmentCreateSerializer(serializers.Serializer):
     user_id = serializers.UUIDField(required=False)
     email = serializers.EmailField(required=False)
+    role = serializers.ChoiceField(
+        choices=EnrollmentRole.choices, required=False, default=EnrollmentRole.STUDENT, help_text="student or ta"
+    )
 
     def validate(self, attrs):
         if bool(attrs.get("user_id")) == bool(attrs.get("email")):
@@ -36,11 +39,15 @@ class EnrollmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Enrollment
-        fields = ["id", "course_id", "user", "enrolled_at"]
+        fields = ["id", "course_id", "user", "role", "enrolled_at"]
+
+
+class EnrollmentRoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=EnrollmentRole.choices, help_text="student or ta")
 
 
 class CourseMemberSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="user.id")
     name = serializers.CharField(source="user.name")
-    role = serializers.CharField(help_text="instructor or student: the member's role in this course")
+    role = serializers.CharField(help_text="instructor, ta or student: the member's role in this course")
     enrolled_at = serializers.DateTimeField(allow_null=True)

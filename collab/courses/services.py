@@ -11,9 +11,9 @@ from collab.accounts.models import User
 from collab.accounts.selectors import user_find
 from collab.core.errors import Conflict, NotAllowed, NotFound
 from collab.courses import events
-from collab.courses.models import Course, Enrollment
+from collab.courses.models import Course, Enrollment, EnrollmentRole
 from collab.courses.permissions import CoursePermission
-from collab.courses.signals import enrollment_removed
+from collab.courses.signals import enrollment_removed, enrollment_role_changed
 from collab.realtime.broadcast import sockets_control_on_commit
 from collab.realtime.rooms import course_room, user_room
 
@@ -42,8 +42,15 @@ def _require_manager(actor: User, course: Course) -> None:
 
 @transaction.atomic
 def enrollment_create(
-    *, actor: User, course: Course, user_id: uuid.UUID | None = None, email: str | None = None
+    *,
+    actor: User,
+    course: Course,
+    user_id: uuid.UUID | None = None,
+    email: str | None = None,
+    role: str = EnrollmentRole.STUDENT,
 ) -> Enrollment:
+    """Enrols a user by id or email as `student` (default) or `ta`. The course's
+    instructor and admins only (403 not_course_instructor; a TA may not enrol)."""
     _require_manager(actor, course)
     user = user_find(user_id=user_id, email=email)
     if user is None:
@@ -52,14 +59,40 @@ def enrollment_create(
         raise Conflict("The instructor is already a member of the course.", code="already_member")
     try:
         with transaction.atomic():
-            enrollment = Enrollment.objects.create(course=course, user=user)
+            enrollment = Enrollment.objects.create(course=course, user=user, role=role)
     except IntegrityError:
         raise Conflict("This user is already enrolled.", code="already_enrolled")
     sockets_control_on_commit(
         user_room(user.id),
         join=[course_room(course.id)],
         event=events.COURSE_ENROLLED,
-        data=events.course_payload(course),
+        data=events.course_payload(course, role=enrollment.role),
+    )
+    return enrollment
+
+
+@transaction.atomic
+def enrollment_role_update(*, actor: User, course: Course, user_id: uuid.UUID, role: str) -> Enrollment:
+    """Makes an enrolled user a `student` or a `ta` of the course (the instructor and
+    admins). The user's sockets get `course-role-changed`. Refused with 409
+    `in_office_hours_queue` while the user waits or is being served in the instructor's
+    queue as a student and would no longer be one: staff do not queue for their own
+    office hours; the entry ends first."""
+    _require_manager(actor, course)
+    enrollment = (
+        Enrollment.objects.select_for_update().select_related("user").filter(course=course, user_id=user_id).first()
+    )
+    if enrollment is None:
+        raise NotFound("This user is not enrolled in the course.", code="enrollment_not_found")
+    if enrollment.role == role:
+        return enrollment
+    enrollment.role = role
+    enrollment.save(update_fields=["role"])
+    enrollment_role_changed.send(sender=Course, course=course, enrollment=enrollment, actor=actor)
+    sockets_control_on_commit(
+        user_room(user_id),
+        event=events.COURSE_ROLE_CHANGED,
+        data={"courseId": str(course.id), "role": role},
     )
     return enrollment
 

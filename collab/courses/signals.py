@@ -17,8 +17,14 @@ receiver:
   unenrolment rolls back (the enrolment stays, nothing is sent) and the error reaches the
   caller. Receivers must therefore not refuse for ordinary reasons: "nothing to do" is a
   silent return.
+
+`enrollment_role_changed(sender=Course, course=, enrollment=, actor=)` is sent by
+`courses.services.enrollment_role_update` inside its transaction, after the new role
+(`enrollment.role`, student | ta) is saved, also with `send`: a receiver may refuse the
+change (raise a DomainError) and the role change rolls back.
 """
 
 from django.dispatch import Signal
 
 enrollment_removed = Signal()
+enrollment_role_changed = Signal()

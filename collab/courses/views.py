@@ -11,8 +11,16 @@ from collab.courses.serializers import (
     CourseMemberSerializer,
     CourseSerializer,
     EnrollmentCreateSerializer,
+    EnrollmentRoleSerializer,
     EnrollmentSerializer,
 )
+
+ERRORS = {
+    400: OpenApiResponse(description="invalid: bad input"),
+    401: OpenApiResponse(description="not_authenticated"),
+    403: OpenApiResponse(description="not_course_instructor: only the course's instructor or an admin"),
+    404: OpenApiResponse(description="course_not_found / user_not_found / enrollment_not_found"),
+}
 
 MEMBERS_DEFAULT_LIMIT = 1000
 MEMBERS_MAX_LIMIT = 5000
@@ -65,8 +73,12 @@ class CourseViewSet(viewsets.ViewSet):
 
     @extend_schema(
         request=EnrollmentCreateSerializer,
-        responses={201: EnrollmentSerializer},
-        summary="Enroll a user by userId or email (the course's instructor or an admin)",
+        responses={
+            201: EnrollmentSerializer,
+            **ERRORS,
+            409: OpenApiResponse(description="already_enrolled / already_member"),
+        },
+        summary="Enroll a user by userId or email as student (default) or ta (the course's instructor or an admin)",
     )
     @action(detail=True, methods=["post"])
     def enrollments(self, request, course_id=None):
@@ -78,7 +90,25 @@ class CourseViewSet(viewsets.ViewSet):
 
 
 class EnrollmentDetailViewSet(viewsets.ViewSet):
-    @extend_schema(responses={204: OpenApiResponse(description="Unenrolled")}, summary="Unenroll a user")
+    @extend_schema(
+        request=EnrollmentRoleSerializer,
+        responses={
+            200: EnrollmentSerializer,
+            **ERRORS,
+            409: OpenApiResponse(description="in_office_hours_queue: the user waits in the instructor's queue"),
+        },
+        summary="Change an enrolled user's role: student or ta (the course's instructor or an admin)",
+    )
+    def partial_update(self, request, course_id=None, user_id=None):
+        course = selectors.course_get_visible(user=request.user, course_id=course_id)
+        body = EnrollmentRoleSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        enrollment = services.enrollment_role_update(
+            actor=request.user, course=course, user_id=user_id, role=body.validated_data["role"]
+        )
+        return Response(EnrollmentSerializer(enrollment).data)
+
+    @extend_schema(responses={204: OpenApiResponse(description="Unenrolled"), **ERRORS}, summary="Unenroll a user")
     def destroy(self, request, course_id=None, user_id=None):
         course = selectors.course_get_visible(user=request.user, course_id=course_id)
         services.enrollment_delete(actor=request.user, course=course, user_id=user_id)

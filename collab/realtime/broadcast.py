@@ -40,7 +40,8 @@ def encode_frame(room: str, event: str, data: Any) -> str:
 
 
 def _frame_message(room: str, event: str, data: Any, exclude_channel: str | None) -> dict:
-    message = {"type": "room.frame", "text": encode_frame(room, event, data)}
+    # "room": a socket that only listens to the room (CollabConsumer.listen) drops it.
+    message = {"type": "room.frame", "room": room, "text": encode_frame(room, event, data)}
     if exclude_channel:
         message["exclude"] = exclude_channel
     return message

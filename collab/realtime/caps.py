@@ -17,7 +17,7 @@ import uuid
 import redis
 from django.conf import settings
 
-from collab.realtime.redis_client import async_redis
+from collab.core.redis_client import async_redis
 
 log = logging.getLogger(__name__)
 

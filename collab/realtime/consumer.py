@@ -11,21 +11,20 @@ import time
 from typing import Any
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from collab.accounts.tokens import Credentials, leeway_seconds
 from collab.core.errors import DomainError
 from collab.core.jsonframes import dumps, loads
-from collab.courses.membership import member_course_ids
+from collab.core.tokens import Credentials, leeway_seconds
 from collab.realtime import dispatch, lifetime
 from collab.realtime.auth import authenticate_socket, origin_allowed
 from collab.realtime.caps import SOCKET_LEASE_SECONDS, socket_lease_drop, socket_lease_take
+from collab.realtime.db import socket_db
 from collab.realtime.flood import FloodGuard
-from collab.realtime.rooms import course_room, signin_room, user_room
+from collab.realtime.rooms import signin_room, user_room
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +63,11 @@ class CollabConsumer(AsyncWebsocketConsumer):
         await self.join_room(user_room(user.id))
         if credentials.session_id:
             await self.join_room(signin_room(credentials.session_id))
-        for course_id in await database_sync_to_async(member_course_ids)(user.id):
-            await self.join_room(course_room(course_id))
+        for hook in dispatch.rooms_hooks:
+            # Reads only: on the socket pool, not Channels' one database thread, where a
+            # class's handshakes queued behind each other and every join (bench profile).
+            for room in await socket_db(hook)(user):
+                await self.join_room(room)
         await self.accept()
         self._lease_renew_at = time.time() + SOCKET_LEASE_SECONDS / 3
         self._reauth_sent = False
@@ -84,7 +86,7 @@ class CollabConsumer(AsyncWebsocketConsumer):
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         self.channel_name = await self.channel_layer.new_channel()
         self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
-        self.base_send = send
+        self.base_send = self._send_unless_closed(send)
         # Timers of this socket (credential expiry, lease renewal) queue their messages
         # here, to be handled in turn like any other.
         self._local: asyncio.Queue = asyncio.Queue()
@@ -117,12 +119,38 @@ class CollabConsumer(AsyncWebsocketConsumer):
                 with contextlib.suppress(asyncio.CancelledError, StopConsumer):
                     await reader
 
+    def _send_unless_closed(self, send):
+        """The server's `send`, made quiet about a frame racing a close: once this side
+        sent `websocket.close` or the client went away, frames still in flight (a
+        broadcast, an ack, a typing expiry) are dropped instead of raising into the
+        server's log ("Unexpected ASGI message 'websocket.send', after sending
+        'websocket.close'"). An ordinary disconnect is not an error."""
+        self.socket_closed = False
+
+        async def guarded(message: dict) -> None:
+            if self.socket_closed:
+                log.debug("socket %s: %s after close dropped", self.channel_name, message.get("type"))
+                return
+            if message.get("type") == "websocket.close":
+                self.socket_closed = True
+            try:
+                await send(message)
+            except OSError:  # uvicorn's ClientDisconnected: the peer is gone
+                self.socket_closed = True
+                log.debug("socket %s: peer gone, %s dropped", self.channel_name, message.get("type"))
+
+        return guarded
+
+    async def websocket_disconnect(self, message: dict) -> None:
+        self.socket_closed = True
+        await super().websocket_disconnect(message)
+
     async def dispatch(self, message: dict) -> None:
         """Channels (>= 4.2) runs close_old_connections in the sync thread before every
         message it dispatches: one thread hop per socket per frame, queued behind all the
         database work of the process. In a fan-out that is one hop per recipient per
         broadcast (bench/ profile: 37% of the server's CPU, and the latency of the last
-        member). Nothing here touches the database outside database_sync_to_async, which
+        member). Nothing here touches the database outside database_sync_to_async / socket_db, which
         closes old connections itself on entry and exit, so the hop is skipped."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
@@ -198,6 +226,19 @@ class CollabConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(room, self.channel_name)
             self.rooms.add(room)
 
+    async def listen(self, room: str) -> None:
+        """Subscribes to `room` without delivering its frames yet: a handler that must hear
+        every change committed after its own permission check subscribes before it, then
+        calls `join_room` (allowed: the frames that arrived meanwhile are delivered, in
+        order, since this socket handles one message at a time) or `unlisten` (refused:
+        they are dropped by `room_frame`, so nothing leaks)."""
+        if room not in self.rooms:
+            await self.channel_layer.group_add(room, self.channel_name)
+
+    async def unlisten(self, room: str) -> None:
+        if room not in self.rooms:
+            await self.channel_layer.group_discard(room, self.channel_name)
+
     async def leave_room(self, room: str) -> None:
         if room in self.rooms:
             self.rooms.discard(room)
@@ -207,12 +248,6 @@ class CollabConsumer(AsyncWebsocketConsumer):
                     await hook(self, room)
                 except Exception:
                     log.exception("room-left hook %s failed", getattr(hook, "__qualname__", hook))
-
-    async def send_event(self, event: str, data: Any, *, room: str | None = None) -> None:
-        frame: dict[str, Any] = {"event": event, "data": data}
-        if room:
-            frame["room"] = room
-        await self.send(text_data=dumps(frame))
 
     async def send_error(self, code: str, message: str, ref: Any = None, fields: dict | None = None) -> None:
         data: dict[str, Any] = {"code": code, "message": message}
@@ -291,8 +326,12 @@ class CollabConsumer(AsyncWebsocketConsumer):
     # -- messages from the channel layer -----------------------------------------------
 
     async def room_frame(self, message: dict) -> None:
-        """A broadcast, already encoded once for every recipient."""
+        """A broadcast, already encoded once for every recipient. Only for rooms the
+        socket is in: not for one it only listens to (`listen`) or has just left."""
         if message.get("exclude") == self.channel_name:
+            return
+        room = message.get("room")
+        if room is not None and room not in self.rooms:
             return
         await self.send(text_data=message["text"])
 

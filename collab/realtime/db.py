@@ -5,8 +5,10 @@ process runs on one shared thread, one call at a time. Under load that thread is
 bottleneck: at 100 chat messages a second (20 live sessions) each message's access check
 and insert waited behind all the others' round trips to PostgreSQL (bench/ profile: 42 %
 of the server's samples in that one thread, latency growing without bound). The chat
-sends (session and group messages) share no thread-bound state, so they go to a thread
-pool instead, as many at once as the pool has threads; each call still runs its
+sends (session and group messages), the handshake's reads (the user, the course rooms)
+and the live-session join share no thread-bound state, so they go to a thread pool
+instead (the join's order against other joins and leaves of its session is the session
+row lock's, not the thread's), as many at once as the pool has threads; each call still runs its
 service's transaction whole, closes old connections before and after (Channels'
 DatabaseSyncToAsync), and a socket still handles one frame at a time. Connect and
 disconnect hooks keep Channels' single thread: their order relative to each other is

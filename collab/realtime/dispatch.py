@@ -11,11 +11,16 @@ presence lease) and `on_room_left` (the socket left a room, whatever made it: it
 leave event, a control message after an unenrolment or the end of a session, or the
 close), so per-socket state tied to a room dies with the membership. Hooks must be
 cheap; they run on the event loop.
+
+`socket_rooms` hooks name the rooms a socket joins before its handshake is accepted
+(the courses core: the course room of every course the user belongs to). They are
+plain functions `hook(user) -> Iterable[str]`, run in Channels' database thread, so the
+real-time layer asks for rooms without importing the apps that know them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 from rest_framework import serializers
@@ -35,7 +40,9 @@ class Socket(Protocol):
 
     async def leave_room(self, room: str) -> None: ...
 
-    async def send_event(self, event: str, data: Any, *, room: str | None = None) -> None: ...
+    async def listen(self, room: str) -> None: ...
+
+    async def unlisten(self, room: str) -> None: ...
 
     async def credentials_renewed(self, credentials: Any) -> None: ...
 
@@ -43,12 +50,14 @@ class Socket(Protocol):
 Handler = Callable[[Socket, dict], Awaitable[dict | None]]
 Hook = Callable[[Socket], Awaitable[None]]
 RoomHook = Callable[[Socket, str], Awaitable[None]]
+RoomsHook = Callable[[Any], Iterable[str]]
 
 _handlers: dict[str, Handler] = {}
 connect_hooks: list[Hook] = []
 disconnect_hooks: list[Hook] = []
 traffic_hooks: list[Hook] = []
 room_left_hooks: list[RoomHook] = []
+rooms_hooks: list[RoomsHook] = []
 
 
 def socket_event(name: str) -> Callable[[Handler], Handler]:
@@ -88,6 +97,15 @@ def on_socket_traffic(hook: Hook) -> Hook:
 def on_room_left(hook: RoomHook) -> RoomHook:
     """`hook(socket, room)` after the socket left `room`."""
     room_left_hooks.append(hook)
+    return hook
+
+
+def socket_rooms(hook: RoomsHook) -> RoomsHook:
+    """Registers `hook(user)`, the rooms (besides `user-<id>`) a socket of `user` joins
+    on connect. A failing hook refuses the handshake: a socket is never accepted
+    without the rooms it is owed."""
+    if hook not in rooms_hooks:
+        rooms_hooks.append(hook)
     return hook
 
 

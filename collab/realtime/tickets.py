@@ -11,8 +11,8 @@ import uuid
 
 from django.conf import settings
 
-from collab.accounts.tokens import Credentials
-from collab.realtime.redis_client import async_redis, sync_redis
+from collab.core.redis_client import async_redis, sync_redis
+from collab.core.tokens import Credentials
 
 
 def _key(ticket: str) -> str:

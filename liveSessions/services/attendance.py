@@ -22,7 +22,7 @@ A server process killed with SIGKILL runs no disconnect handler, so the sockets 
 held stay on their rows and would keep the user present (and a seat taken) until the
 session ends. `attendance_release_lapsed` closes those: a present, socket-held
 attendance of a scheduled or live session whose user has no live presence lease
-(presence.leases; the leases of a dead process lapse by themselves) is closed with
+(collab.realtime.leases; the leases of a dead process lapse by themselves) is closed with
 reason `connection_lost`, exactly as the lost disconnects would have done it. It runs
 after every presence sweep (the `leases_swept` signal, liveSessions.receivers).
 """
@@ -40,13 +40,14 @@ from django.utils import timezone
 from collab.accounts.models import User
 from collab.core.errors import Conflict, NotFound
 from collab.courses.models import Course
-from collab.realtime.broadcast import broadcast_on_commit, sockets_control_on_commit
+from collab.realtime import leases
+from collab.realtime.broadcast import sockets_control_on_commit
 from collab.realtime.rooms import user_room
 from liveSessions import events
+from liveSessions.announce import announce_on_commit
 from liveSessions.models import AttendanceInterval, LeaveReason, LiveSession, SessionAttendance, SessionStatus
 from liveSessions.permissions import LiveSessionPermission
-from liveSessions.services._common import join_conflict, live_overlap, seats_taken, session_lock, state_conflict
-from presence import leases
+from liveSessions.services.common import join_conflict, live_overlap, seats_taken, session_lock, state_conflict
 
 log = logging.getLogger(__name__)
 
@@ -71,20 +72,27 @@ class LeaveOutcome:
     last_socket: bool = False
 
 
-def _open_interval(session: LiveSession, user: User, attendance: SessionAttendance | None) -> SessionAttendance:
+def _open_interval(
+    session: LiveSession, user: User, attendance: SessionAttendance | None, channels: list[str]
+) -> SessionAttendance:
+    """Opens a presence interval; `channels` (the row's socket channels afterwards) go in
+    the same write. Runs under the session lock: one INSERT or UPDATE of the row and one
+    INSERT of the interval, nothing more, since every statement here lengthens the time
+    the next join of the class waits for the lock (bench profile of the class-start storm)."""
     now = timezone.now()
     if attendance is None:
         try:
-            with transaction.atomic():
-                attendance = SessionAttendance.objects.create(
-                    session=session, user=user, first_joined_at=now, present_since=now
-                )
+            attendance = SessionAttendance.objects.create(
+                session=session, user=user, first_joined_at=now, present_since=now, socket_channels=channels
+            )
         except IntegrityError:
             # Only reachable without the lock (it is always held); kept as a clear error.
+            # The caller's transaction rolls back whole.
             raise Conflict("Already joined.", code="already_joined")
     else:
         attendance.present_since = now
-        attendance.save(update_fields=["present_since"])
+        attendance.socket_channels = channels
+        attendance.save(update_fields=["present_since", "socket_channels"])
     AttendanceInterval.objects.create(attendance=attendance, joined_at=now)
     return attendance
 
@@ -104,6 +112,10 @@ def attendance_join(*, actor: User, session_id: uuid.UUID, channel_name: str | N
 
     attendance = SessionAttendance.objects.filter(session=session, user=actor).first()
     newly_present = attendance is None or attendance.present_since is None
+    held = list(attendance.socket_channels) if attendance is not None else []
+    first_socket = channel_name is not None and channel_name not in held and not held
+    if channel_name is not None and channel_name not in held:
+        held.append(channel_name)
     if newly_present:
         # Under the lock: nobody else can take or free a seat of this session meanwhile.
         if (
@@ -112,21 +124,21 @@ def attendance_join(*, actor: User, session_id: uuid.UUID, channel_name: str | N
             and seats_taken(session) >= session.capacity
         ):
             raise Conflict("The session is full.", code="session_full")
-        attendance = _open_interval(session, actor, attendance)
-
-    first_socket = False
-    if channel_name is not None and channel_name not in attendance.socket_channels:
-        first_socket = not attendance.socket_channels
-        attendance.socket_channels = [*attendance.socket_channels, channel_name]
+        attendance = _open_interval(session, actor, attendance, held)
+    elif held != attendance.socket_channels:
+        attendance.socket_channels = held
         attendance.save(update_fields=["socket_channels"])
 
     active = seats_taken(session)
-    if newly_present:
-        broadcast_on_commit(
-            events.session_room(session.id),
-            events.ATTENDEE_JOINED,
-            events.attendee_payload(session.id, actor, active_attendees=active),
-        )
+    announce_on_commit(
+        session,
+        actor,
+        joined=True,
+        active_attendees=active,
+        attendee=newly_present,
+        participant=first_socket,
+        exclude_channel=channel_name,
+    )
     return JoinOutcome(session, attendance, active, newly_present, first_socket)
 
 
@@ -164,10 +176,19 @@ def _leave_everywhere(session: LiveSession, attendance: SessionAttendance, user:
     _close_interval(session, attendance, reason=reason)
     active = seats_taken(session)
     room = events.session_room(session.id)
-    broadcast_on_commit(room, events.ATTENDEE_LEFT, events.attendee_payload(session.id, user, active_attendees=active))
-    if had_sockets:
+
+    def move_sockets_out() -> None:
         sockets_control_on_commit(user_room(user.id), leave=[room])
-        broadcast_on_commit(room, events.PARTICIPANT_LEFT, events.participant_payload(session.id, user))
+
+    announce_on_commit(
+        session,
+        user,
+        joined=False,
+        active_attendees=active,
+        attendee=True,
+        participant=had_sockets,
+        between=move_sockets_out if had_sockets else None,
+    )
     return LeaveOutcome(session, attendance, active, left=True, last_socket=had_sockets)
 
 
@@ -221,12 +242,15 @@ def attendance_socket_exit(
     else:
         attendance.save(update_fields=["socket_channels"])
     active = seats_taken(session)
-    if left:
-        broadcast_on_commit(
-            events.session_room(session.id),
-            events.ATTENDEE_LEFT,
-            events.attendee_payload(session.id, actor, active_attendees=active),
-        )
+    announce_on_commit(
+        session,
+        actor,
+        joined=False,
+        active_attendees=active,
+        attendee=left,
+        participant=last_socket,
+        exclude_channel=channel_name,
+    )
     return LeaveOutcome(session, attendance, active, left=left, last_socket=last_socket)
 
 

@@ -20,7 +20,8 @@ from collab.courses.membership import member_q
 from collab.realtime.broadcast import broadcast_on_commit
 from liveSessions import events
 from liveSessions.models import LiveSession, SessionMessage, SessionStatus
-from liveSessions.services._common import state_conflict
+from liveSessions.serializers import SessionMessageSerializer
+from liveSessions.services.common import state_conflict
 
 
 def _session_chat_access(*, user: User, session_id: uuid.UUID) -> str:
@@ -49,7 +50,7 @@ def session_message_send(*, actor: User, session_id: uuid.UUID, message: object)
     broadcast_on_commit(
         events.session_room(session_id),
         events.NEW_MESSAGE,
-        chat_payload(stored, parent_key="sessionId", parent_id=session_id),
+        chat_payload(stored, SessionMessageSerializer),
     )
     return stored
 

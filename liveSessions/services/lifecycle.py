@@ -11,13 +11,14 @@ from django.utils import timezone
 
 from collab.accounts.models import User
 from collab.core.errors import InvalidInput, NotAllowed, NotFound
+from collab.core.jsonframes import iso
 from collab.courses.models import Course
 from collab.realtime.broadcast import broadcast_on_commit, sockets_control_on_commit
 from collab.realtime.rooms import course_room
 from liveSessions import events
 from liveSessions.models import AttendanceInterval, LeaveReason, LiveSession, SessionAttendance, SessionStatus
 from liveSessions.permissions import LiveSessionPermission
-from liveSessions.services._common import live_overlap, session_lock, state_conflict
+from liveSessions.services.common import live_overlap, session_lock, state_conflict
 
 
 @transaction.atomic
@@ -114,7 +115,7 @@ def live_session_start(*, actor: User | None, session_id: uuid.UUID) -> LiveSess
     # A late start keeps its full planned length before the auto-end grace runs.
     session.planned_end_at = LiveSession.planned_end(max(now, session.scheduled_at), session.duration)
     session.save(update_fields=["status", "started_at", "planned_end_at"])
-    payload = events.lifecycle_payload(session, startedAt=now.isoformat())
+    payload = events.lifecycle_payload(session, startedAt=iso(now))
     for room in _session_rooms(session):
         broadcast_on_commit(room, events.SESSION_STARTED, payload)
     return session
@@ -162,6 +163,6 @@ def live_session_cancel(*, actor: User | None, session_id: uuid.UUID) -> LiveSes
         broadcast_on_commit(
             course_room(session.course_id),
             events.SESSION_CANCELLED,
-            events.lifecycle_payload(session, cancelledAt=now.isoformat()),
+            events.lifecycle_payload(session, cancelledAt=iso(now)),
         )
     return session

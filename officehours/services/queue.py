@@ -2,10 +2,11 @@
 joins get distinct places and two "admit next" never pick the same student; the partial
 unique constraint officehours_one_open_entry backs the one-open-entry rule in the database.
 
-Transitions: waiting -> admitted (instructor) -> completed (instructor); waiting -> left
-(the student); waiting|admitted -> removed (instructor, with a reason); admitted ->
-waiting (instructor undo; joinedQueueAt is kept, so the student keeps their place).
-Anything else is a Conflict (409, code invalid_transition).
+Transitions: waiting -> admitted (staff) -> completed (staff); waiting -> left (the
+student); waiting|admitted -> removed (staff, with a reason); admitted -> waiting (staff
+undo; joinedQueueAt is kept, so the student keeps their place). Anything else is a
+Conflict (409, code invalid_transition). Staff = the instructor, admins, and the TAs of
+the instructor's courses for their own courses' students (OfficeHoursPermission).
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ import uuid
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from collab.accounts.models import User
 from collab.core.errors import Conflict, NotAllowed, NotFound
+from collab.core.jsonframes import iso
+from collab.courses import membership
 from collab.courses.models import Course
 from collab.realtime.broadcast import sockets_control_on_commit
 from collab.realtime.rooms import user_room
@@ -42,14 +46,58 @@ def _require_transition(entry: OfficeHoursQueue, action: str) -> None:
         raise Conflict(f"This entry is {entry.status}; it cannot be {DONE[action]}.", code="invalid_transition")
 
 
-def _require_manager(actor: User, instructor_id: uuid.UUID) -> None:
-    if not OfficeHoursPermission.can_manage(actor, instructor_id):
-        raise NotAllowed("Only the instructor can manage this queue.", code="not_queue_instructor")
+def _require_server(actor: User, instructor_id: uuid.UUID) -> list[uuid.UUID] | None:
+    """The actor's serve scope (see OfficeHoursPermission.serve_scope); 403 for non-staff."""
+    if not OfficeHoursPermission.can_serve(actor, instructor_id):
+        raise NotAllowed(
+            "Only the instructor and their course staff can serve this queue.", code="not_queue_instructor"
+        )
+    return OfficeHoursPermission.serve_scope(actor, instructor_id)
+
+
+def _scoped(scope: list[uuid.UUID] | None) -> Q:
+    return Q() if scope is None else Q(membership.student_in_courses(scope))
+
+
+def _check_rules(change: QueueChange, student_id: uuid.UUID) -> None:
+    """The instructor's fairness rules, under the queue lock: 409 with the time the
+    student may join again (`opensAt`)."""
+    state = change.state
+    if state.rejoin_cooldown_minutes:
+        last_done = (
+            OfficeHoursQueue.objects.filter(
+                instructor_id=change.instructor_id, student_id=student_id, status=EntryStatus.COMPLETED
+            )
+            .order_by("-completed_at")
+            .values_list("completed_at", flat=True)
+            .first()
+        )
+        opens_at = last_done + timedelta(minutes=state.rejoin_cooldown_minutes) if last_done else None
+        if opens_at is not None and opens_at > change.now:
+            raise Conflict(
+                f"You can join this queue again {state.rejoin_cooldown_minutes} minutes after your last meeting.",
+                code="rejoin_cooldown",
+                details={"opensAt": iso(opens_at)},
+            )
+    if state.daily_question_cap:
+        day_start, next_day = selectors.queue_day_bounds(instructor_id=change.instructor_id, now=change.now)
+        asked = OfficeHoursQueue.objects.filter(
+            instructor_id=change.instructor_id,
+            student_id=student_id,
+            joined_queue_at__gte=day_start,
+            admitted_at__isnull=False,
+        ).count()
+        if asked >= state.daily_question_cap:
+            raise Conflict(
+                f"You have asked {asked} of {state.daily_question_cap} questions allowed today.",
+                code="daily_cap_reached",
+                details={"opensAt": iso(next_day)},
+            )
 
 
 def _locked_entry(entry_id: uuid.UUID) -> OfficeHoursQueue:
     # Read again under the instructor's lock: its status may have moved meanwhile.
-    return OfficeHoursQueue.objects.select_for_update().select_related("student").get(id=entry_id)
+    return OfficeHoursQueue.objects.select_for_update(of=("self",)).select_related("student").get(id=entry_id)
 
 
 @transaction.atomic
@@ -69,6 +117,7 @@ def queue_join(*, actor: User, instructor_id: uuid.UUID, question: str) -> Offic
             instructor_id=instructor.id, student_id=actor.id, status__in=[EntryStatus.WAITING, EntryStatus.ADMITTED]
         ).exists():
             raise Conflict("You are already in this queue.", code="already_in_queue")
+        _check_rules(change, actor.id)
         # First come, first served even when two joins read the same clock: under the lock,
         # each join is strictly later than every open entry (an admitted one may be requeued).
         last = (
@@ -130,17 +179,20 @@ def queue_leave(*, actor: User, instructor_id: uuid.UUID, missing_ok: bool = Fal
 
 @transaction.atomic
 def queue_admit(*, actor: User, instructor_id: uuid.UUID, entry_id: uuid.UUID | None = None) -> OfficeHoursQueue:
-    """Admit that entry, or the first in line. Allowed while the queue is closed: the
-    instructor may still serve those already waiting."""
+    """Admit that entry, or the first in line the actor serves (a TA: of their courses'
+    students). Allowed while the queue is closed: staff may still serve those already
+    waiting. The entry records `admitted_by`; the student's `office-hours-admitted`
+    names who is coming and the meeting link of that staff member's slot. Two staff
+    admitting at once queue on the instructor's lock, so they get different students."""
     instructor = selectors.instructor_get(instructor_id=instructor_id)
-    _require_manager(actor, instructor.id)
+    scope = _require_server(actor, instructor.id)
     with QueueChange(instructor.id) as change:
         change.sync_open()
         if entry_id is None:
             entry = (
-                OfficeHoursQueue.objects.select_for_update()
+                OfficeHoursQueue.objects.select_for_update(of=("self",))
                 .select_related("student")
-                .filter(instructor_id=instructor.id, status=EntryStatus.WAITING)
+                .filter(_scoped(scope), instructor_id=instructor.id, status=EntryStatus.WAITING)
                 .order_by("joined_queue_at", "id")
                 .first()
             )
@@ -148,9 +200,9 @@ def queue_admit(*, actor: User, instructor_id: uuid.UUID, entry_id: uuid.UUID | 
                 raise Conflict("Nobody is waiting.", code="queue_empty")
         else:
             entry = (
-                OfficeHoursQueue.objects.select_for_update()
+                OfficeHoursQueue.objects.select_for_update(of=("self",))
                 .select_related("student")
-                .filter(id=entry_id, instructor_id=instructor.id)
+                .filter(_scoped(scope), id=entry_id, instructor_id=instructor.id)
                 .first()
             )
             if entry is None:
@@ -158,8 +210,9 @@ def queue_admit(*, actor: User, instructor_id: uuid.UUID, entry_id: uuid.UUID | 
             _require_transition(entry, "admit")
         entry.status = EntryStatus.ADMITTED
         entry.admitted_at = change.now
-        entry.save(update_fields=["status", "admitted_at"])
-        slot = change.current_slot()
+        entry.admitted_by = actor
+        entry.save(update_fields=["status", "admitted_at", "admitted_by"])
+        slot = change.current_slot(staff_id=actor.id)
         change.tell_student(
             entry.student_id,
             events.ADMITTED,
@@ -168,6 +221,7 @@ def queue_admit(*, actor: User, instructor_id: uuid.UUID, entry_id: uuid.UUID | 
                 entry_id=entry.id,
                 meeting_url=slot.meeting_url if slot else "",
                 location=slot.location if slot else "",
+                admitted_by=actor,
             ),
         )
         change.touch()
@@ -190,7 +244,8 @@ def queue_entry_complete(*, actor: User, entry_id: uuid.UUID) -> OfficeHoursQueu
     def apply(entry: OfficeHoursQueue, change: QueueChange) -> None:
         entry.status = EntryStatus.COMPLETED
         entry.completed_at = change.now
-        entry.save(update_fields=["status", "completed_at"])
+        entry.completed_by = actor
+        entry.save(update_fields=["status", "completed_at", "completed_by"])
         change.tell_student(
             entry.student_id,
             events.COMPLETED,
@@ -225,7 +280,8 @@ def queue_entry_requeue(*, actor: User, entry_id: uuid.UUID) -> OfficeHoursQueue
     def apply(entry: OfficeHoursQueue, change: QueueChange) -> None:
         entry.status = EntryStatus.WAITING
         entry.admitted_at = None
-        entry.save(update_fields=["status", "admitted_at"])
+        entry.admitted_by = None
+        entry.save(update_fields=["status", "admitted_at", "admitted_by"])
 
     return _entry_action(actor, entry_id, "requeue", apply)
 
@@ -233,7 +289,8 @@ def queue_entry_requeue(*, actor: User, entry_id: uuid.UUID) -> OfficeHoursQueue
 @transaction.atomic
 def queue_clear(*, actor: User, instructor_id: uuid.UUID, reason: str) -> int:
     """Staff or the instructor remove every waiting entry with `reason`; each student is told."""
-    _require_manager(actor, instructor_id)
+    if not OfficeHoursPermission.can_own(actor, instructor_id):
+        raise NotAllowed("Only the instructor can clear this queue.", code="not_queue_instructor")
     with QueueChange(instructor_id) as change:
         return change.remove_waiting(reason=reason.strip() or "cleared")
 
@@ -278,3 +335,19 @@ def queue_entry_end_for_unenrolled(
     if not OfficeHoursPermission.can_subscribe(user, instructor_id):
         sockets_control_on_commit(user_room(user.id), leave=[events.office_hours_room(instructor_id)])
     return entry
+
+
+def queue_refuse_staff_in_queue(*, course: Course, enrollment, actor: User | None) -> None:
+    """Receiver of collab.courses.signals.enrollment_role_changed: a user made TA who is then no
+    longer a student of the instructor's courses may not keep a waiting or admitted
+    entry in that queue: 409 `in_office_hours_queue` (the entry ends first)."""
+    instructor_id = course.instructor_id
+    if enrollment.role != "ta" or OfficeHoursPermission.can_queue(enrollment.user, instructor_id):
+        return
+    if OfficeHoursQueue.objects.filter(
+        instructor_id=instructor_id, student_id=enrollment.user_id, status__in=ALLOWED["remove"]
+    ).exists():
+        raise Conflict(
+            "This user is in the instructor's office-hours queue; their entry must end first.",
+            code="in_office_hours_queue",
+        )

@@ -41,8 +41,10 @@ def _announce_schedule(instructor_id: uuid.UUID) -> None:
 
 
 def _require_owner(actor: User, slot: OfficeHours) -> None:
-    if not OfficeHoursPermission.can_manage(actor, slot.instructor_id):
-        raise NotAllowed("Only the instructor can change their office hours.", code="not_office_hours_owner")
+    if not OfficeHoursPermission.can_change_slot(actor, slot):
+        raise NotAllowed(
+            "Only the instructor and the slot's own staff member can change it.", code="not_office_hours_owner"
+        )
 
 
 @transaction.atomic
@@ -56,11 +58,22 @@ def office_hours_create(
     location: str = "",
     meeting_url: str = "",
     is_active: bool = True,
+    instructor_id: uuid.UUID | None = None,
 ) -> OfficeHours:
-    if not OfficeHoursPermission.can_create_slot(actor):
-        raise NotAllowed("Only instructors can create office hours.", code="not_instructor")
+    """A weekly slot in `instructor_id`'s schedule (default: the actor's own), held by the
+    actor: the instructor, or a TA of one of the instructor's courses (`staff`)."""
+    instructor_id = instructor_id or actor.id
+    if instructor_id != actor.id:
+        selectors.instructor_get(instructor_id=instructor_id)
+    if not OfficeHoursPermission.can_create_slot(actor, instructor_id):
+        if instructor_id == actor.id:
+            raise NotAllowed("Only instructors can create office hours.", code="not_instructor")
+        raise NotAllowed(
+            "Only the TAs of this instructor's courses can add to their schedule.", code="not_course_staff"
+        )
     slot = OfficeHours(
-        instructor=actor,
+        instructor_id=instructor_id,
+        staff=actor,
         day_of_week=day_of_week,
         start_time=start_time,
         end_time=end_time,
@@ -70,10 +83,10 @@ def office_hours_create(
         is_active=is_active,
     )
     _check_slot(slot)
-    with QueueChange(actor.id) as change:
+    with QueueChange(instructor_id) as change:
         slot.save()
         change.sync_open()  # a slot in progress opens the queue right away
-    _announce_schedule(actor.id)
+    _announce_schedule(instructor_id)
     return slot
 
 
@@ -109,7 +122,7 @@ def office_hours_delete(*, actor: User, office_hours_id: uuid.UUID) -> None:
 def queue_open(*, actor: User, instructor_id: uuid.UUID) -> OfficeHoursQueueState:
     """Open by hand: stays open (also past a slot's end) until closed by hand."""
     instructor = selectors.instructor_get(instructor_id=instructor_id)
-    if not OfficeHoursPermission.can_manage(actor, instructor.id):
+    if not OfficeHoursPermission.can_own(actor, instructor.id):
         raise NotAllowed("Only the instructor can open their queue.", code="not_queue_instructor")
     with QueueChange(instructor.id) as change:
         if change.state.manually_opened:
@@ -126,7 +139,7 @@ def queue_close(*, actor: User, instructor_id: uuid.UUID) -> OfficeHoursQueueSta
     while the current slot lasts; with no slot in progress they are removed at once
     (reason office_hours_ended), as when a slot ends."""
     instructor = selectors.instructor_get(instructor_id=instructor_id)
-    if not OfficeHoursPermission.can_manage(actor, instructor.id):
+    if not OfficeHoursPermission.can_own(actor, instructor.id):
         raise NotAllowed("Only the instructor can close their queue.", code="not_queue_instructor")
     with QueueChange(instructor.id) as change:
         if not change.sync_open():
@@ -135,4 +148,24 @@ def queue_close(*, actor: User, instructor_id: uuid.UUID) -> OfficeHoursQueueSta
         change.state.manually_closed_at = change.now
         change.state.save(update_fields=["manually_opened", "manually_closed_at"])
         change.sync_open()
+        return change.state
+
+
+RULES = ("rejoin_cooldown_minutes", "daily_question_cap")
+
+
+@transaction.atomic
+def queue_rules_update(*, actor: User, instructor_id: uuid.UUID, **rules: int | None) -> OfficeHoursQueueState:
+    """Sets the queue's fairness rules (`rejoin_cooldown_minutes`, `daily_question_cap`;
+    None removes a rule). Only the given keys change. The instructor and admins."""
+    instructor = selectors.instructor_get(instructor_id=instructor_id)
+    if not OfficeHoursPermission.can_own(actor, instructor.id):
+        raise NotAllowed("Only the instructor can set the queue's rules.", code="not_queue_instructor")
+    unknown = set(rules) - set(RULES)
+    if unknown:
+        raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    with QueueChange(instructor.id) as change:
+        for name, value in rules.items():
+            setattr(change.state, name, value)
+        change.state.save(update_fields=list(rules) or None)
         return change.state

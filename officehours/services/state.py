@@ -88,14 +88,23 @@ class QueueChange:
             self.remove_waiting(reason=events.REASON_ENDED)
         return desired
 
-    def current_slot(self) -> OfficeHours | None:
-        """The slot in progress, else the most recently changed active slot (a queue opened
-        by hand outside office hours still has a place to meet)."""
+    def current_slot(self, *, staff_id: uuid.UUID | None = None) -> OfficeHours | None:
+        """Where a student meets `staff_id` (who admitted them): their slot in progress,
+        else their most recently changed active slot in this schedule; failing that (or
+        with no staff_id) the slot in progress, else the schedule's most recently changed
+        active slot (a queue opened by hand outside office hours still has a place)."""
+        active = OfficeHours.objects.filter(instructor_id=self.instructor_id, is_active=True).order_by("-updated_at")
+        if staff_id is not None:
+            held = self.instructor_id == staff_id
+            for occurrence in self.occurrences:
+                if occurrence.slot.staff_id == staff_id or (held and occurrence.slot.staff_id is None):
+                    return occurrence.slot
+            own = active.filter(staff_id=staff_id).first()
+            if own is not None:
+                return own
         if self.occurrences:
             return self.occurrences[0].slot
-        return (
-            OfficeHours.objects.filter(instructor_id=self.instructor_id, is_active=True).order_by("-updated_at").first()
-        )
+        return active.first()
 
     # -- writes shared by several services ------------------------------------------
 
@@ -130,6 +139,12 @@ class QueueChange:
     def _publish(self) -> None:
         view = selectors.queue_view_instructor(instructor_id=self.instructor_id)
         self.tell_instructor(events.QUEUE_UPDATED, events.instructor_queue_payload(view))
+        # Each TA gets the same view cut down to their courses' students: one payload per
+        # distinct set of courses, two queries whatever the number of TAs.
+        for ta_ids, ta_view in selectors.queue_views_for_tas(instructor_id=self.instructor_id, view=view):
+            payload = events.instructor_queue_payload(ta_view)
+            for ta_id in ta_ids:
+                broadcast_on_commit(user_room(ta_id), events.QUEUE_UPDATED, payload)
 
         # Only students whose own position or estimate changed hear about it.
         after = {

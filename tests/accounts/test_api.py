@@ -9,7 +9,7 @@ import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from collab.accounts.models import Role, User
-from collab.realtime.redis_client import sync_redis
+from collab.core.redis_client import sync_redis
 from collab.realtime.tickets import _key as ticket_key
 from tests.conftest import client_for
 from tests.factories import PASSWORD, UserFactory

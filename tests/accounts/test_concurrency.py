@@ -26,7 +26,7 @@ def test_twenty_concurrent_refreshes_of_one_token_exactly_one_wins():
     def worker() -> None:
         try:
             client = APIClient()
-            barrier.wait(timeout=10)
+            barrier.wait(timeout=120)
             response = client.post("/api/auth/refresh", {"refresh": refresh}, format="json")
             with lock:
                 results.append((response.status_code, response.json()))

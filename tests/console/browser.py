@@ -15,7 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import (
+    ElementNotInteractableException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -107,7 +111,8 @@ class Page:
         def check(_driver):
             try:
                 return condition()
-            except StaleElementReferenceException:
+            except (StaleElementReferenceException, ElementNotInteractableException):
+                # The page redrew the element (a frame arrived): look it up again.
                 return False
 
         try:
@@ -135,18 +140,34 @@ class Page:
         return self.wait(lambda: next((e for e in self.finds(css) if e.is_displayed()), None), f"{css} visible")
 
     def click(self, css: str) -> None:
-        self.wait_visible(css).click()
+        """Clicks the first visible `css` element (found again if the page redrew it)."""
+
+        def click():
+            element = next((e for e in self.finds(css) if e.is_displayed()), None)
+            return element is not None and (element.click() or True)
+
+        self.wait(click, f"{css} to click")
 
     def button(self, label: str, within: str = "body") -> None:
         """Clicks the visible, enabled button whose text is `label`."""
 
-        def find():
+        def click():
             for element in self.finds(f"{within} button"):
                 if element.text.strip() == label and element.is_displayed() and element.is_enabled():
-                    return element
-            return None
+                    element.click()
+                    return True
+            return False
 
-        self.wait(find, f"button {label!r}").click()
+        self.wait(click, f"button {label!r}")
+
+    def type(self, css: str, text: str) -> None:
+        """Types into the first visible, enabled `css` element (found again if redrawn)."""
+
+        def type_():
+            element = next((e for e in self.finds(css) if e.is_displayed() and e.is_enabled()), None)
+            return element is not None and (element.send_keys(text) or True)
+
+        self.wait(type_, f"{css} to type into")
 
     def fill(self, css: str, value: str) -> None:
         element = self.wait_visible(css)

@@ -38,6 +38,11 @@ def stack(django_db_setup, tmp_path_factory):
         "TEST_EXTRA_SOCKET_ORIGINS": origin,
         # Office hours open and close on the beat's tick; presence as in production.
         "OFFICE_HOURS_TICK_SECONDS": "5",
+        # A page loads several REST reads at once: a small pool (the production shape)
+        # bounds the connections this stack takes from a PostgreSQL shared with other runs.
+        "DB_POOL": "true",
+        "DB_POOL_MIN_SIZE": "1",
+        "DB_POOL_MAX_SIZE": "4",
     }
     celery_env = {
         **os.environ,

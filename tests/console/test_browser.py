@@ -5,11 +5,14 @@ frames (the console never polls)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from django.utils import timezone
+from rest_framework_simplejwt.tokens import AccessToken
 from selenium.webdriver.support.ui import Select
 
+from liveSessions.models import SessionMessage
 from tests.console.browser import Page
 from tests.factories import CourseFactory, EnrollmentFactory, InstructorFactory, UserFactory
 
@@ -29,6 +32,10 @@ def klass():
 
 def presence_names(page: Page) -> list[str]:
     return [item.text for item in page.finds("#presence-list li .name")]
+
+
+def message_texts(page: Page) -> list[str]:
+    return [item.text for item in page.finds("#messages li .text")]
 
 
 def sign_in_all(browsers, klass) -> tuple[Page, Page, Page]:
@@ -72,16 +79,16 @@ def test_a_class_runs_live_across_three_windows(browsers, klass):
     teacher.wait_text("#attendees", "Cal Student")
 
     # Typing shows for the others and clears when the message is sent.
-    cal.find("#chat-input").send_keys("hello every")
+    cal.type("#chat-input", "hello every")
     bea.wait_text("#typing", "Cal Student is typing…")
     teacher.wait_text("#typing", "Cal Student is typing…")
-    cal.find("#chat-input").send_keys("one\n")
+    cal.type("#chat-input", "one\n")
     for page in (teacher, bea, cal):
         page.wait_text("#messages", "hello everyone")
     bea.wait(lambda: bea.text("#typing") == "", "typing to clear")
 
     # The host deletes a message; it disappears everywhere.
-    bea.find("#chat-input").send_keys("an off-topic remark\n")
+    bea.type("#chat-input", "an off-topic remark\n")
     teacher.wait_text("#messages", "an off-topic remark")
     teacher.button("Delete", within="#messages li:last-child")
     for page in (teacher, bea, cal):
@@ -109,10 +116,11 @@ def test_a_class_runs_live_across_three_windows(browsers, klass):
 
 
 def test_office_hours_queue_admit_and_the_student_gets_the_link(browsers, klass):
-    instructor, _course, (bea, _cal) = klass
-    teacher, student = browsers("instructor"), browsers("bea")
+    instructor, _course, (bea, cal) = klass
+    teacher, student, second = browsers("instructor"), browsers("bea"), browsers("cal")
     teacher.sign_in(instructor.email)
     student.sign_in(bea.email)
+    second.sign_in(cal.email)
 
     teacher.wait_text("#oh-status", "closed")
     student.wait_text("#oh-queue", "The queue is closed.")
@@ -129,6 +137,7 @@ def test_office_hours_queue_admit_and_the_student_gets_the_link(browsers, klass)
 
     teacher.button("Open the queue")
     student.wait_text("#oh-status", "open")
+    second.wait_text("#oh-status", "open")
 
     # A bad request shows the API's own message.
     student.button("Join the queue")  # the browser's required-field check stops an empty one
@@ -141,19 +150,39 @@ def test_office_hours_queue_admit_and_the_student_gets_the_link(browsers, klass)
     student.labelled("Your question").send_keys("Why does my closure capture the last i?")
     student.button("Join the queue")
     student.wait_text("#oh-position", "You are number 1 in line")
+    second.labelled("Your question").send_keys("Is the homework due Friday?")
+    second.button("Join the queue")
+    second.wait_text("#oh-position", "You are number 2 in line. Estimated wait: about 20 minutes.")
     teacher.wait_text("#oh-entries", "Why does my closure capture the last i?")
-    teacher.wait_text("#oh-status", "1 waiting")
+    teacher.wait_text("#oh-status", "2 waiting")
 
+    # Admitted: Bea gets the link; Cal moves up, live, and is told he is next (seen and heard).
     teacher.button("Admit next")
     student.wait(lambda: student.finds("#oh-banner .banner.admitted"), "the admitted banner")
     link = student.find("#oh-join-link")
     assert link.text == "Join here"
     assert link.get_attribute("href") == "https://meet.example.com/ada"
-    teacher.wait(lambda: teacher.find("#oh-entries li").get_attribute("data-status") == "admitted", "admitted")
+    second.wait_text("#oh-position", "You are number 1 in line")
+    second.wait_text("#oh-banner", "You're up next!")
+    assert second.find("#oh-banner .banner").get_attribute("data-sound")  # the chime was played (or refused)
 
+    # Undo puts Bea back in her place (ahead of Cal); admit her again, then complete.
+    teacher.button("Undo admit")
+    student.wait_text("#oh-position", "You are number 1 in line")
+    second.wait_text("#oh-position", "You are number 2 in line")
+    teacher.button("Admit Bea Student")
+    student.wait(lambda: student.finds("#oh-banner .banner.admitted"), "admitted again")
     teacher.button("Complete Bea Student")
     student.wait_text("#notices", "complete")
+
+    # Removing needs a reason; Cal is told which.
+    entry = "#oh-entries li"
+    teacher.wait(lambda: teacher.find(entry).get_attribute("data-status") == "waiting", "Cal waiting")
+    teacher.type(f"{entry} input.reason", "asked in the forum instead")
+    teacher.button("Remove", within=entry)
+    second.wait_text("#notices", "You were removed from the queue: asked in the forum instead")
     teacher.wait_text("#oh-entries", "Nobody is waiting.")
+    assert not teacher.errors() and not second.errors()
 
 
 def test_a_cut_connection_comes_back_showing_what_it_missed(browsers, klass):
@@ -167,7 +196,19 @@ def test_a_cut_connection_comes_back_showing_what_it_missed(browsers, klass):
     teacher.button("Schedule")
     teacher.button("Start “Promises”")
     teacher.wait_text("#session-status", "live")
+    # An earlier discussion: the room shows the newest 50 and pages back on request.
+    session_id = student.find("#session-list li").get_attribute("data-session-id")
+    start = timezone.now() - timedelta(minutes=30)
+    SessionMessage.objects.bulk_create(
+        SessionMessage(session_id=session_id, author=bea, body=f"earlier {i}", sent_at=start + timedelta(seconds=i))
+        for i in range(55)
+    )
     student.click("#session-list li a")
+    student.wait_text("#messages", "earlier 54")
+    assert message_texts(student)[0] == "earlier 5" and len(message_texts(student)) == 50
+    student.click("#older-messages")
+    student.wait(lambda: message_texts(student)[:2] == ["earlier 0", "earlier 1"], "the older page at the top")
+    assert len(message_texts(student)) == 55 and not student.find("#older-messages").is_displayed()
     student.click("#join-session")
     other.click("#session-list li a")
     other.click("#join-session")
@@ -181,8 +222,8 @@ def test_a_cut_connection_comes_back_showing_what_it_missed(browsers, klass):
     teacher.wait_text("#seats", "Seats: 1 used")
 
     # Meanwhile the class goes on.
-    other.find("#chat-input").send_keys("did everyone get the homework?\n")
-    teacher.find("#chat-input").send_keys("homework is chapter 3\n")
+    other.type("#chat-input", "did everyone get the homework?\n")
+    teacher.type("#chat-input", "homework is chapter 3\n")
     teacher.wait_text("#messages", "homework is chapter 3")
     assert "chapter 3" not in student.text("#messages")
     assert student.connection() != "connected"
@@ -197,9 +238,22 @@ def test_a_cut_connection_comes_back_showing_what_it_missed(browsers, klass):
     student.wait_visible("#leave-session")
 
     # And she is live again: her new message reaches the others.
-    student.find("#chat-input").send_keys("back again\n")
+    student.type("#chat-input", "back again\n")
     teacher.wait_text("#messages", "back again")
     other.wait_text("#messages", "back again")
+
+    # Her access token is renewed before it expires (at 80% of its life); the renewal
+    # rotates the refresh token kept in the tab, and the page goes on working.
+    token = student.js("return window.collabConsole.auth.access")
+    refresh = student.js("return sessionStorage.getItem('collab.refreshToken')")
+    issued, expires = (AccessToken(token)[claim] for claim in ("iat", "exp"))
+    due = student.js("return window.collabConsole.auth.refreshDueAt") / 1000
+    assert issued + 0.75 * (expires - issued) < due < expires
+    student.js("return window.collabConsole.auth.refresh()")
+    student.wait(lambda: student.js("return window.collabConsole.auth.access") != token, "a new access token")
+    assert student.js("return sessionStorage.getItem('collab.refreshToken')") not in (None, refresh)
+    student.type("#chat-input", "still here\n")
+    teacher.wait_text("#messages", "still here")
 
 
 def test_a_study_group_forms_talks_and_is_run_by_its_admin(browsers, klass):
@@ -224,9 +278,9 @@ def test_a_study_group_forms_talks_and_is_run_by_its_admin(browsers, klass):
 
     # Chat both ways, live.
     peer.wait(lambda: peer.find("#group-chat-input").is_enabled(), "the chat to open")
-    peer.find("#group-chat-input").send_keys("meet at 5?\n")
+    peer.type("#group-chat-input", "meet at 5?\n")
     founder.wait_text("#messages", "meet at 5?")
-    founder.find("#group-chat-input").send_keys("yes, library\n")
+    founder.type("#group-chat-input", "yes, library\n")
     peer.wait_text("#messages", "yes, library")
 
     # The admin renames the group (Cal sees it) and finally deletes it (Cal is told).
@@ -236,8 +290,81 @@ def test_a_study_group_forms_talks_and_is_run_by_its_admin(browsers, klass):
     founder.button("Save changes")
     peer.wait(lambda: peer.find("#view h2").text == "Closures & scope", "the new name")
     assert not peer.finds("#delete-group")  # members are not admins
+
+    # The admin removes Cal: his page says so and closes the chat; the list follows.
+    founder.button("Remove Cal Student")
+    peer.wait_text("#notices", "You are no longer a member of “Closures & scope”.")
+    peer.wait_visible("#join-group")
+    assert not peer.find("#group-chat-input").is_enabled()
+    founder.wait_no_text("#group-members", "Cal Student")
     founder.button("Delete group")
     founder.button("Really delete this group?")
     peer.wait_text("#notices", "was deleted by Bea Student")
     peer.wait_text("main", "This group was deleted.")
     founder.wait_text("#group-list", "No study groups yet.")
+
+
+RESUME_SCRIPT = """
+const socket = window.collabConsole.socket;
+const done = arguments[arguments.length - 1];
+const log = [];
+const seen = [];
+socket.on("attendee-joined", (data) => seen.push(data.n));
+const frame = (room, seq, n) => socket.received(JSON.stringify({event: "attendee-joined", room, seq, data: {n}}));
+// Each seq of a room once and in order; rooms count apart; frames without seq always pass.
+frame("session-a", 1, "a1"); frame("session-a", 2, "a2"); frame("session-a", 2, "a2 again");
+frame("session-a", 1, "a1 again"); frame("session-b", 1, "b1"); frame("session-a", 3, "a3");
+socket.received(JSON.stringify({event: "attendee-joined", room: "session-a", data: {n: "no seq"}}));
+for (const room of ["session-a", "session-b", "session-c"]) {
+  socket.track(room, {
+    join: async () => log.push(`join ${room}`),
+    reload: async () => log.push(`reload ${room}`),
+    denied: () => log.push(`denied ${room}`),
+  });
+}
+socket.lastSeq.set("session-c", 7);
+const answers = [
+  {rooms: {"session-a": {status: "resumed", seq: 3}, "session-b": {status: "resync", seq: 40},
+           "session-c": {status: "denied", seq: 7}}},
+  new Error("unknown_event"),
+];
+const asked = [];
+socket.request = async (event, data) => {
+  asked.push([event, data]);
+  const answer = answers.shift();
+  if (answer instanceof Error) throw answer;
+  return answer;
+};
+(async () => {
+  await socket.recover();
+  const first = log.splice(0);
+  const resyncSeq = socket.lastSeq.get("session-b");
+  await socket.recover();
+  done({seen, asked, first, second: log, resyncSeq});
+})();
+"""
+
+
+def test_the_client_keeps_each_seq_once_and_recovers_rooms_by_the_resume_answer(browsers):
+    """The resume contract (issue 13) on the client side, with the server's answers given:
+    `resumed` needs nothing, `resync` re-reads the room, `denied` gives it up, and a server
+    without resume (an error) gets every room re-entered and re-read."""
+    page = browsers("client")
+    page.open()
+    page.wait(lambda: page.js("return Boolean(window.collabConsole)"), "the console to load")
+    result = page.driver.execute_async_script(RESUME_SCRIPT)
+    assert result["seen"] == ["a1", "a2", "b1", "a3", "no seq"]
+    assert result["asked"][0] == ["resume", {"rooms": {"session-a": 3, "session-b": 1, "session-c": 7}}]
+    assert result["first"] == ["reload session-b", "denied session-c"]
+    assert result["resyncSeq"] == 40
+    assert result["asked"][1][0] == "resume"
+    assert sorted(result["second"]) == sorted(
+        [
+            "join session-a",
+            "reload session-a",
+            "join session-b",
+            "reload session-b",
+            "join session-c",
+            "reload session-c",
+        ]
+    )

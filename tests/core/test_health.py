@@ -35,6 +35,7 @@ def test_health_is_503_naming_the_channel_layer_when_redis_is_unreachable(client
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres_only(reason="points the connection at a closed PostgreSQL port; SQLite has no server")
 def test_health_is_503_naming_the_database_when_postgres_is_unreachable(client):
     # A real unreachable server: point the connection at a closed port for one request.
     original = connection.settings_dict["PORT"]

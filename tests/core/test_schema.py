@@ -80,7 +80,8 @@ def test_schema_is_served_anonymously_and_lists_every_api_route(schema):
 
 def test_health_is_documented_with_its_503(schema):
     responses = schema["paths"]["/health"]["get"]["responses"]
-    assert set(responses) == {"200", "503"}
+    # 400 (a Host not served) and 406 (an Accept it cannot produce) come from the core.
+    assert set(responses) == {"200", "503", "400", "406"}
     health = schema["components"]["schemas"]["Health"]
     assert set(health["properties"]) == {"status", "database", "channelLayer"}
 
@@ -136,7 +137,7 @@ def test_bodies_are_camel_case_like_the_wire(schema):
     assert set(components["AuthResponse"]["properties"]) == {"user", "access", "refresh"}
     assert "createdAt" in components["User"]["properties"]
     assert set(components["WsTicket"]["properties"]) == {"ticket", "expiresIn"}
-    assert set(components["EnrollmentCreateRequest"]["properties"]) == {"userId", "email"}
+    assert set(components["EnrollmentCreateRequest"]["properties"]) == {"userId", "email", "role"}
     assert "studentCount" in components["Course"]["properties"]
     assert "enrolledAt" in components["CourseMember"]["properties"]
     for name, component in components.items():
@@ -151,7 +152,54 @@ def test_schema_generates_without_warnings_and_validates():
     validate_schema(generated)
 
 
-def test_docs_page_is_served(client):
+def docs_page_assets(html: str) -> list[str]:
+    """Every URL the /api/docs page loads: its <script src>, <link href> and <img src>, and
+    the schema Swagger UI fetches (`url: "…"` in its inline script). Fails on any URL that
+    leaves the server (a CDN): the page must work with no internet."""
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Collect(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            for name, value in attrs:
+                if value and (tag, name) in {("script", "src"), ("link", "href"), ("img", "src")}:
+                    found.append(value)
+
+    Collect().feed(html)
+    found += re.findall(r'\burl: "([^"]+)"', html)
+    assert not re.search(r"(?:src|href)\s*=\s*[\"']?(?:https?:)?//", html), "the docs page loads from another host"
+    assert all(url.startswith("/") and not url.startswith("//") for url in found), found
+    return found
+
+
+def test_docs_page_and_every_asset_it_loads_are_served_by_us(client):
     response = client.get("/api/docs")
     assert response.status_code == 200
-    assert b"swagger" in response.content.lower()
+    html = response.content.decode()
+    assert "swagger-ui" in html
+    assets = docs_page_assets(html)
+    assert "/api/schema" in assets and any(url.endswith("swagger-ui-bundle.js") for url in assets), assets
+    for url in assets:
+        asset = client.get(url)
+        body = asset.content if hasattr(asset, "content") else b"".join(asset.streaming_content)
+        assert asset.status_code == 200 and body, url
+
+
+def test_every_refusal_of_every_operation_is_documented_with_the_error_shape(schema):
+    """issue 15: schemathesis found 190 status codes the schema did not list."""
+    error_ref = {"$ref": "#/components/schemas/Error"}
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            responses = operation["responses"]
+            expected = {"400", "406"} if not path.startswith("/api/") else {"400", "401", "403", "406", "429"}
+            if method in ("post", "put", "patch", "delete"):
+                expected |= {"409"} if path.startswith("/api/") else set()
+            if "requestBody" in operation:
+                expected |= {"404", "413", "415"}
+            assert expected <= set(responses), (method, path, expected - set(responses))
+            for status, response in responses.items():
+                if status.startswith("4"):
+                    assert response["content"]["application/json"]["schema"] == error_ref, (method, path, status)

@@ -1,15 +1,26 @@
 """REST rate limits (collab/core/throttling.py): Redis counters shared by every process,
 refused with 429 `throttled` and a Retry-After, per user and, for login, per address."""
 
+import time
+
 import pytest
+import time_machine
 from rest_framework.test import APIClient
 
+from collab.core.redis_client import sync_redis
 from collab.core.throttling import ScopedRedisThrottle, UserRedisThrottle
-from collab.realtime.redis_client import sync_redis
 from tests.core.test_errors import assert_error_shape
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _one_window():
+    """The counters' windows are fixed minutes: on a slow machine a test's requests could
+    straddle a minute boundary and start a new window, so the clock stands still."""
+    with time_machine.travel(time.time() // 60 * 60 + 1, tick=False):
+        yield
 
 
 @pytest.fixture

@@ -55,3 +55,18 @@ def test_course_page_cannot_add_or_delete_enrolments_behind_the_services(client,
     assert enrolments.has_add_permission is False
     assert enrolments.has_delete_permission is False
     assert enrolments.has_change_permission is False
+
+
+def test_admin_shows_and_edits_roles_through_the_service(client, admin_user, course, student):
+    enrollment = Enrollment.objects.get(course=course, user=student)
+    client.force_login(admin_user)
+    listing = client.get(reverse("admin:courses_enrollment_changelist"), {"role__exact": "student"})
+    assert listing.status_code == 200 and student.email in listing.content.decode()
+    with capture_broadcasts() as sent:
+        response = client.post(reverse("admin:courses_enrollment_change", args=[enrollment.pk]), {"role": "ta"})
+    assert response.status_code == 302, response.content
+    enrollment.refresh_from_db()
+    assert enrollment.role == "ta"
+    assert sent.named("course-role-changed")[0].data == {"courseId": str(course.id), "role": "ta"}
+    course_page = client.get(reverse("admin:courses_course_change", args=[course.pk]))
+    assert "Teaching assistant" in course_page.content.decode()

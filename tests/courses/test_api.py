@@ -6,7 +6,8 @@ import uuid
 
 import pytest
 
-from collab.courses.models import Course, Enrollment
+from collab.courses.models import Course, Enrollment, EnrollmentRole
+from collab.realtime.testing import capture_broadcasts
 from tests.factories import AdminFactory, CourseFactory, EnrollmentFactory, InstructorFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -23,16 +24,27 @@ def assert_error(response, status: int, code: str | None = None) -> dict:
 
 # -- the matrix -------------------------------------------------------------------------
 
-ACTORS = ["anonymous", "student_enrolled", "student_not_enrolled", "course_instructor", "other_instructor", "admin"]
+ACTORS = [
+    "anonymous",
+    "student_enrolled",
+    "student_not_enrolled",
+    "course_instructor",
+    "other_instructor",
+    "admin",
+    "ta",
+]
 
-# action -> expected status per actor, in ACTORS order.
+# action -> expected status per actor, in ACTORS order. A TA is course staff but may not
+# change the course's enrolments or roles.
 EXPECTED = {
-    "list": [401, 200, 200, 200, 200, 200],
-    "create": [401, 403, 403, 201, 201, 201],
-    "retrieve": [401, 200, 404, 200, 404, 200],
-    "members": [401, 200, 404, 200, 404, 200],
-    "enroll": [401, 403, 404, 201, 404, 201],
-    "unenroll": [401, 403, 404, 204, 404, 204],
+    "list": [401, 200, 200, 200, 200, 200, 200],
+    "create": [401, 403, 403, 201, 201, 201, 403],
+    "retrieve": [401, 200, 404, 200, 404, 200, 200],
+    "members": [401, 200, 404, 200, 404, 200, 200],
+    "enroll": [401, 403, 404, 201, 404, 201, 403],
+    "enroll_ta": [401, 403, 404, 201, 404, 201, 403],
+    "set_role": [401, 403, 404, 200, 404, 200, 403],
+    "unenroll": [401, 403, 404, 204, 404, 204, 403],
 }
 
 MATRIX = [
@@ -48,6 +60,8 @@ def world(db):
     classmate = UserFactory()  # enrolled too: the unenroll target
     EnrollmentFactory(course=course, user=enrolled)
     EnrollmentFactory(course=course, user=classmate)
+    ta = UserFactory()
+    EnrollmentFactory(course=course, user=ta, role=EnrollmentRole.TA)
     return {
         "course": course,
         "newcomer": UserFactory(),  # the enroll target
@@ -59,6 +73,7 @@ def world(db):
             "course_instructor": instructor,
             "other_instructor": InstructorFactory(),
             "admin": AdminFactory(),
+            "ta": ta,
         },
     }
 
@@ -75,6 +90,10 @@ def perform(client, action: str, world: dict):
         return client.get(f"{base}/members")
     if action == "enroll":
         return client.post(f"{base}/enrollments", {"userId": str(world["newcomer"].id)}, format="json")
+    if action == "enroll_ta":
+        return client.post(f"{base}/enrollments", {"email": world["newcomer"].email, "role": "ta"}, format="json")
+    if action == "set_role":
+        return client.patch(f"{base}/enrollments/{world['classmate'].id}", {"role": "ta"}, format="json")
     if action == "unenroll":
         return client.delete(f"{base}/enrollments/{world['classmate'].id}")
     raise AssertionError(action)
@@ -89,9 +108,13 @@ def test_role_action_matrix(api, world, action, actor, expected):
 
     # A refusal changes nothing; a success changes exactly what it says.
     course = world["course"]
-    newcomer_enrolled = Enrollment.objects.filter(course=course, user=world["newcomer"]).exists()
+    newcomer = Enrollment.objects.filter(course=course, user=world["newcomer"]).first()
     classmate_enrolled = Enrollment.objects.filter(course=course, user=world["classmate"]).exists()
-    assert newcomer_enrolled == (action == "enroll" and expected == 201)
+    assert (newcomer is not None) == (action in ("enroll", "enroll_ta") and expected == 201)
+    if newcomer is not None:
+        assert newcomer.role == ("ta" if action == "enroll_ta" else "student")
+    classmate_role = Enrollment.objects.filter(course=course, user=world["classmate"]).values_list("role", flat=True)
+    assert list(classmate_role)[:1] in ([], ["ta" if action == "set_role" and expected == 200 else "student"])
     assert classmate_enrolled == (not (action == "unenroll" and expected == 204))
     assert Course.objects.filter(title="Compilers").exists() == (action == "create" and expected == 201)
 
@@ -315,3 +338,40 @@ def test_members_are_bounded_and_paged(api, course, instructor):
         response = client.get(f"/api/courses/{course.id}/members?{bad}")
         assert response.status_code == 400, bad
         assert response.json()["error"]["code"] == "invalid"
+
+
+# -- roles ------------------------------------------------------------------------------
+
+
+def test_roles_show_on_the_course_page_and_tas_are_not_counted_as_students(api, world):
+    course, ta = world["course"], world["actors"]["ta"]
+    instructor = api(world["actors"]["course_instructor"])
+    members = {m["id"]: m["role"] for m in instructor.get(f"/api/courses/{course.id}/members").json()}
+    assert members[str(ta.id)] == "ta" and members[str(course.instructor_id)] == "instructor"
+    assert members[str(world["classmate"].id)] == "student"
+    assert instructor.get(f"/api/courses/{course.id}").json()["studentCount"] == 2
+    # The TA sees the course like any member.
+    assert api(ta).get(f"/api/courses/{course.id}").json()["studentCount"] == 2
+
+
+def test_role_changes_are_validated_and_told(api, world, django_capture_on_commit_callbacks):
+    course, classmate = world["course"], world["classmate"]
+    instructor = api(world["actors"]["course_instructor"])
+    url = f"/api/courses/{course.id}/enrollments/{classmate.id}"
+    assert_error(instructor.patch(url, {"role": "admin"}, format="json"), 400, "invalid")
+    assert_error(instructor.patch(url, {}, format="json"), 400, "invalid")
+    missing = f"/api/courses/{course.id}/enrollments/{world['newcomer'].id}"
+    assert_error(instructor.patch(missing, {"role": "ta"}, format="json"), 404, "enrollment_not_found")
+    with capture_broadcasts() as sent, django_capture_on_commit_callbacks(execute=True):
+        response = instructor.patch(url, {"role": "ta"}, format="json")
+    assert response.status_code == 200 and response.json()["role"] == "ta"
+    assert sent.named("course-role-changed")[0].data == {"courseId": str(course.id), "role": "ta"}
+    assert sent.named("course-role-changed")[0].room == f"user-{classmate.id}"
+    # Setting the same role again changes and sends nothing.
+    with capture_broadcasts() as sent, django_capture_on_commit_callbacks(execute=True):
+        assert instructor.patch(url, {"role": "ta"}, format="json").status_code == 200
+    assert not sent.named("course-role-changed")
+    bad = instructor.post(
+        f"/api/courses/{course.id}/enrollments", {"userId": str(world["newcomer"].id), "role": "x"}, format="json"
+    )
+    assert_error(bad, 400, "invalid")

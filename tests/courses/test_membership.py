@@ -7,7 +7,7 @@ import pytest
 
 from collab.accounts.models import User
 from collab.courses import membership
-from collab.courses.models import Course
+from collab.courses.models import Course, EnrollmentRole
 from liveSessions.models import LiveSession
 from tests.factories import AdminFactory, CourseFactory, EnrollmentFactory, InstructorFactory, UserFactory
 from tests.liveSessions.factories import LiveSessionFactory
@@ -55,3 +55,38 @@ def test_members_of_a_set_of_courses_and_of_one(course, instructor, student):
     assert members == {instructor, student}
     ids = membership.course_member_ids(course_id=course.id, instructor_id=course.instructor_id)
     assert sorted(ids) == sorted([instructor.id, student.id])
+
+
+# -- course staff -------------------------------------------------------------------------
+
+
+def test_staff_is_the_instructor_and_the_tas_in_every_form(db):
+    instructor = InstructorFactory()
+    course, other = CourseFactory(instructor=instructor), CourseFactory(instructor=instructor)
+    ta, student, stranger = UserFactory(), UserFactory(), UserFactory()
+    EnrollmentFactory(course=course, user=ta, role=EnrollmentRole.TA)
+    EnrollmentFactory(course=course, user=student)
+    expected = {instructor.id: True, ta.id: True, student.id: False, stranger.id: False}
+    for user_id, staff in expected.items():
+        assert membership.is_course_staff(user_id, course) is staff
+        assert membership.is_course_staff_id(user_id, course.id) is staff
+        assert Course.objects.filter(membership.staff_q(user_id), id=course.id).exists() is staff
+        assert membership.is_queue_staff(user_id, instructor.id) is staff
+    # A TA is staff of the courses they assist in only.
+    assert not membership.is_course_staff(ta.id, other)
+    assert membership.queue_staff_course_ids(ta.id, instructor.id) == [course.id]
+    assert set(membership.queue_staff_course_ids(instructor.id, instructor.id)) == {course.id, other.id}
+    assert membership.queue_staff_course_ids(student.id, instructor.id) == []
+    # Office-hours eligibility: students only, never TAs or the instructor.
+    assert membership.is_course_student_of_instructor(student.id, instructor.id)
+    assert not membership.is_course_student_of_instructor(ta.id, instructor.id)
+    assert not membership.is_course_student_of_instructor(instructor.id, instructor.id)
+    members, staff = membership.course_members_and_staff(course.id, instructor.id)
+    assert set(members) == {instructor.id, ta.id, student.id} and staff == {instructor.id, ta.id}
+    assert membership.course_staff_ids(course.id) == [instructor.id, ta.id]
+    assert [membership.course_role(u.id, course) for u in (instructor, ta, student, stranger)] == [
+        "instructor",
+        "ta",
+        "student",
+        None,
+    ]

@@ -42,6 +42,7 @@ async def test_enrolling_moves_the_open_socket_into_the_course_room(instructor, 
                 "title": course.title,
                 "description": course.description,
                 "instructor": {"id": str(instructor.id), "name": instructor.name},
+                "role": "student",
             }
 
         await broadcast_now(course_room(course.id), "course-ping", {"n": 1})

@@ -28,8 +28,12 @@ def test_seed_demo_creates_the_demo_logins_once(settings, capsys):
 
     course = Course.objects.get(title="JavaScript Fundamentals")
     assert course.instructor == instructor
-    assert set(Enrollment.objects.filter(course=course).values_list("user_id", flat=True)) == {s.id for s in students}
-    assert User.objects.count() == 6 and Course.objects.count() == 1
+    ta = User.objects.get(email="ta@example.com")
+    assert set(Enrollment.objects.filter(course=course, role="student").values_list("user_id", flat=True)) == {
+        s.id for s in students
+    }
+    assert Enrollment.objects.get(course=course, user=ta).role == "ta"
+    assert User.objects.count() == 7 and Course.objects.count() == 1
 
     printed = capsys.readouterr().out
     assert "student5@example.com" in printed and "collab-demo-pass" in printed

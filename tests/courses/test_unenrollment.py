@@ -26,32 +26,12 @@ from studygroups.models import MemberRole, StudyGroup, StudyGroupMember
 from tests.conftest import ws_connect
 from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
 from tests.liveSessions.factories import live_session
+from tests.sockets import drain, events_of, request
 from tests.studygroups.conftest import add_member, make_group
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 db = database_sync_to_async
-
-
-async def request(comm, event: str, data: dict) -> dict:
-    """Sends with a ref and returns its ack or error (other frames are skipped)."""
-    await comm.send_json_to({"event": event, "data": data, "ref": "r"})
-    while True:
-        frame = await comm.receive_json_from(timeout=3)
-        if frame.get("ref") == "r":
-            return frame
-
-
-async def drain(comm, quiet: float = 0.4) -> list[dict]:
-    """Every frame until the socket stays quiet for `quiet` seconds."""
-    got = []
-    while not await comm.receive_nothing(timeout=quiet):
-        got.append(await comm.receive_json_from())
-    return got
-
-
-def events_of(frames: list[dict]) -> list[str]:
-    return [f["event"] for f in frames]
 
 
 async def unenroll(instructor, course, user) -> None:
@@ -415,8 +395,9 @@ def test_a_join_waiting_on_the_unenrolment_is_refused_once_it_commits(
         assert joining.is_alive(), "the join should wait for the unenrolment's lock"
     finally:
         release.set()
-        unenrolling.join(timeout=20)
-    joining.join(timeout=20)
+        unenrolling.join(timeout=60)
+    joining.join(timeout=60)
+    assert not unenrolling.is_alive() and not joining.is_alive(), "a thread hung"
     assert results["unenrol"] is None
     assert isinstance(results["join"], DomainError), results["join"]
     assert not joined()

@@ -1,7 +1,5 @@
 """A real ASGI server process on PostgreSQL + Redis, a real WebSocket client."""
 
-import asyncio
-
 import httpx
 import pytest
 import websockets
@@ -9,19 +7,10 @@ from channels.db import database_sync_to_async as sync_to_async
 
 from tests.conftest import access_token_for
 from tests.factories import CourseFactory, UserFactory
-from tests.servers import recv_frame, running_servers
+from tests.servers import running_servers
+from tests.sockets import receive_event
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
-
-
-async def _receive_event(ws, event: str, timeout: float = 10.0) -> dict:
-    async def wait() -> dict:
-        while True:
-            frame = await recv_frame(ws)
-            if frame["event"] == event:
-                return frame
-
-    return await asyncio.wait_for(wait(), timeout)
 
 
 async def test_enrolling_a_connected_user_reaches_their_real_socket():
@@ -44,7 +33,7 @@ async def test_enrolling_a_connected_user_reaches_their_real_socket():
                     headers={"Authorization": f"Bearer {instructor_token}"},
                 )
                 assert enrolled.status_code == 201, enrolled.text
-                frame = await _receive_event(ws, "course-enrolled")
+                frame = await receive_event(ws, "course-enrolled")
                 assert frame["data"]["id"] == str(instructor_course.id)
                 assert frame["data"]["title"] == instructor_course.title
                 assert frame["room"] == f"user-{learner.id}"

@@ -16,33 +16,28 @@ pytestmark = pytest.mark.django_db
 S = SessionStatus
 
 
-@pytest.fixture
-def staff(admin_user):
-    client = Client()
-    client.force_login(admin_user)
-    return client
-
-
-def test_sessions_filter_by_status_and_course(staff, course):
+def test_sessions_filter_by_status_and_course(staff_client, course):
     live = live_session(course, status=S.LIVE, title="Live one")
     live_session(course, title="Scheduled one")
     live_session(CourseFactory(), status=S.LIVE, title="Elsewhere")
-    page = staff.get("/admin/live_sessions/livesession/", {"status__exact": "live", "course__id__exact": course.id})
+    page = staff_client.get(
+        "/admin/live_sessions/livesession/", {"status__exact": "live", "course__id__exact": course.id}
+    )
     assert page.status_code == 200
     body = page.content.decode()
     assert "Live one" in body and "Scheduled one" not in body and "Elsewhere" not in body
-    assert staff.get(f"/admin/live_sessions/livesession/{live.id}/change/").status_code == 200
+    assert staff_client.get(f"/admin/live_sessions/livesession/{live.id}/change/").status_code == 200
 
 
-def test_end_and_cancel_actions_go_through_the_services(staff, course, django_capture_on_commit_callbacks):
+def test_end_and_cancel_actions_go_through_the_services(staff_client, course, django_capture_on_commit_callbacks):
     live = live_session(course, status=S.LIVE)
     scheduled = live_session(course)
     with capture_broadcasts() as sent, django_capture_on_commit_callbacks(execute=True):
-        staff.post(
+        staff_client.post(
             "/admin/live_sessions/livesession/",
             {"action": "end_sessions", "_selected_action": [live.id, scheduled.id]},
         )
-        staff.post(
+        staff_client.post(
             "/admin/live_sessions/livesession/", {"action": "cancel_sessions", "_selected_action": [scheduled.id]}
         )
     live.refresh_from_db()
@@ -52,23 +47,25 @@ def test_end_and_cancel_actions_go_through_the_services(staff, course, django_ca
     assert sent.events() == ["session-ended", "session-ended", "live-session-cancelled"]
 
 
-def test_sessions_cannot_be_deleted_or_added_in_the_admin(staff, course):
+def test_sessions_cannot_be_deleted_or_added_in_the_admin(staff_client, course):
     session = live_session(course)
-    assert staff.get(f"/admin/live_sessions/livesession/{session.id}/delete/").status_code == 403
-    assert staff.get("/admin/live_sessions/livesession/add/").status_code == 403
+    assert staff_client.get(f"/admin/live_sessions/livesession/{session.id}/delete/").status_code == 403
+    assert staff_client.get("/admin/live_sessions/livesession/add/").status_code == 403
     assert LiveSession.objects.filter(id=session.id).exists()
 
 
-def test_messages_search_and_moderation_delete(staff, course, student, django_capture_on_commit_callbacks):
+def test_messages_search_and_moderation_delete(staff_client, course, student, django_capture_on_commit_callbacks):
     live = live_session(course, status=S.LIVE)
     bad = services.session_message_send(actor=student, session_id=live.id, message="buy cheap pills")
     services.session_message_send(actor=student, session_id=live.id, message="good question")
-    page = staff.get("/admin/live_sessions/sessionmessage/", {"q": "pills"})
+    page = staff_client.get("/admin/live_sessions/sessionmessage/", {"q": "pills"})
     assert page.status_code == 200
     assert "buy cheap pills" in page.content.decode() and "good question" not in page.content.decode()
 
     with capture_broadcasts() as sent, django_capture_on_commit_callbacks(execute=True):
-        staff.post("/admin/live_sessions/sessionmessage/", {"action": "moderate_delete", "_selected_action": [bad.id]})
+        staff_client.post(
+            "/admin/live_sessions/sessionmessage/", {"action": "moderate_delete", "_selected_action": [bad.id]}
+        )
     bad.refresh_from_db()
     assert bad.deleted_at is not None
     assert sent.events() == ["session-message-deleted"]

@@ -12,6 +12,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from collab.courses.models import EnrollmentRole
 from liveSessions import services
 from liveSessions.models import LiveSession, SessionMessage, SessionStatus
 from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
@@ -21,12 +22,15 @@ pytestmark = pytest.mark.django_db
 
 S = SessionStatus
 BASE = "/api/live-sessions"
-ROLES = ["owner", "other_instructor", "enrolled", "outsider", "admin", "anonymous"]
+ROLES = ["owner", "other_instructor", "enrolled", "outsider", "admin", "anonymous", "ta"]
 
 
 @pytest.fixture
-def actors(instructor, other_instructor, student, other_student, admin_user):
+def actors(instructor, other_instructor, student, other_student, admin_user, course):
+    ta = UserFactory(name="Course TA")
+    EnrollmentFactory(course=course, user=ta, role=EnrollmentRole.TA)
     return {
+        "ta": ta,
         "owner": instructor,
         "other_instructor": other_instructor,
         "enrolled": student,
@@ -61,36 +65,41 @@ ACTIONS = {
     "attendees": ("get", "/{id}/attendees", S.LIVE),
     "messages": ("get", "/{id}/messages", S.LIVE),
     "attendance": ("get", "/{id}/attendance", S.LIVE),
+    "delete_message": ("delete", "/{id}/messages/{message}", S.LIVE),
 }
 
-# Course session: expected status per role, in ROLES order.
+# Course session: expected status per role, in ROLES order. `ta`: a TA of the course
+# (course staff: attendance and chat moderation; never the session's lifecycle).
 COURSE_MATRIX = {
-    "detail": [200, 404, 200, 404, 200, 401],
-    "course_list": [200, 404, 200, 404, 200, 401],
-    "my_sessions": [200, 200, 403, 403, 403, 401],
-    "create": [201, 403, 403, 403, 403, 401],
-    "start": [200, 404, 403, 404, 403, 401],
-    "end": [200, 404, 403, 404, 403, 401],
-    "cancel": [200, 404, 403, 404, 403, 401],
-    "join": [200, 404, 200, 404, 200, 401],
-    "leave": [200, 404, 200, 404, 200, 401],
-    "attendees": [200, 404, 200, 404, 200, 401],
-    "messages": [200, 404, 200, 404, 200, 401],
-    "attendance": [200, 404, 403, 404, 200, 401],
+    "detail": [200, 404, 200, 404, 200, 401, 200],
+    "course_list": [200, 404, 200, 404, 200, 401, 200],
+    "my_sessions": [200, 200, 403, 403, 403, 401, 403],
+    "create": [201, 403, 403, 403, 403, 401, 403],
+    "start": [200, 404, 403, 404, 403, 401, 403],
+    "end": [200, 404, 403, 404, 403, 401, 403],
+    "cancel": [200, 404, 403, 404, 403, 401, 403],
+    "join": [200, 404, 200, 404, 200, 401, 200],
+    "leave": [200, 404, 200, 404, 200, 401, 200],
+    "attendees": [200, 404, 200, 404, 200, 401, 200],
+    "messages": [200, 404, 200, 404, 200, 401, 200],
+    "attendance": [200, 404, 403, 404, 200, 401, 200],
+    "delete_message": [204, 404, 403, 404, 204, 401, 204],
 }
 
-# Open session (no course), owned by `instructor`: every signed-in user may join.
+# Open session (no course), owned by `instructor`: every signed-in user may join. A TA
+# of some course is nobody special here.
 OPEN_MATRIX = {
-    "detail": [200, 200, 200, 200, 200, 401],
-    "create": [201, 201, 403, 403, 403, 401],
-    "start": [200, 403, 403, 403, 403, 401],
-    "end": [200, 403, 403, 403, 403, 401],
-    "cancel": [200, 403, 403, 403, 403, 401],
-    "join": [200, 200, 200, 200, 200, 401],
-    "leave": [200, 200, 200, 200, 200, 401],
-    "attendees": [200, 200, 200, 200, 200, 401],
-    "messages": [200, 200, 200, 200, 200, 401],
-    "attendance": [200, 403, 403, 403, 200, 401],
+    "detail": [200, 200, 200, 200, 200, 401, 200],
+    "create": [201, 201, 403, 403, 403, 401, 403],
+    "start": [200, 403, 403, 403, 403, 401, 403],
+    "end": [200, 403, 403, 403, 403, 401, 403],
+    "cancel": [200, 403, 403, 403, 403, 401, 403],
+    "join": [200, 200, 200, 200, 200, 401, 200],
+    "leave": [200, 200, 200, 200, 200, 401, 200],
+    "attendees": [200, 200, 200, 200, 200, 401, 200],
+    "messages": [200, 200, 200, 200, 200, 401, 200],
+    "attendance": [200, 403, 403, 403, 200, 401, 403],
+    "delete_message": [204, 403, 403, 403, 204, 401, 403],
 }
 
 
@@ -109,10 +118,20 @@ def _call(api, actors, action, role, *, course, open_session: bool):
             services.attendance_join(actor=user, session_id=session.id)
         except Exception:
             pass
-    path = BASE + template.format(id=session.id if session else "", course=course.id)
+    message = None
+    if action == "delete_message":
+        message = SessionMessage.objects.create(session=session, author=actors["enrolled"], body="spam")
+    path = BASE + template.format(
+        id=session.id if session else "", course=course.id, message=getattr(message, "id", "")
+    )
     body = _create_body() if action == "create" else {}
     if action == "create" and not open_session:
         body["courseId"] = str(course.id)
+    if method == "delete":
+        response = api(user).delete(path)
+        message.refresh_from_db()
+        assert (message.deleted_at is not None) == (response.status_code == 204)
+        return response
     return getattr(api(user), method)(path, body, format="json") if method == "post" else api(user).get(path)
 
 

@@ -9,44 +9,18 @@ import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
+from collab.core.jsonframes import iso
 from liveSessions import services
 from liveSessions.models import AttendanceInterval, SessionAttendance, SessionMessage, SessionStatus
 from tests.conftest import ws_connect
 from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
 from tests.liveSessions.factories import live_session
+from tests.sockets import drain, receive_frames, request, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 S = SessionStatus
 db = database_sync_to_async
-
-
-async def send(comm, event: str, data: dict, ref: str | None = None) -> None:
-    frame = {"event": event, "data": data}
-    if ref is not None:
-        frame["ref"] = ref
-    await comm.send_json_to(frame)
-
-
-async def frames(comm, count: int, timeout: float = 3.0) -> list[dict]:
-    return [await comm.receive_json_from(timeout=timeout) for _ in range(count)]
-
-
-async def request(comm, event: str, data: dict) -> dict:
-    """Sends with a ref and returns the ack or error for it (other frames are kept out)."""
-    await send(comm, event, data, ref="r")
-    while True:
-        frame = await comm.receive_json_from(timeout=3)
-        if frame.get("ref") == "r":
-            return frame
-
-
-async def drain(comm, timeout: float = 0.3) -> list[dict]:
-    """Every frame that arrives within `timeout` of the last one."""
-    got = []
-    while not await comm.receive_nothing(timeout=timeout):
-        got.append(await comm.receive_json_from())
-    return got
 
 
 def names(items: list[dict]) -> list[tuple[str, str | None]]:
@@ -71,7 +45,7 @@ async def test_lifecycle_seen_by_instructor_and_student_and_nobody_outside(cours
         )
         sroom = f"session-{session.id}"
         for comm in (teacher, learner):
-            (scheduled,) = await frames(comm, 1)
+            (scheduled,) = await receive_frames(comm, 1)
             assert (scheduled["event"], scheduled["room"]) == ("live-session-scheduled", croom)
             assert scheduled["data"]["sessionId"] == str(session.id)
             assert scheduled["data"]["session"]["status"] == "scheduled"
@@ -82,7 +56,7 @@ async def test_lifecycle_seen_by_instructor_and_student_and_nobody_outside(cours
 
         await db(services.live_session_start)(actor=instructor, session_id=session.id)
         for comm in (teacher, learner):
-            (started,) = await frames(comm, 1)
+            (started,) = await receive_frames(comm, 1)
             assert (started["event"], started["room"]) == ("session-started", croom)
             assert started["data"]["session"]["status"] == "live"
             assert started["data"]["startedAt"]
@@ -92,7 +66,7 @@ async def test_lifecycle_seen_by_instructor_and_student_and_nobody_outside(cours
         ack = await request(learner, "join-live-session", {"sessionId": str(session.id)})
         assert ack["event"] == "ack" and ack["data"]["activeAttendees"] == 1
 
-        joined, participant = await frames(teacher, 2)
+        joined, participant = await receive_frames(teacher, 2)
         assert names([joined, participant]) == [("attendee-joined", sroom), ("session-participant-joined", sroom)]
         assert joined["data"] == {
             "sessionId": str(session.id),
@@ -105,10 +79,10 @@ async def test_lifecycle_seen_by_instructor_and_student_and_nobody_outside(cours
         # Chat reaches both, the sender included, once; its ack carries the id.
         await send(learner, "session-message", {"sessionId": str(session.id), "message": "Hello class"}, ref="m")
         # The ack is sent straight back, the message comes through the room: either may be first.
-        ack, new = sorted(await frames(learner, 2), key=lambda f: f["event"])
+        ack, new = sorted(await receive_frames(learner, 2), key=lambda f: f["event"])
         assert (new["event"], ack["event"]) == ("session-new-message", "ack")
         assert ack["data"]["id"] == new["data"]["id"]
-        (seen,) = await frames(teacher, 1)
+        (seen,) = await receive_frames(teacher, 1)
         assert seen == new
         assert seen["data"]["message"] == "Hello class" and seen["data"]["userId"] == str(student.id)
         assert seen["data"]["sessionId"] == str(session.id)
@@ -116,7 +90,7 @@ async def test_lifecycle_seen_by_instructor_and_student_and_nobody_outside(cours
         # Typing goes to the others only.
         await send(learner, "session-typing-start", {"sessionId": str(session.id)})
         await send(learner, "session-typing-stop", {"sessionId": str(session.id)})
-        typing = await frames(teacher, 2)
+        typing = await receive_frames(teacher, 2)
         assert names(typing) == [("session-user-typing", sroom), ("session-user-stop-typing", sroom)]
         assert typing[0]["data"]["userId"] == str(student.id)
         assert await learner.receive_nothing(timeout=0.3)
@@ -125,12 +99,12 @@ async def test_lifecycle_seen_by_instructor_and_student_and_nobody_outside(cours
             actor=instructor, session_id=session.id, recording_url="https://rec.example/1"
         )
         for comm in (teacher, learner):
-            got = await frames(comm, 2)
+            got = await receive_frames(comm, 2)
             assert names(got) == [("session-ended", croom), ("session-ended", sroom)]
             assert got[0]["data"] == {
                 "sessionId": str(session.id),
                 "courseId": str(course.id),
-                "endedAt": ended.ended_at.isoformat(),
+                "endedAt": iso(ended.ended_at),
                 "recordingUrl": "https://rec.example/1",
             }
 
@@ -149,7 +123,7 @@ async def test_cancel_reaches_the_course_room_only(course, instructor, student):
     learner = await ws_connect(student)
     try:
         await db(services.live_session_cancel)(actor=instructor, session_id=session.id)
-        (frame,) = await frames(learner, 1)
+        (frame,) = await receive_frames(learner, 1)
         assert (frame["event"], frame["room"]) == ("live-session-cancelled", f"course-{course.id}")
         assert frame["data"]["sessionId"] == str(session.id) and frame["data"]["cancelledAt"]
     finally:
@@ -219,7 +193,7 @@ async def test_two_tabs_keep_a_user_present_until_the_last_disconnects(course, i
     try:
         await request(teacher, "join-live-session", {"sessionId": sid})
         await request(tab1, "join-live-session", {"sessionId": sid})
-        assert names(await frames(teacher, 2)) == [
+        assert names(await receive_frames(teacher, 2)) == [
             ("attendee-joined", f"session-{sid}"),
             ("session-participant-joined", f"session-{sid}"),
         ]
@@ -232,7 +206,7 @@ async def test_two_tabs_keep_a_user_present_until_the_last_disconnects(course, i
         assert attendance.present_since is not None
 
         await tab2.disconnect()
-        left = await frames(teacher, 2)
+        left = await receive_frames(teacher, 2)
         assert names(left) == [("attendee-left", f"session-{sid}"), ("session-participant-left", f"session-{sid}")]
         assert left[0]["data"]["activeAttendees"] == 0
         interval = await db(AttendanceInterval.objects.get)(attendance__user=student)
@@ -249,12 +223,12 @@ async def test_leave_event_frees_the_seat_and_tells_the_others(course, instructo
     try:
         await request(teacher, "join-live-session", {"sessionId": sid})
         await request(learner, "join-live-session", {"sessionId": sid})
-        await frames(teacher, 2)
+        await receive_frames(teacher, 2)
         ack = await request(learner, "leave-live-session", {"sessionId": sid})
         assert ack["event"] == "ack"
         # The leaver may hear its own attendee-left (it is still in the room at commit).
         assert {f["event"] for f in await drain(learner)} <= {"attendee-left"}
-        assert names(await frames(teacher, 2)) == [
+        assert names(await receive_frames(teacher, 2)) == [
             ("attendee-left", f"session-{sid}"),
             ("session-participant-left", f"session-{sid}"),
         ]
@@ -304,10 +278,10 @@ async def test_moderation_delete_reaches_the_room(course, student, admin_user):
     try:
         await request(learner, "join-live-session", {"sessionId": str(session.id)})
         message = await db(services.session_message_send)(actor=student, session_id=session.id, message="oops")
-        (new,) = await frames(learner, 1)
+        (new,) = await receive_frames(learner, 1)
         assert new["event"] == "session-new-message"
         await db(services.session_message_delete)(message=message, actor=admin_user)
-        (deleted,) = await frames(learner, 1)
+        (deleted,) = await receive_frames(learner, 1)
         assert deleted["event"] == "session-message-deleted"
         assert deleted["data"] == {"id": str(message.id), "sessionId": str(session.id)}
     finally:

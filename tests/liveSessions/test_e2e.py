@@ -3,7 +3,6 @@ whole lifecycle of a live session as an instructor and a student see it."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import timedelta
 
@@ -15,32 +14,10 @@ from django.utils import timezone
 
 from tests.conftest import access_token_for
 from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
-from tests.servers import recv_frame, running_servers
+from tests.servers import running_servers
+from tests.sockets import nothing, receive_frames, request
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
-
-
-async def next_frames(ws, count: int, timeout: float = 10.0) -> list[dict]:
-    async def take() -> list[dict]:
-        return [await recv_frame(ws) for _ in range(count)]
-
-    return await asyncio.wait_for(take(), timeout)
-
-
-async def silent(ws, timeout: float = 0.5) -> bool:
-    try:
-        frame = await asyncio.wait_for(recv_frame(ws), timeout)
-    except TimeoutError:
-        return True
-    raise AssertionError(f"unexpected frame {frame}")
-
-
-async def request(ws, event: str, data: dict, ref: str) -> dict:
-    await ws.send(json.dumps({"event": event, "data": data, "ref": ref}))
-    while True:
-        frame = await asyncio.wait_for(recv_frame(ws), 10)
-        if frame.get("ref") == ref:
-            return frame
 
 
 def _people():
@@ -89,18 +66,18 @@ async def test_live_session_lifecycle_over_a_real_server():
                 sid = created.json()["id"]
                 sroom = f"session-{sid}"
                 for ws in (teacher, student):
-                    (frame,) = await next_frames(ws, 1)
+                    (frame,) = await receive_frames(ws, 1)
                     assert (frame["event"], frame["room"]) == ("live-session-scheduled", croom)
 
                 assert (await http.post(f"/api/live-sessions/{sid}/start", headers=auth["teacher"])).status_code == 200
                 for ws in (teacher, student):
-                    (frame,) = await next_frames(ws, 1)
+                    (frame,) = await receive_frames(ws, 1)
                     assert (frame["event"], frame["room"]) == ("session-started", croom)
 
                 assert (await request(teacher, "join-live-session", {"sessionId": sid}, "t1"))["event"] == "ack"
                 ack = await request(student, "join-live-session", {"sessionId": sid}, "s1")
                 assert ack["event"] == "ack" and ack["data"]["activeAttendees"] == 1
-                frames = await next_frames(teacher, 2)
+                frames = await receive_frames(teacher, 2)
                 assert [(f["event"], f["room"]) for f in frames] == [
                     ("attendee-joined", sroom),
                     ("session-participant-joined", sroom),
@@ -110,9 +87,9 @@ async def test_live_session_lifecycle_over_a_real_server():
                 await student.send(
                     json.dumps({"event": "session-message", "data": {"sessionId": sid, "message": "hi"}})
                 )
-                (message,) = await next_frames(teacher, 1)
+                (message,) = await receive_frames(teacher, 1)
                 assert message["event"] == "session-new-message" and message["data"]["message"] == "hi"
-                (echo,) = await next_frames(student, 1)
+                (echo,) = await receive_frames(student, 1)
                 assert echo == message
 
                 attendees = (await http.get(f"/api/live-sessions/{sid}/attendees", headers=auth["learner"])).json()
@@ -125,7 +102,7 @@ async def test_live_session_lifecycle_over_a_real_server():
                 )
                 assert ended.status_code == 200
                 for ws in (teacher, student):
-                    frames = await next_frames(ws, 2)
+                    frames = await receive_frames(ws, 2)
                     assert [(f["event"], f["room"]) for f in frames] == [
                         ("session-ended", croom),
                         ("session-ended", sroom),
@@ -138,7 +115,7 @@ async def test_live_session_lifecycle_over_a_real_server():
                 assert report.status_code == 200 and report.headers["content-type"].startswith("text/csv")
                 assert str(learner.id) in report.text
 
-                assert await silent(stranger)
+                assert await nothing(stranger)
 
 
 async def test_a_killed_server_does_not_block_rejoining_elsewhere():

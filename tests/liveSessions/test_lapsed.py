@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 
 import httpx
@@ -18,28 +17,21 @@ import websockets
 from channels.db import database_sync_to_async
 
 from collab.core.errors import Conflict
+from collab.realtime import leases
 from collab.realtime.testing import capture_broadcasts
 from liveSessions import services
 from liveSessions.models import AttendanceInterval, LeaveReason, SessionAttendance, SessionStatus
-from presence import leases
 from presence.tasks import presence_sweep
 from tests.concurrency import run_at_once
 from tests.conftest import access_token_for, ws_connect
 from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
 from tests.liveSessions.factories import live_session
-from tests.servers import recv_frame, running_servers
+from tests.servers import running_servers
+from tests.sockets import request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 db = database_sync_to_async
-
-
-async def request(comm, event: str, data: dict) -> dict:
-    await comm.send_json_to({"event": event, "data": data, "ref": "r"})
-    while True:
-        frame = await comm.receive_json_from(timeout=3)
-        if frame.get("ref") == "r":
-            return frame
 
 
 async def socket_join(user, session):
@@ -269,15 +261,6 @@ def test_the_leases_are_read_in_one_batch(course, monkeypatch):
 OFFLINE_AFTER = 3
 
 
-async def ws_request(ws, event: str, data: dict, ref: str) -> dict:
-    """The ack or error of a real client's request (other frames skipped)."""
-    await ws.send(json.dumps({"event": event, "data": data, "ref": ref}))
-    while True:
-        frame = await asyncio.wait_for(recv_frame(ws), 10)
-        if frame.get("ref") == ref:
-            return frame
-
-
 @pytest.mark.e2e
 async def test_a_killed_server_frees_its_users_seats_after_the_sweep(settings):
     """The learner's socket dies with its server (no disconnect handler runs). Once the
@@ -302,7 +285,7 @@ async def test_a_killed_server_frees_its_users_seats_after_the_sweep(settings):
     # Two servers: one to kill, one to ask afterwards (a client reconnects elsewhere).
     with running_servers(2, extra_env=env) as (doomed, survivor):
         ws = await websockets.connect(doomed.ws_url, additional_headers=auth["learner"])
-        assert (await ws_request(ws, "join-live-session", {"sessionId": sid}, "j"))["event"] == "ack"
+        assert (await request(ws, "join-live-session", {"sessionId": sid}, "j"))["event"] == "ack"
         last_traffic = time.time()
         doomed.kill()
         with contextlib.suppress(Exception):
@@ -314,7 +297,7 @@ async def test_a_killed_server_frees_its_users_seats_after_the_sweep(settings):
         ):
             attendees = (await http.get(f"/api/live-sessions/{sid}/attendees", headers=auth["teacher"])).json()
             assert [(a["userId"], a["present"]) for a in attendees["attendees"]] == [(str(learner.id), True)]
-            full = await ws_request(late, "join-live-session", {"sessionId": sid}, "f")
+            full = await request(late, "join-live-session", {"sessionId": sid}, "f")
             assert full["event"] == "error" and full["data"]["code"] == "session_full"
 
             # Before the lease lapses a sweep keeps the seat.
@@ -327,7 +310,7 @@ async def test_a_killed_server_frees_its_users_seats_after_the_sweep(settings):
             attendees = (await http.get(f"/api/live-sessions/{sid}/attendees", headers=auth["teacher"])).json()
             assert attendees["activeAttendees"] == 0
             assert [(a["userId"], a["present"]) for a in attendees["attendees"]] == [(str(learner.id), False)]
-            took = await ws_request(late, "join-live-session", {"sessionId": sid}, "t")
+            took = await request(late, "join-live-session", {"sessionId": sid}, "t")
             assert took["event"] == "ack" and took["data"]["activeAttendees"] == 1
         await db(presence_sweep)()
     assert await db(reasons)(session, learner) == [LeaveReason.CONNECTION_LOST]

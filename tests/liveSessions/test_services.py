@@ -12,10 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from collab.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from collab.core.jsonframes import iso
 from collab.realtime.testing import capture_broadcasts
 from liveSessions import selectors, services
 from liveSessions.models import AttendanceInterval, LiveSession, SessionAttendance, SessionMessage, SessionStatus
-from liveSessions.services._common import live_overlap
+from liveSessions.services.common import live_overlap
 from tests.factories import EnrollmentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -146,7 +147,7 @@ def test_end_keeps_recording_url_and_tells_course_then_session_room(
     assert sent[0].data == {
         "sessionId": str(live.id),
         "courseId": str(course.id),
-        "endedAt": ended.ended_at.isoformat(),
+        "endedAt": iso(ended.ended_at),
         "recordingUrl": "https://rec.example/1",
     }
 
@@ -364,7 +365,7 @@ def test_message_is_stored_and_broadcast_once(live, student, django_capture_on_c
         "userId": str(student.id),
         "name": student.name,
         "message": "hello",
-        "sentAt": message.sent_at.isoformat(),
+        "sentAt": iso(message.sent_at),
     }
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
+from collab.core.jsonframes import iso
 from liveSessions import services, tasks
 from liveSessions.models import AttendanceInterval, LiveSession, SessionStatus
 from tests.liveSessions.factories import live_session
@@ -83,7 +84,8 @@ def test_reminders_racing_each_other_send_once(course, captured):
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join()
+            thread.join(60)
+    assert not [thread for thread in threads if thread.is_alive()], "a thread hung"
     assert sum(results) == 1
     assert len(captured.named("live-session-starting-soon")) == 1
 
@@ -111,11 +113,11 @@ def test_auto_end_warns_five_minutes_before_then_ends_after_the_grace(course, in
     assert not AttendanceInterval.objects.filter(left_at__isnull=True).exists()
     warnings = captured.named("session-ending-soon")
     assert [w.room for w in warnings] == [f"course-{course.id}", f"session-{session.id}"]
-    assert warnings[0].data == {"sessionId": str(session.id), "autoEndAt": at(90).isoformat(), "minutesLeft": 5}
+    assert warnings[0].data == {"sessionId": str(session.id), "autoEndAt": iso(at(90)), "minutesLeft": 5}
     # Ended by the same service as a manual end: same events, same rooms.
     ended = captured.named("session-ended")
     assert [e.room for e in ended] == [f"course-{course.id}", f"session-{session.id}"]
-    assert ended[0].data["endedAt"] == at(90).isoformat()
+    assert ended[0].data["endedAt"] == iso(at(90))
 
 
 def test_a_late_start_is_not_cut_short(course, instructor, settings):

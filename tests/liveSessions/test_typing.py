@@ -12,7 +12,7 @@ from liveSessions import services
 from liveSessions.models import SessionStatus
 from tests.conftest import ws_connect
 from tests.liveSessions.factories import live_session
-from tests.liveSessions.test_consumers import drain, request
+from tests.sockets import drain, request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 db = database_sync_to_async
@@ -42,7 +42,7 @@ async def test_closing_the_socket_ends_its_typing(course, instructor, student):
     try:
         await _start(learner, session)
         await learner.disconnect()
-        frames = await drain(teacher, timeout=0.5)
+        frames = await drain(teacher, quiet=0.5)
         assert typing_events(frames) == ["session-user-typing", "session-user-stop-typing"]
         stop = next(f for f in frames if f["event"] == "session-user-stop-typing")
         assert stop["data"] == {"sessionId": str(session.id), "userId": str(student.id), "name": student.name}
@@ -62,7 +62,7 @@ async def test_stop_message_and_leave_end_typing_once(course, instructor, studen
         assert (await request(learner, event, data))["event"] == "ack"
         if how == "stop":  # a second stop is acked and sends nothing
             assert (await request(learner, "session-typing-stop", {"sessionId": sid}))["event"] == "ack"
-        assert typing_events(await drain(teacher, timeout=0.5)) == ["session-user-typing", "session-user-stop-typing"]
+        assert typing_events(await drain(teacher, quiet=0.5)) == ["session-user-typing", "session-user-stop-typing"]
     finally:
         await teacher.disconnect()
         await learner.disconnect()
@@ -91,7 +91,7 @@ async def test_unenrolment_ends_typing(course, instructor, student):
     try:
         await _start(learner, session)
         await db(course_services.enrollment_delete)(actor=instructor, course=course, user_id=student.id)
-        frames = await drain(teacher, timeout=0.8)
+        frames = await drain(teacher, quiet=0.8)
         assert typing_events(frames) == ["session-user-typing", "session-user-stop-typing"]
     finally:
         await teacher.disconnect()
@@ -103,7 +103,7 @@ async def test_the_session_ending_ends_typing_and_clears_the_socket_state(course
     try:
         await _start(learner, session)
         await db(services.live_session_end)(actor=instructor, session_id=session.id, recording_url="")
-        await drain(learner, timeout=0.5)
+        await drain(learner, quiet=0.5)
         # The learner's socket no longer holds a typing entry (its room is gone).
         reply = await request(learner, "session-typing-stop", {"sessionId": str(session.id)})
         assert reply["event"] == "error" and reply["data"]["code"] == "not_in_session"

@@ -15,14 +15,7 @@ from tests.officehours.conftest import join
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff(admin_user):
-    client = Client()
-    client.force_login(admin_user)
-    return client
-
-
-def test_changelists_and_filters(staff, open_queue, student):
+def test_changelists_and_filters(staff_client, open_queue, student):
     services.office_hours_create(actor=open_queue, day_of_week=3, start_time="10:00", end_time="11:00")
     join(student, open_queue)
     for url in (
@@ -31,9 +24,11 @@ def test_changelists_and_filters(staff, open_queue, student):
         f"/admin/officehours/officehoursqueue/?q={student.name}",
         "/admin/officehours/officehoursqueuestate/?is_open__exact=1",
     ):
-        response = staff.get(url)
+        response = staff_client.get(url)
         assert response.status_code == 200, url
-    assert student.name in staff.get("/admin/officehours/officehoursqueue/?status__exact=waiting").content.decode()
+    assert (
+        student.name in staff_client.get("/admin/officehours/officehoursqueue/?status__exact=waiting").content.decode()
+    )
 
 
 def test_non_staff_cannot_open_the_admin(student):
@@ -43,7 +38,7 @@ def test_non_staff_cannot_open_the_admin(student):
 
 
 def test_clear_queue_action_removes_waiting_and_tells_students(
-    staff, open_queue, student, enroll, django_capture_on_commit_callbacks
+    staff_client, open_queue, student, enroll, django_capture_on_commit_callbacks
 ):
     (second,) = enroll(1)
     join(student, open_queue)
@@ -53,12 +48,12 @@ def test_clear_queue_action_removes_waiting_and_tells_students(
     url = "/admin/officehours/officehoursqueuestate/"
     selection = {"action": "clear_queues", ACTION_CHECKBOX_NAME: [str(state.pk)]}
 
-    confirm = staff.post(url, selection)
+    confirm = staff_client.post(url, selection)
     assert confirm.status_code == 200 and b"Clear queues" in confirm.content
     assert OfficeHoursQueue.objects.filter(status="waiting").count() == 1
 
     with capture_broadcasts() as sent, django_capture_on_commit_callbacks(execute=True):
-        done = staff.post(url, {**selection, "apply": "1", "reason": "Instructor is ill"})
+        done = staff_client.post(url, {**selection, "apply": "1", "reason": "Instructor is ill"})
     assert done.status_code == 302
     statuses = dict(OfficeHoursQueue.objects.values_list("student_id", "status"))
     assert statuses == {student.id: "admitted", second.id: "removed"}
@@ -66,10 +61,10 @@ def test_clear_queue_action_removes_waiting_and_tells_students(
     assert removed.room == user_room(second.id) and removed.data["reason"] == "Instructor is ill"
 
 
-def test_clear_from_entry_list(staff, open_queue, student, django_capture_on_commit_callbacks):
+def test_clear_from_entry_list(staff_client, open_queue, student, django_capture_on_commit_callbacks):
     entry = join(student, open_queue)
     with django_capture_on_commit_callbacks(execute=True):
-        staff.post(
+        staff_client.post(
             "/admin/officehours/officehoursqueue/",
             {"action": "clear_queues", ACTION_CHECKBOX_NAME: [str(entry.pk)], "apply": "1", "reason": "Spam"},
         )

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from collab.courses.models import EnrollmentRole
 from officehours import services
 from officehours.models import OfficeHours, OfficeHoursQueue
 from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
@@ -32,7 +33,16 @@ def world(instructor, other_instructor, course, student, admin_user):
     waiting = join(student, instructor)
     outsider = UserFactory()
     CourseFactory(instructor=other_instructor)
+    ta = UserFactory(name="Course TA")
+    EnrollmentFactory(course=course, user=ta, role=EnrollmentRole.TA)
+    announcement = services.announcement_create(actor=instructor, instructor_id=instructor.id, message="Welcome")
+    ta_slot = services.office_hours_create(
+        actor=ta, instructor_id=instructor.id, day_of_week=4, start_time="13:00", end_time="14:00"
+    )
     return {
+        "ta_slot": ta_slot,
+        "announcement": announcement,
+        "ta": ta,
         "owner": instructor,
         "other_instructor": other_instructor,
         "student": student,
@@ -64,26 +74,44 @@ def _request(world, action: str, role: str):
         "requeue": ("post", f"{BASE}/queue/entries/{world['admitted'].id}/requeue", {}),
         "open_": ("post", f"{q}/close", {}),  # closes first below, then opens
         "close": ("post", f"{q}/close", {}),
+        "create_for": ("post", BASE, {**SLOT, "instructorId": str(owner.id)}),
+        "rules": ("patch", f"{BASE}/instructor/{owner.id}", {"rejoinCooldownMinutes": 15}),
+        "announce": ("post", f"{q}/announcements", {"message": "Running 5 minutes late"}),
+        "announcements": ("get", f"{q}/announcements", None),
+        "stats": ("get", f"{q}/stats", None),
+        "delete_announcement": ("delete", f"{BASE}/queue/announcements/{world['announcement'].id}", None),
+        "patch_ta_slot": ("patch", f"{BASE}/{world['ta_slot'].id}", {"location": "Lab 3"}),
+        "delete_ta_slot": ("delete", f"{BASE}/{world['ta_slot'].id}", None),
     }[action]
 
 
-# expected status per role: owner, admin, other_instructor, student (enrolled), outsider, anonymous
+# expected status per role: owner, admin, other_instructor, student (enrolled), outsider, anonymous,
+# ta (a TA of the owner's course: serves the queue, may not own it)
 MATRIX = {
-    "create": (201, 403, 201, 403, 403, 401),
-    "schedule": (200, 200, 200, 200, 200, 401),
-    "patch": (200, 200, 403, 403, 403, 401),
-    "delete": (204, 204, 403, 403, 403, 401),
-    "queue": (200, 200, 403, 200, 403, 401),
-    "join": (403, 403, 403, 201, 403, 401),
-    "leave": (403, 403, 403, 200, 403, 401),
-    "admit": (200, 200, 403, 403, 403, 401),
-    "complete": (200, 200, 404, 404, 404, 401),
-    "remove": (200, 200, 404, 403, 404, 401),
-    "requeue": (200, 200, 404, 404, 404, 401),
-    "open_": (200, 200, 403, 403, 403, 401),
-    "close": (200, 200, 403, 403, 403, 401),
+    "create": (201, 403, 201, 403, 403, 401, 403),
+    "create_for": (201, 403, 403, 403, 403, 401, 201),
+    "schedule": (200, 200, 200, 200, 200, 401, 200),
+    "rules": (200, 200, 403, 403, 403, 401, 403),
+    "patch": (200, 200, 403, 403, 403, 401, 403),
+    "delete": (204, 204, 403, 403, 403, 401, 403),
+    "queue": (200, 200, 403, 200, 403, 401, 200),
+    "join": (403, 403, 403, 201, 403, 401, 403),
+    "leave": (403, 403, 403, 200, 403, 401, 403),
+    "admit": (200, 200, 403, 403, 403, 401, 200),
+    "complete": (200, 200, 404, 404, 404, 401, 200),
+    "remove": (200, 200, 404, 403, 404, 401, 200),
+    "requeue": (200, 200, 404, 404, 404, 401, 200),
+    "open_": (200, 200, 403, 403, 403, 401, 403),
+    "close": (200, 200, 403, 403, 403, 401, 403),
+    "announce": (201, 201, 403, 403, 403, 401, 201),
+    "announcements": (200, 200, 403, 200, 403, 401, 200),
+    "stats": (200, 200, 403, 403, 403, 401, 200),
+    "delete_announcement": (204, 204, 404, 403, 404, 401, 204),
+    # A slot a TA holds in the owner's schedule: the TA and the owner change it.
+    "patch_ta_slot": (200, 200, 403, 403, 403, 401, 200),
+    "delete_ta_slot": (204, 204, 403, 403, 403, 401, 204),
 }
-ROLES = ("owner", "admin", "other_instructor", "student", "outsider", "anonymous")
+ROLES = ("owner", "admin", "other_instructor", "student", "outsider", "anonymous", "ta")
 
 
 @pytest.mark.parametrize(
@@ -272,6 +300,10 @@ def test_schema_documents_the_routes(api, admin_user):
         "/api/office-hours/queue/{instructor_id}/join",
         "/api/office-hours/queue/entries/{entry_id}/requeue",
         "/api/office-hours/instructor/{instructor_id}",
+        "/api/office-hours/queue/{instructor_id}/announcements",
+        "/api/office-hours/queue/announcements/{announcement_id}",
+        "/api/office-hours/queue/{instructor_id}/stats",
     ):
         assert path in text
+    assert "dailyQuestionCap" in text and "admittedBy" in text and "p90WaitMinutes" in text
     assert "mean service time" in text

@@ -7,9 +7,11 @@ from __future__ import annotations
 import pytest
 
 from collab.core.errors import Conflict
+from collab.courses.models import EnrollmentRole
 from officehours import selectors, services
 from officehours.models import EntryStatus, OfficeHoursQueue
 from tests.concurrency import run_at_once
+from tests.factories import EnrollmentFactory, UserFactory
 from tests.officehours.conftest import join
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -75,3 +77,27 @@ def test_admit_next_and_leave_race_never_admits_a_student_who_left(open_queue, e
         assert entry_a.status == "left" and admitted.student_id == b.id
     else:  # the admit won: a is admitted and can no longer leave
         assert isinstance(left, Conflict) and entry_a.status == "admitted"
+
+
+def test_two_staff_admitting_at_once_get_two_different_students(open_queue, course, enroll):
+    """The instructor and a TA press "admit next" at the same moment, many times over."""
+    ta = UserFactory(name="TA")
+    EnrollmentFactory(course=course, user=ta, role=EnrollmentRole.TA)
+    students = enroll(12)
+    for learner in students:
+        join(learner, open_queue)
+    admitted: list = []
+    for _ in range(6):
+        results = run_at_once(
+            [
+                lambda: services.queue_admit(actor=open_queue, instructor_id=open_queue.id),
+                lambda: services.queue_admit(actor=ta, instructor_id=open_queue.id),
+            ]
+        )
+        assert all(isinstance(r, OfficeHoursQueue) for r in results), results
+        first, second = results
+        assert first.student_id != second.student_id
+        assert {first.admitted_by_id, second.admitted_by_id} == {open_queue.id, ta.id}
+        admitted += [first.student_id, second.student_id]
+    assert sorted(map(str, admitted)) == sorted(str(s.id) for s in students)
+    assert OfficeHoursQueue.objects.filter(status=EntryStatus.ADMITTED).count() == 12

@@ -3,16 +3,17 @@ on PostgreSQL and the Redis channel layer."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 
 import pytest
 from channels.db import database_sync_to_async
 
+from collab.courses.models import EnrollmentRole
 from officehours import events, services
 from tests.conftest import ws_connect
 from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
+from tests.sockets import drain, receive_event, request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,33 +32,6 @@ def setup_queue(instructor, course, *names):
 sync = database_sync_to_async
 
 
-async def collect(comm, quiet: float = 0.4) -> list[dict]:
-    """Every frame until the socket stays quiet for `quiet` seconds."""
-    frames = []
-    # receive_nothing, unlike a timed-out receive, leaves the application running.
-    while not await comm.receive_nothing(timeout=quiet):
-        frames.append(json.loads(await comm.receive_from()))
-    return frames
-
-
-async def wait_for(comm, event: str, seconds: float = 5.0) -> dict:
-    async def wait():
-        while True:
-            frame = json.loads(await comm.receive_from(timeout=seconds))
-            if frame["event"] == event:
-                return frame
-
-    return await asyncio.wait_for(wait(), seconds)
-
-
-async def send(comm, event: str, data: dict, ref: str = "1") -> dict:
-    await comm.send_json_to({"event": event, "data": data, "ref": ref})
-    while True:
-        frame = json.loads(await comm.receive_from(timeout=5))
-        if frame.get("ref") == ref:
-            return frame
-
-
 def join(learner, instructor, question):
     return sync(services.queue_join)(actor=learner, instructor_id=instructor.id, question=question)
 
@@ -71,19 +45,19 @@ async def test_join_event_subscribes_eligible_users_and_refuses_others(instructo
         await ws_connect(other_instructor),
     )
     try:
-        ack = await send(ws_student, events.JOIN_QUEUE, {"instructorId": str(instructor.id)})
+        ack = await request(ws_student, events.JOIN_QUEUE, {"instructorId": str(instructor.id)})
         assert ack["event"] == "ack"
         assert ack["data"]["viewer"] == "student" and ack["data"]["isOpen"] is False and ack["data"]["entry"] is None
         for comm in (ws_outsider, ws_other):
-            refused = await send(comm, events.JOIN_QUEUE, {"instructorId": str(instructor.id)})
+            refused = await request(comm, events.JOIN_QUEUE, {"instructorId": str(instructor.id)})
             assert refused["event"] == "error" and refused["data"]["code"] == "not_eligible"
-        missing = await send(ws_student, events.JOIN_QUEUE, {"instructorId": str(uuid.uuid4())}, ref="2")
+        missing = await request(ws_student, events.JOIN_QUEUE, {"instructorId": str(uuid.uuid4())}, ref="2")
         assert missing["data"]["code"] == "instructor_not_found"
-        bad = await send(ws_student, events.JOIN_QUEUE, {"instructorId": "nope"}, ref="3")
+        bad = await request(ws_student, events.JOIN_QUEUE, {"instructorId": "nope"}, ref="3")
         assert bad["event"] == "error" and bad["data"]["code"] == "invalid" and "instructorId" in bad["data"]["fields"]
 
         await sync(services.queue_open)(actor=instructor, instructor_id=instructor.id)
-        opened = await wait_for(ws_student, events.OPENED)
+        opened = await receive_event(ws_student, events.OPENED)
         assert opened["room"] in {events.office_hours_room(instructor.id), f"course-{course.id}"}
         assert opened["data"]["instructorId"] == str(instructor.id) and opened["data"]["isOpen"] is True
         assert await ws_outsider.receive_nothing(timeout=0.3)
@@ -99,17 +73,17 @@ async def test_positions_and_estimates_pushed_to_two_sockets_as_the_queue_moves(
     try:
         for learner in (ann, bob, cat):
             await join(learner, instructor, f"question from {learner.name}")
-        bob_first = await wait_for(ws_bob, events.POSITION_CHANGED)
+        bob_first = await receive_event(ws_bob, events.POSITION_CHANGED)
         assert bob_first["data"]["position"] == 2 and bob_first["data"]["estimatedWaitMinutes"] == 20
         assert bob_first["room"] == f"user-{bob.id}"
-        cat_first = await wait_for(ws_cat, events.POSITION_CHANGED)
+        cat_first = await receive_event(ws_cat, events.POSITION_CHANGED)
         assert cat_first["data"]["position"] == 3 and cat_first["data"]["estimatedWaitMinutes"] == 30
-        await collect(ws_bob)
-        await collect(ws_cat)
-        await collect(ws_teacher)
+        await drain(ws_bob)
+        await drain(ws_cat)
+        await drain(ws_teacher)
 
         await sync(services.queue_admit)(actor=instructor, instructor_id=instructor.id)  # Ann
-        bob_frames, cat_frames = await collect(ws_bob), await collect(ws_cat)
+        bob_frames, cat_frames = await drain(ws_bob), await drain(ws_cat)
         assert [(f["event"], f["data"].get("position")) for f in bob_frames] == [
             (events.POSITION_CHANGED, 1),
             (events.UP_NEXT, 1),
@@ -118,7 +92,7 @@ async def test_positions_and_estimates_pushed_to_two_sockets_as_the_queue_moves(
         assert [(f["event"], f["data"]["position"], f["data"]["estimatedWaitMinutes"]) for f in cat_frames] == [
             (events.POSITION_CHANGED, 2, 20)
         ]
-        teacher = await wait_for(ws_teacher, events.QUEUE_UPDATED)
+        teacher = await receive_event(ws_teacher, events.QUEUE_UPDATED)
         assert [e["student"]["name"] for e in teacher["data"]["entries"]] == [
             "Ann Student",
             "Bob Student",
@@ -127,20 +101,20 @@ async def test_positions_and_estimates_pushed_to_two_sockets_as_the_queue_moves(
         assert [e["status"] for e in teacher["data"]["entries"]] == ["admitted", "waiting", "waiting"]
 
         # Bob leaves by socket: Cat moves up; the instructor is told; Bob is unsubscribed.
-        await send(ws_bob, events.JOIN_QUEUE, {"instructorId": str(instructor.id)}, ref="j")
-        ack = await send(ws_bob, events.LEAVE_QUEUE, {"instructorId": str(instructor.id)}, ref="l")
+        await request(ws_bob, events.JOIN_QUEUE, {"instructorId": str(instructor.id)}, ref="j")
+        ack = await request(ws_bob, events.LEAVE_QUEUE, {"instructorId": str(instructor.id)}, ref="l")
         assert ack["event"] == "ack" and ack["data"]["leftEntryId"]
-        cat_frames = await collect(ws_cat)
+        cat_frames = await drain(ws_cat)
         assert [(f["event"], f["data"]["position"]) for f in cat_frames] == [
             (events.POSITION_CHANGED, 1),
             (events.UP_NEXT, 1),
         ]
-        left = await wait_for(ws_teacher, events.STUDENT_LEFT)
+        left = await receive_event(ws_teacher, events.STUDENT_LEFT)
         assert left["data"]["student"]["name"] == "Bob Student" and left["room"] == f"user-{instructor.id}"
-        await collect(ws_bob)
+        await drain(ws_bob)
         await sync(services.queue_close)(actor=instructor, instructor_id=instructor.id)
         # Bob left the office-hours room; he still follows the course room, so exactly one frame.
-        closed = [f for f in await collect(ws_bob) if f["event"] == events.CLOSED]
+        closed = [f for f in await drain(ws_bob) if f["event"] == events.CLOSED]
         assert [f["room"] for f in closed] == [f"course-{course.id}"]
     finally:
         for comm in (ws_bob, ws_cat, ws_teacher):
@@ -154,7 +128,7 @@ async def test_no_frame_a_student_receives_names_another_student(instructor, cou
     sockets = [await ws_connect(s) for s in students]
     try:
         for comm in sockets:
-            await send(comm, events.JOIN_QUEUE, {"instructorId": str(instructor.id)}, ref="sub")
+            await request(comm, events.JOIN_QUEUE, {"instructorId": str(instructor.id)}, ref="sub")
         for learner in students:
             await join(learner, instructor, questions[learner.id])
         entries = {
@@ -168,12 +142,12 @@ async def test_no_frame_a_student_receives_names_another_student(instructor, cou
         )
         await sync(services.queue_entry_complete)(actor=instructor, entry_id=entries[students[1].id].id)
         await sync(services.queue_entry_remove)(actor=instructor, entry_id=entries[students[0].id].id, reason="No show")
-        await send(sockets[2], events.LEAVE_QUEUE, {"instructorId": str(instructor.id)}, ref="leave")
+        await request(sockets[2], events.LEAVE_QUEUE, {"instructorId": str(instructor.id)}, ref="leave")
         await join(students[0], instructor, questions[students[0].id])
         await sync(services.queue_close)(actor=instructor, instructor_id=instructor.id)
 
         for index, comm in enumerate(sockets):
-            frames = await collect(comm)
+            frames = await drain(comm)
             assert frames, "each student received frames"
             text = json.dumps(frames)
             for other_index, other in enumerate(students):
@@ -192,8 +166,8 @@ async def test_leave_without_entry_only_unsubscribes(instructor, course, student
     await setup_queue(instructor, course)
     comm = await ws_connect(student)
     try:
-        await send(comm, events.JOIN_QUEUE, {"instructorId": str(instructor.id)})
-        ack = await send(comm, events.LEAVE_QUEUE, {"instructorId": str(instructor.id)}, ref="2")
+        await request(comm, events.JOIN_QUEUE, {"instructorId": str(instructor.id)})
+        ack = await request(comm, events.LEAVE_QUEUE, {"instructorId": str(instructor.id)}, ref="2")
         assert ack["data"] == {"instructorId": str(instructor.id), "leftEntryId": None}
     finally:
         await comm.disconnect()
@@ -204,8 +178,42 @@ async def test_instructor_subscribes_and_gets_full_view(instructor, course):
     await join(learner, instructor, "What is a monad?")
     comm = await ws_connect(instructor)
     try:
-        ack = await send(comm, events.JOIN_QUEUE, {"instructorId": str(instructor.id)})
+        ack = await request(comm, events.JOIN_QUEUE, {"instructorId": str(instructor.id)})
         assert ack["data"]["viewer"] == "instructor"
         assert ack["data"]["entries"][0]["question"] == "What is a monad?"
     finally:
         await comm.disconnect()
+
+
+async def test_a_ta_follows_the_queue_with_their_courses_view_and_announcements_reach_students(instructor, course):
+    """The socket asks the same rule as REST: a TA's join-office-hours-queue ack is their
+    cut of the full view; a staff announcement reaches a student following the room."""
+    (mine,) = await setup_queue(instructor, course, "Mina")
+    other = await sync(CourseFactory)(instructor=instructor)
+    theirs = await sync(UserFactory)(name="Theo")
+    await sync(EnrollmentFactory)(course=other, user=theirs)
+    ta = await sync(UserFactory)(name="Tara TA")
+    await sync(EnrollmentFactory)(course=course, user=ta, role=EnrollmentRole.TA)
+    await join(theirs, instructor, "other course?")
+    await join(mine, instructor, "my course?")
+    ws_ta, ws_mine = await ws_connect(ta), await ws_connect(mine)
+    try:
+        ack = await request(ws_ta, events.JOIN_QUEUE, {"instructorId": str(instructor.id)})
+        assert ack["event"] == "ack" and ack["data"]["viewer"] == "instructor"
+        assert [row["student"]["name"] for row in ack["data"]["entries"]] == ["Mina"]
+        assert ack["data"]["entries"][0]["question"] == "my course?"
+        ack = await request(ws_mine, events.JOIN_QUEUE, {"instructorId": str(instructor.id)})
+        assert ack["data"]["viewer"] == "student"
+        await sync(services.announcement_create)(actor=ta, instructor_id=instructor.id, message="Five more minutes")
+        frame = await receive_event(ws_mine, events.ANNOUNCEMENT)
+        assert frame["data"]["message"] == "Five more minutes"
+        assert frame["data"]["author"] == {"id": str(ta.id), "name": "Tara TA"}
+        # The TA's admit tells the student who is coming.
+        await sync(services.queue_admit)(actor=ta, instructor_id=instructor.id)
+        admitted = await receive_event(ws_mine, events.ADMITTED)
+        assert admitted["data"]["admittedBy"] == {"id": str(ta.id), "name": "Tara TA"}
+        updated = await receive_event(ws_ta, events.QUEUE_UPDATED)
+        assert [row["admittedBy"]["name"] for row in updated["data"]["entries"]] == ["Tara TA"]
+    finally:
+        await ws_ta.disconnect()
+        await ws_mine.disconnect()

@@ -4,7 +4,6 @@ move while the instructor works the queue over REST."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import httpx
@@ -15,19 +14,10 @@ from django.db import connection
 
 from tests.conftest import access_token_for
 from tests.factories import CourseFactory, EnrollmentFactory, InstructorFactory, UserFactory
-from tests.servers import recv_frame, running_servers
+from tests.servers import running_servers
+from tests.sockets import receive_event
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
-
-
-async def next_event(ws, event: str, seconds: float = 10.0) -> dict:
-    async def wait() -> dict:
-        while True:
-            frame = await recv_frame(ws)
-            if frame["event"] == event:
-                return frame
-
-    return await asyncio.wait_for(wait(), seconds)
 
 
 @sync_to_async
@@ -64,18 +54,18 @@ async def test_positions_and_estimates_reach_two_real_sockets():
                 assert joined.status_code == 201, joined.text
             assert joined.json()["entry"]["position"] == 3
 
-            bob_frame = await next_event(ws_bob, "office-hours-position-changed")
-            cat_frame = await next_event(ws_cat, "office-hours-position-changed")
+            bob_frame = await receive_event(ws_bob, "office-hours-position-changed")
+            cat_frame = await receive_event(ws_cat, "office-hours-position-changed")
             assert (bob_frame["data"]["position"], bob_frame["data"]["estimatedWaitMinutes"]) == (2, 20)
             assert (cat_frame["data"]["position"], cat_frame["data"]["estimatedWaitMinutes"]) == (3, 30)
 
             admitted = await http.post(f"{queue}/admit", json={}, headers=auth[instructor.id])
             assert admitted.status_code == 200 and admitted.json()["student"]["name"] == "Ann Real"
-            bob_frame = await next_event(ws_bob, "office-hours-position-changed")
-            cat_frame = await next_event(ws_cat, "office-hours-position-changed")
+            bob_frame = await receive_event(ws_bob, "office-hours-position-changed")
+            cat_frame = await receive_event(ws_cat, "office-hours-position-changed")
             assert (bob_frame["data"]["position"], bob_frame["data"]["estimatedWaitMinutes"]) == (1, 10)
             assert (cat_frame["data"]["position"], cat_frame["data"]["estimatedWaitMinutes"]) == (2, 20)
-            up_next = await next_event(ws_bob, "office-hours-up-next")
+            up_next = await receive_event(ws_bob, "office-hours-up-next")
             assert up_next["data"]["entryId"] == bob_frame["data"]["entryId"]
 
             # Bob withdraws over his socket; Cat, on the other process, moves up.
@@ -84,9 +74,9 @@ async def test_positions_and_estimates_reach_two_real_sockets():
                     {"event": "leave-office-hours-queue", "data": {"instructorId": str(instructor.id)}, "ref": 1}
                 )
             )
-            ack = await next_event(ws_bob, "ack")
+            ack = await receive_event(ws_bob, "ack")
             assert ack["data"]["leftEntryId"] == bob_frame["data"]["entryId"]
-            cat_frame = await next_event(ws_cat, "office-hours-position-changed")
+            cat_frame = await receive_event(ws_cat, "office-hours-position-changed")
             assert (cat_frame["data"]["position"], cat_frame["data"]["estimatedWaitMinutes"]) == (1, 10)
 
             own = (await http.get(queue, headers=auth[cat.id])).json()

@@ -289,6 +289,7 @@ def test_admitted_frame_carries_the_current_slot(instructor, course, student, dj
         "entryId": str(entry.id),
         "meetingUrl": "https://meet.example/abc",
         "location": "Room 101",
+        "admittedBy": {"id": str(instructor.id), "name": instructor.name},
     }
 
 

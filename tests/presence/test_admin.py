@@ -3,20 +3,14 @@
 import pytest
 from django.test import Client
 
-from presence import leases, services
+from collab.realtime import leases
+from presence import services
 from presence.models import UserPresence
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CHANGELIST = "/admin/presence/userpresence/"
-
-
-@pytest.fixture
-def staff_client(admin_user):
-    client = Client()
-    client.force_login(admin_user)
-    return client
 
 
 @pytest.fixture

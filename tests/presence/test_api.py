@@ -4,11 +4,12 @@ import uuid
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from collab.accounts.models import User
-from collab.courses.models import Enrollment
-from presence import leases
+from collab.courses.models import Enrollment, EnrollmentRole
+from collab.realtime import leases
 from presence.models import UserPresence
 from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
 
@@ -160,9 +161,7 @@ def test_hundred_heartbeats_cause_at_most_one_database_write(api, course, studen
 
 
 def test_hundred_heartbeats_on_an_existing_row_write_once(api, course, student):
-    from presence import services
-
-    services.presence_initialize(user_id=student.id)
+    UserPresence.objects.create(user=student)
     client = api(student)
     client.get("/api/presence/online")
     with CaptureQueriesContext(connection) as queries:
@@ -303,3 +302,16 @@ def test_course_mate_through_another_course(api, student):
     mate = UserFactory()
     EnrollmentFactory(course=other_course, user=mate)
     assert api(mate).get(f"/api/presence/user/{student.id}").status_code == 200
+
+
+def test_course_list_marks_the_course_staff(api, course, instructor, student):
+    """Students see which staff (the instructor, TAs) are online, on both read paths."""
+    ta = UserFactory(name="Tia TA")
+    EnrollmentFactory(course=course, user=ta, role=EnrollmentRole.TA)
+    for user in (instructor, ta, student):
+        leases.lease_touch(user_id=user.id, lease_id="ws:x")
+    for path in ("snapshot", "database"):
+        with override_settings(PRESENCE_SNAPSHOT_TTL=10 if path == "snapshot" else 0):
+            users = api(student).get(f"/api/presence/course/{course.id}").json()["users"]
+        staff = {item["userId"]: item["staff"] for item in users}
+        assert staff == {str(instructor.id): True, str(ta.id): True, str(student.id): False}, path

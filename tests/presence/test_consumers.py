@@ -3,10 +3,11 @@
 import pytest
 from asgiref.sync import sync_to_async
 
-from presence import leases
+from collab.realtime import leases
 from presence.models import UserPresence
 from tests.conftest import client_for, ws_connect
-from tests.presence.helpers import drain, presence_frames, receive_event
+from tests.presence.helpers import presence_frames
+from tests.sockets import drain, receive_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

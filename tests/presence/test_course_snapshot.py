@@ -11,7 +11,8 @@ from django.test import AsyncClient
 
 from collab.core.throttling import UserRedisThrottle
 from collab.courses import services as course_services
-from presence import leases, services, snapshots
+from collab.realtime import leases
+from presence import services, snapshots
 from tests.conftest import access_token_for
 from tests.core.test_errors import assert_error_shape
 from tests.factories import CourseFactory, EnrollmentFactory, UserFactory

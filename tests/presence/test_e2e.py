@@ -13,6 +13,7 @@ from presence.tasks import presence_sweep
 from tests.conftest import access_token_for
 from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
 from tests.servers import running_servers
+from tests.sockets import receive_event
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
@@ -43,16 +44,6 @@ async def _heartbeats(ws, every: float = 1.0) -> None:
     while True:
         await ws.send(json.dumps({"event": "presence-heartbeat", "data": {}}))
         await asyncio.sleep(every)
-
-
-async def _frame(ws, event: str, wait_for: float = 5.0) -> dict:
-    async def wait() -> dict:
-        while True:
-            frame = json.loads(await ws.recv())
-            if frame["event"] == event:
-                return frame
-
-    return await asyncio.wait_for(wait(), wait_for)
 
 
 def _socket(url: str, token: str):
@@ -90,7 +81,7 @@ async def test_killed_server_leaves_nobody_online_and_mates_on_another_server_he
 
             # Traffic renews the lease; then the process dies without running any handler.
             await victim_ws.send(json.dumps({"event": "presence-heartbeat", "data": {}, "ref": "1"}))
-            await _frame(victim_ws, "ack")
+            await receive_event(victim_ws, "ack")
             last_renewal = time.time()
             doomed.kill()
             assert await _status_seen_by(http, mate_token, str(victim.id)) == "online"

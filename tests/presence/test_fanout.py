@@ -11,7 +11,7 @@ from collab.realtime.testing import capture_broadcasts
 from presence import fanout
 from tests.conftest import ws_connect
 from tests.factories import EnrollmentFactory, UserFactory
-from tests.presence.helpers import drain
+from tests.sockets import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,18 +6,13 @@ import time
 import pytest
 from django.db import connection
 
+from collab.realtime import leases
 from collab.realtime.testing import capture_broadcasts
-from presence import leases, services
+from presence import services
 from presence.models import UserPresence
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _uncoalesced(settings):
-    """Each change is broadcast at once here; the coalescing fan-out is tested in test_fanout.py."""
-    settings.PRESENCE_BROADCAST_WINDOW = 0
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("uncoalesced")]
 
 
 def _run_at_once(*targets):
@@ -38,7 +33,8 @@ def _run_at_once(*targets):
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(30)
+        thread.join(60)
+    assert not [thread for thread in threads if thread.is_alive()], "a thread hung"
     assert not errors, errors
 
 
@@ -112,17 +108,17 @@ def test_first_row_created_by_two_requests_at_once(course, student):
 def test_status_change_announces_only_what_others_see(course, student):
     services.presence_heartbeat(user_id=student.id)
     with capture_broadcasts() as sent:
-        services.presence_set_away(user=student)
+        services.presence_update(user=student, status="away")
     assert {b.room for b in sent} == {f"course-{course.id}", f"user-{student.id}"}
     assert [b.data["status"] for b in sent.to_room(f"course-{course.id}")] == ["away"]
     with capture_broadcasts() as sent:
-        services.presence_set_away(user=student)
+        services.presence_update(user=student, status="away")
     assert sent == []
 
 
 def test_status_change_while_offline_tells_only_the_user(course, student):
     with capture_broadcasts() as sent:
-        view = services.presence_set_busy(user=student)
+        view = services.presence_update(user=student, status="busy")
     assert view.status == "busy" and view.connected is False
     assert [b.room for b in sent] == [f"user-{student.id}"]
     # Once connected, others see the chosen status.
@@ -133,16 +129,16 @@ def test_status_change_while_offline_tells_only_the_user(course, student):
 
 def test_set_wrappers(course, student):
     services.presence_heartbeat(user_id=student.id)
-    assert services.presence_set_busy(user=student).status == "busy"
-    assert services.presence_set_online(user=student).status == "online"
-    assert services.presence_set_status(user=student, status="away").status == "away"
-    assert services.presence_set_offline(user=student).status == "offline"
+    assert services.presence_update(user=student, status="busy").status == "busy"
+    assert services.presence_update(user=student, status="online").status == "online"
+    assert services.presence_update(user=student, status="away").status == "away"
+    assert services.presence_update(user=student, status="offline").status == "offline"
     assert UserPresence.objects.get(user=student).announced_status == "offline"
 
 
 def test_invisible_keeps_lastseen_shown_to_others_still(course, student):
     services.presence_heartbeat(user_id=student.id)
-    services.presence_set_offline(user=student)
+    services.presence_update(user=student, status="offline")
     frozen = UserPresence.objects.get(user=student).shown_last_seen_at
     time.sleep(0.01)
     leases.sync_redis().delete(leases.seen_key(student.id))
@@ -174,13 +170,6 @@ def test_force_offline_refused_to_non_staff(course, student, instructor):
     with pytest.raises(NotAllowed) as refused:
         services.presence_force_offline(actor=instructor, user_ids=[student.id])
     assert refused.value.code == "not_staff"
-
-
-def test_initialize_is_idempotent(student):
-    first = services.presence_initialize(user_id=student.id)
-    again = services.presence_initialize(user_id=student.id)
-    assert first.pk == again.pk
-    assert (again.status, again.announced_status) == ("online", "offline")
 
 
 def test_deleting_a_user_deletes_their_presence(course, student):

@@ -5,8 +5,9 @@ import time
 
 import pytest
 
+from collab.realtime import leases
 from collab.realtime.signals import leases_swept
-from presence import leases, services
+from presence import services
 from presence.models import UserPresence
 
 pytestmark = pytest.mark.django_db(transaction=True)

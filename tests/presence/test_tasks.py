@@ -4,20 +4,15 @@ import time
 
 import pytest
 
+from collab.realtime import leases
 from collab.realtime.testing import capture_broadcasts
-from presence import leases, services
+from presence import services
 from presence.models import UserPresence
 from presence.tasks import presence_sweep
 from tests.factories import EnrollmentFactory, UserFactory
 from tests.presence.test_services import _run_at_once
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _uncoalesced(settings):
-    """Each change is broadcast at once here; the coalescing fan-out is tested in test_fanout.py."""
-    settings.PRESENCE_BROADCAST_WINDOW = 0
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("uncoalesced")]
 
 
 def _lapse(user_id, lease_id="ws:crashed", *, ago: float = 10.0):
@@ -65,7 +60,7 @@ def test_sweep_keeps_users_with_another_live_lease(course, student):
 
 def test_sweep_of_an_invisible_user_sends_nothing(course, student):
     services.presence_heartbeat(user_id=student.id)
-    services.presence_set_offline(user=student)
+    services.presence_update(user=student, status="offline")
     leases.lease_release(user_id=student.id, lease_id=leases.HTTP_LEASE)
     _lapse(student.id)
     with capture_broadcasts() as sent:

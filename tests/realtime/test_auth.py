@@ -13,10 +13,10 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from collab.accounts.tokens import Credentials
 from collab.core.jsonframes import dumps
+from collab.core.redis_client import sync_redis
+from collab.core.tokens import Credentials
 from collab.realtime.consumer import CLOSE_ORIGIN_REFUSED, CLOSE_UNAUTHENTICATED
-from collab.realtime.redis_client import sync_redis
 from collab.realtime.rooms import course_room, user_room
 from collab.realtime.tickets import _key as ticket_key
 from collab.realtime.tickets import ticket_issue

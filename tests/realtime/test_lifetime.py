@@ -11,7 +11,7 @@ import pytest
 from channels.db import database_sync_to_async
 from rest_framework_simplejwt.tokens import AccessToken
 
-from collab.accounts.tokens import Credentials
+from collab.core.tokens import Credentials
 from collab.realtime.consumer import CLOSE_UNAUTHENTICATED
 from collab.realtime.tickets import ticket_issue
 from tests.conftest import access_token_for, ws_connect

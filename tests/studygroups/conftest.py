@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from collab.courses.models import EnrollmentRole
 from studygroups.models import MemberRole, StudyGroup, StudyGroupMember
 from tests.factories import EnrollmentFactory, UserFactory
 
@@ -23,9 +24,9 @@ def add_member(group, user=None, *, role: str = MemberRole.MEMBER, **extra) -> S
     return StudyGroupMember.objects.create(group=group, user=user, role=role, **extra)
 
 
-def enrolled_student(course):
+def enrolled_student(course, role: str = EnrollmentRole.STUDENT):
     user = UserFactory()
-    EnrollmentFactory(course=course, user=user)
+    EnrollmentFactory(course=course, user=user, role=role)
     return user
 
 
@@ -38,13 +39,14 @@ class Cast:
     course_instructor: object
     stranger: object
     site_admin: object
+    ta: object = None
     anonymous: None = None
 
     def __getitem__(self, role: str):
         return getattr(self, role)
 
 
-ROLES = ["member", "group_admin", "course_mate", "course_instructor", "stranger", "site_admin", "anonymous"]
+ROLES = ["member", "group_admin", "course_mate", "course_instructor", "stranger", "site_admin", "anonymous", "ta"]
 
 
 @pytest.fixture
@@ -62,4 +64,5 @@ def cast(course, student, instructor, admin_user) -> Cast:
         course_instructor=instructor,
         stranger=UserFactory(),
         site_admin=admin_user,
+        ta=enrolled_student(course, role=EnrollmentRole.TA),
     )

@@ -11,13 +11,6 @@ from tests.studygroups.conftest import add_member, make_group
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(admin_user) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
-
-
 def test_group_changelist_filters_and_search(staff_client, course, student):
     make_group(course, student, name="Linear algebra")
     make_group(course, student, name="Topology", is_active=False)
@@ -80,3 +73,48 @@ def test_students_cannot_open_the_admin(course, student):
     client.force_login(student)
     assert client.get("/admin/studygroups/studygroup/").status_code == 302
     assert StudyGroup.objects.count() == 0
+
+
+def test_remove_member_action_goes_through_the_removal_service(
+    staff_client, course, student, django_capture_on_commit_callbacks
+):
+    from collab.realtime.testing import capture_broadcasts
+
+    group = make_group(course, student)
+    victim = add_member(group)
+    with capture_broadcasts() as sent, django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(
+            "/admin/studygroups/studygroupmember/",
+            {"action": "remove_members", "_selected_action": [str(victim.pk)]},
+        )
+    assert response.status_code == 302
+    assert not group.memberships.filter(user=victim.user).exists()
+    left = sent.named("study-group-member-left")
+    assert {item.room for item in left} == {f"study-group-{group.id}", f"course-{course.id}"}
+    assert left[0].data["reason"] == "removed" and left[0].data["userId"] == str(victim.user_id)
+
+
+def test_remove_member_action_refuses_the_only_admin_and_says_why(staff_client, course, student):
+    group = make_group(course, student)
+    add_member(group)
+    admin_row = group.memberships.get(user=student)
+    response = staff_client.post(
+        "/admin/studygroups/studygroupmember/",
+        {"action": "remove_members", "_selected_action": [str(admin_row.pk)]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "only admin" in response.content.decode()
+    assert group.memberships.filter(user=student).exists()
+
+
+def test_staff_without_the_admin_role_can_remove_from_any_group(course, student, django_capture_on_commit_callbacks):
+    from studygroups import services
+    from tests.factories import UserFactory
+
+    moderator = UserFactory(is_staff=True)
+    group = make_group(course, student)
+    victim = add_member(group)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.study_group_member_remove(actor=moderator, group_id=group.id, user_id=victim.user_id)
+    assert not group.memberships.filter(user=victim.user).exists()

@@ -41,20 +41,28 @@ def _do(api, user, action: str, cast):
             return client.delete(f"{BASE}/{group.id}")
         case "messages":
             return client.get(f"{BASE}/{group.id}/messages")
+        case "delete_message":
+            message = StudyGroupMessage.objects.create(group=group, author=cast.member, body="spam")
+            response = client.delete(f"{BASE}/{group.id}/messages/{message.id}")
+            message.refresh_from_db()
+            assert (message.deleted_at is not None) == (response.status_code == 204)
+            return response
     raise AssertionError(action)
 
 
-# role order: member, group_admin, course_mate, course_instructor, stranger, site_admin, anonymous
+# role order: member, group_admin, course_mate, course_instructor, stranger, site_admin, anonymous,
+# ta (a TA of the course: a course member who moderates the course's group chats)
 MATRIX = {
-    "create": [201, 201, 201, 201, 404, 403, 401],
-    "list": [200, 200, 200, 200, 404, 200, 401],
-    "retrieve": [200, 200, 200, 200, 404, 200, 401],
-    "update": [403, 200, 403, 403, 404, 403, 401],
-    "join": [409, 409, 200, 200, 404, 403, 401],
-    "leave": [204, 204, 409, 409, 404, 409, 401],
-    "members": [200, 200, 200, 200, 404, 200, 401],
-    "delete": [403, 204, 403, 204, 404, 204, 401],
-    "messages": [200, 200, 403, 403, 404, 403, 401],
+    "create": [201, 201, 201, 201, 404, 403, 401, 201],
+    "list": [200, 200, 200, 200, 404, 200, 401, 200],
+    "retrieve": [200, 200, 200, 200, 404, 200, 401, 200],
+    "update": [403, 200, 403, 403, 404, 403, 401, 403],
+    "join": [409, 409, 200, 200, 404, 403, 401, 200],
+    "leave": [204, 204, 409, 409, 404, 409, 401, 409],
+    "members": [200, 200, 200, 200, 404, 200, 401, 200],
+    "delete": [403, 204, 403, 204, 404, 204, 401, 403],
+    "messages": [200, 200, 403, 403, 404, 403, 401, 403],
+    "delete_message": [403, 204, 403, 204, 404, 204, 401, 204],
 }
 CODES = {
     ("create", "stranger"): "course_not_found",
@@ -69,6 +77,9 @@ CODES = {
     ("delete", "member"): "not_allowed_to_delete",
     ("delete", "course_mate"): "not_allowed_to_delete",
     ("messages", "course_mate"): "not_a_member",
+    ("delete_message", "member"): "not_allowed_to_moderate",
+    ("delete_message", "course_mate"): "not_allowed_to_moderate",
+    ("delete_message", "stranger"): "study_group_not_found",
     ("retrieve", "stranger"): "study_group_not_found",
     ("list", "stranger"): "course_not_found",
     ("retrieve", "anonymous"): "not_authenticated",
@@ -555,3 +566,124 @@ def test_schema_documents_every_route():
         assert methods <= set(paths[path]), path
         for method in methods:
             assert paths[path][method]["summary"]
+
+
+# -- remove a member (DELETE /api/study-groups/:groupId/members/:userId) ----------------
+
+
+def _remove(api, actor, group, user_id, query: str = ""):
+    return api(actor).delete(f"{BASE}/{group.id}/members/{user_id}{query}")
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("group_admin", 204),
+        ("site_admin", 204),
+        ("member", 403),
+        ("course_mate", 403),
+        ("course_instructor", 403),
+        ("stranger", 404),
+        ("anonymous", 401),
+    ],
+)
+def test_remove_member_role_matrix(api, cast, role, expected, django_capture_on_commit_callbacks):
+    victim = add_member(cast.group)
+    with capture_broadcasts() as sent, django_capture_on_commit_callbacks(execute=True):
+        response = _remove(api, cast[role], cast.group, victim.user_id)
+    assert response.status_code == expected, response.content
+    still_member = cast.group.memberships.filter(user_id=victim.user_id).exists()
+    assert still_member is (expected != 204)
+    if expected == 204:
+        left = sent.named("study-group-member-left")
+        assert {item.room for item in left} == {f"study-group-{cast.group.id}", course_room(cast.group.course_id)}
+        assert left[0].data == {
+            "groupId": str(cast.group.id),
+            "courseId": str(cast.group.course_id),
+            "userId": str(victim.user_id),
+            "name": victim.user.name,
+            "memberCount": 2,
+            "reason": "removed",
+        }
+    else:
+        assert sent == []
+        code = {401: "not_authenticated", 403: "not_group_admin", 404: "study_group_not_found"}[expected]
+        assert response.json()["error"]["code"] == code
+
+
+def test_remove_someone_not_in_the_group_is_404_member_not_found(api, cast):
+    for user_id in (cast.course_mate.id, uuid.uuid4()):
+        response = _remove(api, cast.group_admin, cast.group, user_id)
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "member_not_found"
+
+
+def test_remove_from_an_unknown_group_is_404(api, cast):
+    response = api(cast.group_admin).delete(f"{BASE}/{uuid.uuid4()}/members/{cast.member.id}")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "study_group_not_found"
+
+
+def test_remove_from_a_closed_group_is_409(api, cast):
+    StudyGroup.objects.filter(id=cast.group.id).update(is_active=False)
+    response = _remove(api, cast.site_admin, cast.group, cast.member.id)
+    assert response.status_code == 409 and response.json()["error"]["code"] == "group_inactive"
+
+
+def test_removing_the_only_admin_without_a_hand_over_is_409_and_changes_nothing(
+    api, cast, django_capture_on_commit_callbacks
+):
+    with capture_broadcasts() as sent, django_capture_on_commit_callbacks(execute=True):
+        response = _remove(api, cast.site_admin, cast.group, cast.group_admin.id)
+    assert response.status_code == 409 and response.json()["error"]["code"] == "last_admin"
+    assert cast.group.memberships.filter(user=cast.group_admin, role=MemberRole.ADMIN).exists()
+    assert sent == []
+
+
+def test_removing_the_only_admin_with_a_hand_over_promotes_that_member(api, cast, django_capture_on_commit_callbacks):
+    older = add_member(cast.group, joined_at=timezone.now() - timedelta(days=3))
+    with capture_broadcasts() as sent, django_capture_on_commit_callbacks(execute=True):
+        response = _remove(api, cast.site_admin, cast.group, cast.group_admin.id, f"?handOverTo={cast.member.id}")
+    assert response.status_code == 204, response.content
+    # The named member takes over, not the longest-standing one.
+    assert cast.group.memberships.get(user=cast.member).role == MemberRole.ADMIN
+    older.refresh_from_db()
+    assert older.role == MemberRole.MEMBER
+    [changed] = sent.named("study-group-admin-changed")
+    assert changed.data["userId"] == str(cast.member.id)
+    assert sent.named("study-group-member-left")[0].data["reason"] == "removed"
+
+
+def test_removing_an_admin_while_another_admin_remains_needs_no_hand_over(api, cast):
+    other_admin = add_member(cast.group, role=MemberRole.ADMIN)
+    assert _remove(api, other_admin.user, cast.group, cast.group_admin.id).status_code == 204
+    assert cast.group.memberships.get(user=cast.member).role == MemberRole.MEMBER
+
+
+@pytest.mark.parametrize("hand_over_to", ["not-a-uuid", "self", "course_mate", "unknown"])
+def test_a_bad_hand_over_is_400_and_changes_nothing(api, cast, hand_over_to):
+    value = {
+        "not-a-uuid": "not-a-uuid",
+        "self": str(cast.group_admin.id),
+        "course_mate": str(cast.course_mate.id),
+        "unknown": str(uuid.uuid4()),
+    }[hand_over_to]
+    response = _remove(api, cast.site_admin, cast.group, cast.group_admin.id, f"?handOverTo={value}")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+    assert "handOverTo" in response.json()["error"]["fields"]
+    assert cast.group.memberships.count() == 2
+
+
+def test_removing_yourself_is_leaving(api, cast, django_capture_on_commit_callbacks):
+    with capture_broadcasts() as sent, django_capture_on_commit_callbacks(execute=True):
+        assert _remove(api, cast.member, cast.group, cast.member.id).status_code == 204
+    assert sent.named("study-group-member-left")[0].data["reason"] == "left"
+    again = _remove(api, cast.member, cast.group, cast.member.id)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "not_a_member"
+
+
+def test_leaving_says_left_and_the_last_admin_leaving_still_hands_over(api, cast, django_capture_on_commit_callbacks):
+    with capture_broadcasts() as sent, django_capture_on_commit_callbacks(execute=True):
+        assert api(cast.group_admin).post(f"{BASE}/{cast.group.id}/leave").status_code == 204
+    assert sent.named("study-group-member-left")[0].data["reason"] == "left"
+    assert cast.group.memberships.get(user=cast.member).role == MemberRole.ADMIN

@@ -9,33 +9,10 @@ from collab.realtime.broadcast import broadcast_now
 from studygroups import services
 from studygroups.models import StudyGroup, StudyGroupMessage
 from tests.conftest import client_for, ws_connect
+from tests.sockets import drain, receive_event, request
 from tests.studygroups.conftest import add_member, enrolled_student, make_group
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def receive_event(comm, event: str, *, room: str | None = None, timeout: float = 3) -> dict:
-    """The next frame named `event` (and sent to `room`, if given), skipping others."""
-    while True:
-        frame = await comm.receive_json_from(timeout=timeout)
-        if frame["event"] == event and (room is None or frame.get("room") == room):
-            return frame
-
-
-async def drain(comm) -> list[dict]:
-    frames = []
-    while not await comm.receive_nothing(timeout=0.3):
-        frames.append(await comm.receive_json_from())
-    return frames
-
-
-async def send(comm, event: str, data: dict, ref: str = "r") -> dict:
-    """Sends a frame with a ref and returns its ack or error frame."""
-    await comm.send_json_to({"event": event, "data": data, "ref": ref})
-    while True:
-        frame = await comm.receive_json_from(timeout=3)
-        if frame.get("ref") == ref and frame["event"] in ("ack", "error"):
-            return frame
 
 
 @sync_to_async
@@ -60,15 +37,15 @@ async def test_members_join_the_room_chat_and_outsiders_hear_nothing():
     group, admin, member, outsider, _ = await setup_group()
     a, b, out = await ws_connect(admin), await ws_connect(member), await ws_connect(outsider)
     try:
-        ack = await send(a, "join-study-group", {"groupId": str(group.id)})
+        ack = await request(a, "join-study-group", {"groupId": str(group.id)})
         assert ack["event"] == "ack"
         assert ack["data"] == {"groupId": str(group.id), "name": group.name, "memberCount": 2}
-        await send(b, "join-study-group", {"groupId": str(group.id)})
+        await request(b, "join-study-group", {"groupId": str(group.id)})
         joined = await receive_event(a, "study-group-participant-joined")
         assert joined["room"] == room_of(group)
         assert joined["data"] == {"groupId": str(group.id), "userId": str(member.id), "name": member.name}
 
-        ack = await send(b, "study-group-message", {"groupId": str(group.id), "message": " hi all "})
+        ack = await request(b, "study-group-message", {"groupId": str(group.id), "message": " hi all "})
         assert ack["event"] == "ack"
         for comm in (a, b):
             frame = await receive_event(comm, "study-group-new-message")
@@ -89,15 +66,15 @@ async def test_non_members_cannot_join_the_room_and_receive_nothing():
     group, admin, _, outsider, stranger = await setup_group()
     a, out, alien = await ws_connect(admin), await ws_connect(outsider), await ws_connect(stranger)
     try:
-        await send(a, "join-study-group", {"groupId": str(group.id)})
-        refused = await send(out, "join-study-group", {"groupId": str(group.id)})
+        await request(a, "join-study-group", {"groupId": str(group.id)})
+        refused = await request(out, "join-study-group", {"groupId": str(group.id)})
         assert refused["event"] == "error" and refused["data"]["code"] == "not_a_member"
-        hidden = await send(alien, "join-study-group", {"groupId": str(group.id)})
+        hidden = await request(alien, "join-study-group", {"groupId": str(group.id)})
         assert hidden["event"] == "error" and hidden["data"]["code"] == "study_group_not_found"
-        not_sent = await send(out, "study-group-message", {"groupId": str(group.id), "message": "let me in"})
+        not_sent = await request(out, "study-group-message", {"groupId": str(group.id), "message": "let me in"})
         assert not_sent["event"] == "error" and not_sent["data"]["code"] == "not_a_member"
 
-        await send(a, "study-group-message", {"groupId": str(group.id), "message": "members only"})
+        await request(a, "study-group-message", {"groupId": str(group.id), "message": "members only"})
         await receive_event(a, "study-group-new-message")
         assert await out.receive_nothing(timeout=0.3)
         assert await alien.receive_nothing(timeout=0.3)
@@ -128,10 +105,10 @@ async def test_bad_frames_get_error_frames_and_the_socket_stays_open(event, data
     data = {key: (str(group.id) if value == "GROUP" else value) for key, value in data.items()}
     comm = await ws_connect(admin)
     try:
-        reply = await send(comm, event, data)
+        reply = await request(comm, event, data)
         assert reply["event"] == "error"
         assert reply["data"]["code"] == code
-        ok = await send(comm, "join-study-group", {"groupId": str(group.id)}, ref="after")
+        ok = await request(comm, "join-study-group", {"groupId": str(group.id)}, ref="after")
         assert ok["event"] == "ack"
     finally:
         await comm.disconnect()
@@ -142,7 +119,7 @@ async def test_a_closed_group_room_cannot_be_joined():
     await sync_to_async(StudyGroup.objects.filter(id=group.id).update)(is_active=False)
     comm = await ws_connect(admin)
     try:
-        reply = await send(comm, "join-study-group", {"groupId": str(group.id)})
+        reply = await request(comm, "join-study-group", {"groupId": str(group.id)})
         assert reply["event"] == "error" and reply["data"]["code"] == "group_inactive"
     finally:
         await comm.disconnect()
@@ -153,17 +130,17 @@ async def test_leave_study_group_leaves_the_room_and_tells_the_group():
     a, b = await ws_connect(admin), await ws_connect(member)
     try:
         for comm in (a, b):
-            await send(comm, "join-study-group", {"groupId": str(group.id)})
+            await request(comm, "join-study-group", {"groupId": str(group.id)})
         await drain(a)
-        ack = await send(b, "leave-study-group", {"groupId": str(group.id)})
+        ack = await request(b, "leave-study-group", {"groupId": str(group.id)})
         assert ack["data"] == {"groupId": str(group.id), "left": True}
         left = await receive_event(a, "study-group-participant-left")
         assert left["data"] == {"groupId": str(group.id), "userId": str(member.id), "name": member.name}
-        await send(a, "study-group-message", {"groupId": str(group.id), "message": "still here?"})
+        await request(a, "study-group-message", {"groupId": str(group.id), "message": "still here?"})
         await receive_event(a, "study-group-new-message")
         assert await b.receive_nothing(timeout=0.3)
         # Leaving again is harmless and tells nobody.
-        again = await send(b, "leave-study-group", {"groupId": str(group.id)}, ref="again")
+        again = await request(b, "leave-study-group", {"groupId": str(group.id)}, ref="again")
         assert again["data"]["left"] is False
         assert await a.receive_nothing(timeout=0.3)
     finally:
@@ -176,7 +153,7 @@ async def test_a_closing_socket_is_seen_leaving():
     a, b = await ws_connect(admin), await ws_connect(member)
     try:
         for comm in (a, b):
-            await send(comm, "join-study-group", {"groupId": str(group.id)})
+            await request(comm, "join-study-group", {"groupId": str(group.id)})
         await drain(a)
         await b.disconnect()
         left = await receive_event(a, "study-group-participant-left")
@@ -191,7 +168,7 @@ async def test_delete_tells_members_and_removes_every_socket_from_the_room():
     a, b, out = await ws_connect(admin), await ws_connect(member), await ws_connect(outsider)
     try:
         for comm in (a, b):
-            await send(comm, "join-study-group", {"groupId": str(group.id)})
+            await request(comm, "join-study-group", {"groupId": str(group.id)})
         await drain(a)
         response = await sync_to_async(lambda: client_for(instructor).delete(f"/api/study-groups/{group.id}"))()
         assert response.status_code == 204
@@ -206,7 +183,7 @@ async def test_delete_tells_members_and_removes_every_socket_from_the_room():
         await broadcast_now(room_of(group), "study-group-new-message", {"message": "ghost"})
         assert await a.receive_nothing(timeout=0.3)
         assert await b.receive_nothing(timeout=0.3)
-        refused = await send(a, "study-group-message", {"groupId": str(group.id), "message": "hello?"})
+        refused = await request(a, "study-group-message", {"groupId": str(group.id), "message": "hello?"})
         assert refused["data"]["code"] == "group_inactive"
     finally:
         for comm in (a, b, out):
@@ -218,7 +195,7 @@ async def test_leaving_over_rest_takes_the_users_sockets_out_of_the_room():
     a, b1, b2 = await ws_connect(admin), await ws_connect(member), await ws_connect(member)
     try:
         for comm in (a, b1, b2):
-            await send(comm, "join-study-group", {"groupId": str(group.id)})
+            await request(comm, "join-study-group", {"groupId": str(group.id)})
         for comm in (a, b1):
             await drain(comm)
         response = await sync_to_async(lambda: client_for(member).post(f"/api/study-groups/{group.id}/leave"))()
@@ -228,7 +205,7 @@ async def test_leaving_over_rest_takes_the_users_sockets_out_of_the_room():
         for comm in (b1, b2):
             await receive_event(comm, "study-group-member-left", room=f"course-{group.course_id}")
             await drain(comm)
-        await send(a, "study-group-message", {"groupId": str(group.id), "message": "bye"})
+        await request(a, "study-group-message", {"groupId": str(group.id), "message": "bye"})
         await receive_event(a, "study-group-new-message")
         assert await b1.receive_nothing(timeout=0.3)
         assert await b2.receive_nothing(timeout=0.3)
@@ -241,7 +218,7 @@ async def test_join_over_rest_and_hand_over_reach_the_room():
     group, admin, member, outsider, _ = await setup_group()
     b = await ws_connect(member)
     try:
-        await send(b, "join-study-group", {"groupId": str(group.id)})
+        await request(b, "join-study-group", {"groupId": str(group.id)})
         response = await sync_to_async(lambda: client_for(outsider).post(f"/api/study-groups/{group.id}/join"))()
         assert response.status_code == 200
         joined = await receive_event(b, "study-group-member-joined", room=room_of(group))
@@ -257,7 +234,7 @@ async def test_moderation_delete_reaches_the_room():
     group, admin, member, *_ = await setup_group()
     comm = await ws_connect(member)
     try:
-        await send(comm, "join-study-group", {"groupId": str(group.id)})
+        await request(comm, "join-study-group", {"groupId": str(group.id)})
         message = await sync_to_async(StudyGroupMessage.objects.create)(group=group, author=member, body="oops")
         await sync_to_async(services.study_group_message_delete)(actor=admin, message=message)
         frame = await receive_event(comm, "study-group-message-deleted")
@@ -286,7 +263,7 @@ async def test_a_delete_committing_during_join_does_not_leave_the_socket_in_the_
     monkeypatch.setattr(selectors, "group_get_for_member", check_then_delete)
     comm = await ws_connect(admin)
     try:
-        reply = await send(comm, "join-study-group", {"groupId": str(group.id)})
+        reply = await request(comm, "join-study-group", {"groupId": str(group.id)})
         assert reply["event"] == "error" and reply["data"]["code"] == "group_inactive"
         assert len(calls) == 2
         await drain(comm)
@@ -294,3 +271,32 @@ async def test_a_delete_committing_during_join_does_not_leave_the_socket_in_the_
         assert await comm.receive_nothing(timeout=0.3)
     finally:
         await comm.disconnect()
+
+
+async def test_removal_over_rest_takes_the_members_sockets_out_and_the_room_hears_removed():
+    group, admin, member, *_ = await setup_group()
+    a, b1, b2 = await ws_connect(admin), await ws_connect(member), await ws_connect(member)
+    try:
+        for comm in (a, b1, b2):
+            await request(comm, "join-study-group", {"groupId": str(group.id)})
+        for comm in (a, b1):
+            await drain(comm)
+        response = await sync_to_async(
+            lambda: client_for(admin).delete(f"/api/study-groups/{group.id}/members/{member.id}")
+        )()
+        assert response.status_code == 204
+        left = await receive_event(a, "study-group-member-left", room=room_of(group))
+        assert (left["data"]["userId"], left["data"]["reason"]) == (str(member.id), "removed")
+        for comm in (b1, b2):
+            await receive_event(comm, "study-group-member-left", room=f"course-{group.course_id}")
+            await drain(comm)
+        await request(a, "study-group-message", {"groupId": str(group.id), "message": "after you left"})
+        await receive_event(a, "study-group-new-message")
+        assert await b1.receive_nothing(timeout=0.3)
+        assert await b2.receive_nothing(timeout=0.3)
+        # The removed member cannot rejoin the room either.
+        refused = await request(b1, "join-study-group", {"groupId": str(group.id)})
+        assert refused["event"] == "error", refused
+    finally:
+        for comm in (a, b1, b2):
+            await comm.disconnect()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-
 import httpx
 import pytest
 import websockets
@@ -14,29 +11,10 @@ from django.db import connection
 from collab.realtime.broadcast import broadcast_now
 from tests.conftest import access_token_for
 from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
-from tests.servers import recv_frame, running_servers
+from tests.servers import running_servers
+from tests.sockets import next_frame, nothing, receive_event, request, send
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
-
-
-async def _next(ws, event: str, *, ref: str | None = None, room: str | None = None, timeout: float = 10.0) -> dict:
-    async def wait() -> dict:
-        while True:
-            frame = await recv_frame(ws)
-            if ref is not None and frame.get("ref") == ref:
-                return frame
-            if ref is None and frame["event"] == event and (room is None or frame.get("room") == room):
-                return frame
-
-    return await asyncio.wait_for(wait(), timeout)
-
-
-async def _nothing(ws, timeout: float = 0.5) -> bool:
-    try:
-        frame = await asyncio.wait_for(recv_frame(ws), timeout)
-    except TimeoutError:
-        return True
-    raise AssertionError(f"unexpected frame {frame}")
 
 
 @sync_to_async
@@ -78,16 +56,12 @@ async def test_group_room_chat_and_delete_over_a_real_server():
                 websockets.connect(server.ws_url, additional_headers=auth(carol)) as ws_c,
             ):
                 for ws, ref in ((ws_a, "a"), (ws_b, "b")):
-                    await ws.send(json.dumps({"event": "join-study-group", "data": {"groupId": group_id}, "ref": ref}))
-                    assert (await _next(ws, "ack", ref=ref))["event"] == "ack"
-                await ws_c.send(json.dumps({"event": "join-study-group", "data": {"groupId": group_id}, "ref": "c"}))
-                refused = await _next(ws_c, "error", ref="c")
+                    assert (await request(ws, "join-study-group", {"groupId": group_id}, ref))["event"] == "ack"
+                refused = await request(ws_c, "join-study-group", {"groupId": group_id}, "c")
                 assert refused["data"]["code"] == "not_a_member"
 
-                await ws_a.send(
-                    json.dumps({"event": "study-group-message", "data": {"groupId": group_id, "message": "hello"}})
-                )
-                got = await _next(ws_b, "study-group-new-message")
+                await send(ws_a, "study-group-message", {"groupId": group_id, "message": "hello"})
+                got = await receive_event(ws_b, "study-group-new-message")
                 assert got["room"] == room and got["data"]["message"] == "hello"
                 assert got["data"]["userId"] == str(alice.id)
 
@@ -97,17 +71,17 @@ async def test_group_room_chat_and_delete_over_a_real_server():
                 deleted = await http.delete(f"/api/study-groups/{group_id}", headers=auth(course.instructor))
                 assert deleted.status_code == 204
                 for ws in (ws_a, ws_b):
-                    frame = await _next(ws, "study-group-deleted", room=room)
+                    frame = await receive_event(ws, "study-group-deleted", room=room)
                     assert frame["data"]["groupId"] == group_id
-                    await _next(ws, "study-group-deleted", room=f"course-{course.id}")
+                    await receive_event(ws, "study-group-deleted", room=f"course-{course.id}")
                 # Carol never was in the room; she hears of the deletion on the course room only.
-                await _next(ws_c, "study-group-deleted", room=f"course-{course.id}")
+                await receive_event(ws_c, "study-group-deleted", room=f"course-{course.id}")
 
                 # After the delete no socket is in the room: a frame sent to it reaches nobody,
                 # while one sent next to the course room (the control) reaches everyone first.
                 await broadcast_now(room, "study-group-new-message", {"message": "ghost"})
                 await broadcast_now(f"course-{course.id}", "probe", {"n": 1})
                 for ws in (ws_a, ws_b, ws_c):
-                    first = await asyncio.wait_for(recv_frame(ws), 10)
+                    first = await next_frame(ws)
                     assert first["event"] == "probe", first
-                    assert await _nothing(ws)
+                    assert await nothing(ws)

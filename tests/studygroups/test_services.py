@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 
 from collab.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from collab.core.jsonframes import iso
 from collab.realtime.testing import capture_broadcasts
 from studygroups import services
 from studygroups.models import MemberRole, StudyGroup, StudyGroupMember, StudyGroupMessage
@@ -40,8 +41,12 @@ def test_forty_students_race_for_six_free_places(course, student):
 
     def join(user) -> None:
         try:
-            client = client_for(user)
-            barrier.wait(timeout=30)
+            try:
+                client = client_for(user)
+            except BaseException:
+                barrier.abort()  # the others would otherwise wait for this thread in vain
+                raise
+            barrier.wait(timeout=120)
             response = client.post(f"/api/study-groups/{group.id}/join")
             code = response.json()["error"]["code"] if response.status_code >= 400 else None
             with results_lock:
@@ -63,7 +68,8 @@ def test_forty_students_race_for_six_free_places(course, student):
         _run_threads([lambda user=user: join(user) for user in racers])
     finally:
         done.set()
-        watcher.join(10)
+        watcher.join(30)
+    assert not watcher.is_alive(), "the watcher hung"
 
     statuses = sorted(results)
     assert len(statuses) == 40
@@ -82,7 +88,7 @@ def test_everyone_leaving_at_once_closes_the_group_exactly_once(course, student)
 
     def leave(user) -> None:
         try:
-            barrier.wait(timeout=30)
+            barrier.wait(timeout=120)
             with capture_broadcasts():
                 services.study_group_leave(actor=user, group_id=group.id)
         except Exception as exc:  # collected, asserted below
@@ -112,7 +118,7 @@ def test_lowering_the_limit_races_fairly_with_joins(course, student):
 
     def join(user) -> None:
         try:
-            barrier.wait(timeout=30)
+            barrier.wait(timeout=120)
             try:
                 services.study_group_join(actor=user, group_id=group.id)
             except Conflict:
@@ -122,7 +128,7 @@ def test_lowering_the_limit_races_fairly_with_joins(course, student):
 
     def shrink() -> None:
         try:
-            barrier.wait(timeout=30)
+            barrier.wait(timeout=120)
             try:
                 services.study_group_update(actor=student, group_id=group.id, max_members=3)
             except InvalidInput:
@@ -204,7 +210,7 @@ def test_message_send_stores_and_broadcasts_one_payload(course, student, django_
         "userId": str(student.id),
         "name": student.name,
         "message": "hello",
-        "sentAt": message.sent_at.isoformat(),
+        "sentAt": iso(message.sent_at),
     }
 
 

@@ -3,16 +3,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from collab.accounts.models import Role, User
-from collab.courses.models import Course, Enrollment
+from collab.courses.demo import COURSE_TITLE, DEMO_PASSWORD, INSTRUCTOR_EMAIL, STUDENT_EMAILS, TA_EMAIL
+from collab.courses.models import Course, Enrollment, EnrollmentRole
 
-DEMO_PASSWORD = "collab-demo-pass"
-INSTRUCTOR_EMAIL = "instructor@example.com"
-STUDENT_EMAILS = [f"student{n}@example.com" for n in range(1, 6)]
-COURSE_TITLE = "JavaScript Fundamentals"
+__all__ = ["COURSE_TITLE", "DEMO_PASSWORD", "INSTRUCTOR_EMAIL", "STUDENT_EMAILS", "TA_EMAIL", "Command"]
 
 
 class Command(BaseCommand):
-    help = "Load the demo instructor, five students and a course (embedded default only; idempotent)."
+    help = "Load the demo instructor, a TA, five students and a course (embedded default only; idempotent)."
 
     def add_arguments(self, parser):
         parser.add_argument("--force", action="store_true", help="Run even outside the embedded default.")
@@ -32,10 +30,13 @@ class Command(BaseCommand):
             )
             for student in students:
                 Enrollment.objects.get_or_create(course=course, user=student)
+            ta = self._user(TA_EMAIL, "Tom Assistant", Role.STUDENT)
+            Enrollment.objects.get_or_create(course=course, user=ta, defaults={"role": EnrollmentRole.TA})
 
         self.stdout.write(self.style.SUCCESS(f"Demo data ready: course {course.title!r} ({course.id})"))
         self.stdout.write(f"  password for every demo account: {DEMO_PASSWORD}")
         self.stdout.write(f"  instructor: {INSTRUCTOR_EMAIL}")
+        self.stdout.write(f"  TA:         {TA_EMAIL}")
         for email in STUDENT_EMAILS:
             self.stdout.write(f"  student:    {email}")
 

@@ -66,6 +66,7 @@ export class Auth extends EventTarget {
     this.user = null;
     this.refreshing = null;
     this.timer = null;
+    this.refreshDueAt = null;
   }
 
   get refreshToken() {
@@ -107,6 +108,7 @@ export class Auth extends EventTarget {
       const now = Date.now() / 1000;
       const lifetime = iat ? exp - iat : exp - now;
       const delay = Math.max(1, exp - now - lifetime * 0.2);
+      this.refreshDueAt = Date.now() + delay * 1000;
       this.timer = setTimeout(() => this.refresh().catch(() => {}), delay * 1000);
     }
   }

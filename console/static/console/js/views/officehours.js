@@ -7,6 +7,8 @@ import { DAYS, field, fill, h } from "../dom.js";
 
 let audio = null;
 
+const minutes = (n) => `${n} minute${n === 1 ? "" : "s"}`;
+
 /** A short chime (Web Audio: no sound file to ship). Browsers may refuse sound before
  * the first click on the page; the visible banner is there either way. */
 function chime() {
@@ -83,7 +85,7 @@ export function officeHoursPanel(ctx, container, instructor) {
     if (result) {
       state.isOpen = result.isOpen;
       renderStatus();
-      if (mine) renderQueue();
+      render();
     }
   }
 
@@ -175,7 +177,7 @@ export function officeHoursPanel(ctx, container, instructor) {
         h(
           "p",
           { id: "oh-position", dataset: { position: entry.position } },
-          `You are number ${entry.position} in line. Estimated wait: about ${entry.estimatedWaitMinutes} minutes.`,
+          `You are number ${entry.position} in line. Estimated wait: about ${minutes(entry.estimatedWaitMinutes)}.`,
         ),
         h("p", { class: "muted" }, `Your question: ${entry.question}`),
         h("button", { type: "button", class: "secondary", onclick: leaveQueue }, "Leave the queue"),
@@ -184,22 +186,33 @@ export function officeHoursPanel(ctx, container, instructor) {
     } else if (entry && entry.status === "admitted") {
       fill(queueBox, h("p", {}, "You have been admitted."));
     } else if (state.isOpen) {
-      const [ql, qi] = field("Your question", { tag: "textarea", required: true, maxlength: 1000, rows: 2 });
-      const form = h("form", { class: "stack", "aria-label": "Join the office-hours queue" }, ql, qi, h("p", { class: "muted" }, `Joining now: about ${view.estimatedWaitMinutes} minutes.`), h("button", { type: "submit" }, "Join the queue"));
-      form.addEventListener("submit", async (event) => {
-        event.preventDefault();
-        const joined = await attempt(() => api("POST", `/api/office-hours/queue/${instructorId}/join`, { question: qi.value.trim() }));
-        if (joined) {
-          fill(banner);
-          state.queue = joined;
-          state.isOpen = joined.isOpen;
-          render();
-        }
-      });
-      fill(queueBox, form);
+      // The same form across redraws (frames arrive while the student types).
+      joinForm = joinForm || buildJoinForm();
+      joinForm.estimate.textContent = `Joining now: about ${minutes(view.estimatedWaitMinutes)}.`;
+      if (!queueBox.contains(joinForm.form)) fill(queueBox, joinForm.form);
     } else {
       fill(queueBox, h("p", { class: "muted" }, "The queue is closed."));
     }
+  }
+
+  let joinForm = null;
+
+  function buildJoinForm() {
+    const [ql, qi] = field("Your question", { tag: "textarea", required: true, maxlength: 1000, rows: 2 });
+    const estimate = h("p", { class: "muted" });
+    const form = h("form", { class: "stack", "aria-label": "Join the office-hours queue" }, ql, qi, estimate, h("button", { type: "submit" }, "Join the queue"));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const joined = await attempt(() => api("POST", `/api/office-hours/queue/${instructorId}/join`, { question: qi.value.trim() }));
+      if (joined) {
+        qi.value = "";
+        fill(banner);
+        state.queue = joined;
+        state.isOpen = joined.isOpen;
+        render();
+      }
+    });
+    return { form, estimate };
   }
 
   async function leaveQueue() {
@@ -215,17 +228,32 @@ export function officeHoursPanel(ctx, container, instructor) {
 
   // -- the queue: instructor ------------------------------------------------------------------
 
+  // The queue is redrawn on every change; what the instructor is typing (a reason) and
+  // where the keyboard focus is survive the redraw.
+  const reasons = new Map();
+
   function renderInstructorQueue() {
     const view = state.queue || { entries: [] };
+    const focused = queueBox.contains(document.activeElement) ? document.activeElement.dataset.focusKey : null;
+    const caret = focused && document.activeElement.selectionStart;
     const rows = view.entries.map((entry) => {
-      const reasonInput = h("input", { type: "text", maxlength: 200, "aria-label": `Reason for removing ${entry.student.name}`, placeholder: "Reason", class: "reason" });
+      const reasonInput = h("input", {
+        type: "text",
+        maxlength: 200,
+        "aria-label": `Reason for removing ${entry.student.name}`,
+        placeholder: "Reason",
+        class: "reason",
+        dataset: { focusKey: `${entry.id}:reason` },
+      });
+      reasonInput.value = reasons.get(entry.id) || "";
+      reasonInput.addEventListener("input", () => reasons.set(entry.id, reasonInput.value));
       const remove = async () => {
         if (!reasonInput.value.trim()) {
           reasonInput.focus();
           ctx.showError("Give a reason to remove a student from the queue.");
           return;
         }
-        await act(`/api/office-hours/queue/entries/${entry.id}/remove`, { reason: reasonInput.value.trim() });
+        if (await act(`/api/office-hours/queue/entries/${entry.id}/remove`, { reason: reasonInput.value.trim() })) reasons.delete(entry.id);
       };
       return h(
         "li",
@@ -236,13 +264,13 @@ export function officeHoursPanel(ctx, container, instructor) {
           "div",
           { class: "actions" },
           entry.status === "waiting"
-            ? h("button", { type: "button", onclick: () => act(`/api/office-hours/queue/${instructorId}/admit`, { entryId: entry.id }) }, `Admit ${entry.student.name}`)
+            ? h("button", { type: "button", dataset: { focusKey: `${entry.id}:admit` }, onclick: () => act(`/api/office-hours/queue/${instructorId}/admit`, { entryId: entry.id }) }, `Admit ${entry.student.name}`)
             : [
-                h("button", { type: "button", onclick: () => act(`/api/office-hours/queue/entries/${entry.id}/complete`) }, `Complete ${entry.student.name}`),
-                h("button", { type: "button", class: "secondary", onclick: () => act(`/api/office-hours/queue/entries/${entry.id}/requeue`) }, "Undo admit"),
+                h("button", { type: "button", dataset: { focusKey: `${entry.id}:complete` }, onclick: () => act(`/api/office-hours/queue/entries/${entry.id}/complete`) }, `Complete ${entry.student.name}`),
+                h("button", { type: "button", class: "secondary", dataset: { focusKey: `${entry.id}:undo` }, onclick: () => act(`/api/office-hours/queue/entries/${entry.id}/requeue`) }, "Undo admit"),
               ],
           reasonInput,
-          h("button", { type: "button", class: "danger", onclick: remove }, "Remove"),
+          h("button", { type: "button", class: "danger", dataset: { focusKey: `${entry.id}:remove` }, onclick: remove }, "Remove"),
         ),
       );
     });
@@ -251,11 +279,16 @@ export function officeHoursPanel(ctx, container, instructor) {
       h(
         "div",
         { class: "actions" },
-        h("button", { type: "button", id: "oh-admit-next", onclick: () => act(`/api/office-hours/queue/${instructorId}/admit`, {}) }, "Admit next"),
+        h("button", { type: "button", id: "oh-admit-next", dataset: { focusKey: "admit-next" }, onclick: () => act(`/api/office-hours/queue/${instructorId}/admit`, {}) }, "Admit next"),
         view.meanServiceMinutes ? h("span", { class: "muted" }, ` mean time with a student: ${Math.round(view.meanServiceMinutes)} min`) : null,
       ),
       h("ul", { class: "plain rows", id: "oh-entries" }, rows.length ? rows : h("li", { class: "muted" }, "Nobody is waiting.")),
     );
+    const again = focused && queueBox.querySelector(`[data-focus-key="${focused}"]`);
+    if (again) {
+      again.focus();
+      if (typeof caret === "number" && again.setSelectionRange) again.setSelectionRange(caret, caret);
+    }
   }
 
   async function act(path, body) {
@@ -263,6 +296,7 @@ export function officeHoursPanel(ctx, container, instructor) {
     // The full view follows as office-hours-queue-updated; read it now as well, so the
     // page is right even if that frame is late.
     if (done) await loadQueue();
+    return Boolean(done);
   }
 
   function render() {

@@ -8,7 +8,7 @@ import time_machine
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from collab.accounts.tokens import bearer_credentials
+from collab.core.tokens import bearer_credentials
 
 
 def bearer_user_id(header):

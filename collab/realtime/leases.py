@@ -1,4 +1,9 @@
-"""Presence leases in Redis: who is live, across tabs, processes and crashes.
+"""Connection leases in Redis: who is live, across tabs, processes and crashes.
+
+The core keeps them because more than one app asks "is this user still connected":
+presence takes, renews and sweeps them (presence.consumers, presence.services) and turns
+them into a status; live sessions read them to free the seats of dead sockets
+(`leases_swept`, collab.realtime.signals). The key names keep their `presence:` prefix.
 
 Every open socket holds a lease (id `ws:<random>`, kept in `socket.state`); a client
 without a socket holds the lease `http` through `POST /api/presence/heartbeat`. A lease
@@ -30,7 +35,7 @@ import uuid
 
 from django.conf import settings
 
-from collab.realtime.redis_client import async_redis, sync_redis
+from collab.core.redis_client import async_redis, sync_redis
 
 HTTP_LEASE = "http"
 

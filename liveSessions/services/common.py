@@ -1,5 +1,6 @@
-"""Helpers every live-session service shares: the session row lock, the seat count and
-the overlap arithmetic of attendance."""
+"""What the live-session services (and, for the overlap arithmetic, the selectors) share:
+the session row lock, the seat count, the overlap arithmetic of attendance and the 409s
+of a wrong state."""
 
 from __future__ import annotations
 
