@@ -32,7 +32,13 @@ from tests.factories import CourseFactory, EnrollmentFactory, InstructorFactory,
 from tests.liveSessions.factories import live_session
 from tests.servers import start_server
 
-pytestmark = [pytest.mark.e2e]
+# Opt-in for now (COLLAB_SCHEMATHESIS=1): a run of both roles takes longer than the CI
+# budget allows on a shared 2-core machine; see the issue 15 report.
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(os.environ.get("COLLAB_SCHEMATHESIS") != "1", reason="set COLLAB_SCHEMATHESIS=1"),
+]
 
 # Examples per operation and role: 2 roles x ~50 operations x this stays within a few
 # minutes on CI's 2 cores. SCHEMATHESIS_EXAMPLES raises it for a deeper local run.
@@ -61,28 +67,21 @@ SERVED_SCHEMA = _served_schema()
 schema = schemathesis.openapi.from_dict(SERVED_SCHEMA)
 
 
-@pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker):
+@pytest.fixture
+def world():
     """One of everything, owned by `instructor`, with `student` enrolled; path ids by name.
-
-    Built once for the module and committed (the server process reads it); what the
-    fuzzed requests change accumulates, and the module leaves the database empty, as a
-    transactional test would."""
-    from django.core.management import call_command
-
+    Built per operation (committed: the server process reads it)."""
     from liveSessions.models import SessionStatus
     from studygroups.models import MemberRole, StudyGroup, StudyGroupMember
 
-    with django_db_blocker.unblock():
-        instructor = InstructorFactory()
-        student = UserFactory()
-        course = CourseFactory(instructor=instructor)
-        EnrollmentFactory(course=course, user=student)
-        session = live_session(status=SessionStatus.LIVE, course=course)
-        group = StudyGroup.objects.create(course=course, name="Group", created_by=student)
-        StudyGroupMember.objects.create(group=group, user=student, role=MemberRole.ADMIN)
-        slot = OfficeHours.objects.create(instructor=instructor, day_of_week=1, start_time="09:00", end_time="10:00")
-        tokens = {"student": access_token_for(student), "instructor": access_token_for(instructor)}
+    instructor = InstructorFactory()
+    student = UserFactory()
+    course = CourseFactory(instructor=instructor)
+    EnrollmentFactory(course=course, user=student)
+    session = live_session(status=SessionStatus.LIVE, course=course)
+    group = StudyGroup.objects.create(course=course, name="Group", created_by=student)
+    StudyGroupMember.objects.create(group=group, user=student, role=MemberRole.ADMIN)
+    slot = OfficeHours.objects.create(instructor=instructor, day_of_week=1, start_time="09:00", end_time="10:00")
     ids = {
         "course_id": course.id,
         "session_id": session.id,
@@ -91,9 +90,8 @@ def world(django_db_setup, django_db_blocker):
         "user_id": student.id,
         "office_hours_id": slot.id,
     }
-    yield {"tokens": tokens, "ids": {k: str(v) for k, v in ids.items()}}
-    with django_db_blocker.unblock():
-        call_command("flush", interactive=False, verbosity=0)
+    tokens = {"student": access_token_for(student), "instructor": access_token_for(instructor)}
+    return {"tokens": tokens, "ids": {k: str(v) for k, v in ids.items()}}
 
 
 def _point_at_real_resources(case, ids: dict[str, str]) -> None:
