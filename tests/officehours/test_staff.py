@@ -204,7 +204,7 @@ def test_daily_cap_counts_questions_that_reached_staff(staff, api):
         response = api(mine).post(f"{BASE}/queue/{instructor.id}/join", {"question": "again"}, format="json")
         assert response.status_code == 409
         error = response.json()["error"]
-        assert error["code"] == "daily_cap_reached" and error["opensAt"] == "2026-03-03T00:00:00+00:00"
+        assert error["code"] == "daily_cap_reached" and error["opensAt"] == "2026-03-03T00:00:00Z"
         clock.move_to(datetime(2026, 3, 3, 0, 0, 1, tzinfo=UTC))
         assert (
             api(mine).post(f"{BASE}/queue/{instructor.id}/join", {"question": "new day"}, format="json").status_code
