@@ -73,6 +73,9 @@ else
   done
   [[ -n $redis_pid ]] || { echo "could not start a redis-server for the tests" >&2; exit 1; }
   redis_url="redis://127.0.0.1:$port/1"
+  # This run started the server, so every db of it is the suite's to flush: mark them as the
+  # suite's before pytest starts (collection may already write keys, e.g. schema generation).
+  for db in $(seq 0 15); do redis-cli -p "$port" -n "$db" set collab-test-suite:owned 1 >/dev/null; done
 fi
 
 .venv/bin/ruff check .
