@@ -188,7 +188,11 @@ async def test_members_of_a_large_room_get_batches_and_know_everyone(course, ins
     try:
         # The host takes no seat; the first student makes one seat (small), the second
         # opens the window.
+        # The host's own entry is a participant change too: it must land before the
+        # window opens, or the batch rightly lists the host among `joined`.
         await teacher.send_json_to({"event": "join-live-session", "data": {"sessionId": sid}, "ref": "t"})
+        while (await teacher.receive_json_from(timeout=5)).get("ref") != "t":
+            pass
         for comm in sockets:
             await comm.send_json_to({"event": "join-live-session", "data": {"sessionId": sid}, "ref": "j"})
             while (await comm.receive_json_from(timeout=5)).get("ref") != "j":
