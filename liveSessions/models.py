@@ -83,6 +83,17 @@ class LiveSession(models.Model):
         return start + timedelta(minutes=duration_minutes)
 
 
+def live_overlap(joined_at: datetime, left_at: datetime, session: LiveSession) -> timedelta:
+    """The part of [joined_at, left_at] during which `session` was live (zero if it never
+    started): the attendance arithmetic shared by the services that close intervals and
+    the selectors that report open ones."""
+    if session.started_at is None:
+        return timedelta(0)
+    start = max(joined_at, session.started_at)
+    end = min(left_at, session.ended_at) if session.ended_at else left_at
+    return max(end - start, timedelta(0))
+
+
 class SessionAttendance(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="attendances")

@@ -13,9 +13,8 @@ from collab.chat.services import chat_history
 from collab.core.errors import NotAllowed, NotFound
 from collab.core.params import Cursor
 from collab.courses.selectors import course_get_visible
-from liveSessions.models import LiveSession, SessionAttendance, SessionMessage, SessionStatus
+from liveSessions.models import LiveSession, SessionAttendance, SessionMessage, SessionStatus, live_overlap
 from liveSessions.permissions import LiveSessionPermission
-from liveSessions.services.common import live_overlap
 
 
 def with_active_attendees(sessions: QuerySet[LiveSession]) -> QuerySet[LiveSession]:

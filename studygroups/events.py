@@ -98,3 +98,8 @@ def deleted_payload(group: StudyGroup, *, reason: str, actor: User | None) -> di
 
 def participant_payload(group_id: uuid.UUID | str, *, user: User) -> dict:
     return {"groupId": str(group_id), "userId": str(user.id), "name": user.name}
+
+
+def message_deleted_payload(message) -> dict:
+    """`study-group-message-deleted`: which message of which group readers must hide."""
+    return {"id": str(message.id), "groupId": str(message.group_id)}

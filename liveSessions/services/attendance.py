@@ -45,9 +45,16 @@ from collab.realtime.broadcast import sockets_control_on_commit
 from collab.realtime.rooms import user_room
 from liveSessions import events
 from liveSessions.announce import announce_on_commit
-from liveSessions.models import AttendanceInterval, LeaveReason, LiveSession, SessionAttendance, SessionStatus
+from liveSessions.models import (
+    AttendanceInterval,
+    LeaveReason,
+    LiveSession,
+    SessionAttendance,
+    SessionStatus,
+    live_overlap,
+)
 from liveSessions.permissions import LiveSessionPermission
-from liveSessions.services.common import join_conflict, live_overlap, seats_taken, session_lock, state_conflict
+from liveSessions.services.common import join_conflict, seats_taken, session_lock, state_conflict
 
 log = logging.getLogger(__name__)
 

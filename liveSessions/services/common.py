@@ -1,16 +1,12 @@
-"""What the live-session services (and, for the overlap arithmetic, the selectors) share:
-the session row lock, the seat count, the overlap arithmetic of attendance and the 409s
-of a wrong state."""
+"""What the live-session services share: the session row lock, the seat count and the
+409s of a wrong state."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
 
 from collab.core.errors import Conflict, NotFound
 from liveSessions.models import LiveSession, SessionAttendance, SessionStatus
-
-ZERO = timedelta(0)
 
 
 def session_lock(session_id: uuid.UUID | str) -> LiveSession:
@@ -36,15 +32,6 @@ def seats_taken(session: LiveSession) -> int:
         .exclude(user_id=session.instructor_id)
         .count()
     )
-
-
-def live_overlap(joined_at: datetime, left_at: datetime, session: LiveSession) -> timedelta:
-    """The part of [joined_at, left_at] during which the session was live."""
-    if session.started_at is None:
-        return ZERO
-    start = max(joined_at, session.started_at)
-    end = min(left_at, session.ended_at) if session.ended_at else left_at
-    return max(end - start, ZERO)
 
 
 def state_conflict(session: LiveSession, *, wanted: str) -> Conflict:

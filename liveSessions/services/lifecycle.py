@@ -16,9 +16,16 @@ from collab.courses.models import Course
 from collab.realtime.broadcast import broadcast_on_commit, sockets_control_on_commit
 from collab.realtime.rooms import course_room
 from liveSessions import events
-from liveSessions.models import AttendanceInterval, LeaveReason, LiveSession, SessionAttendance, SessionStatus
+from liveSessions.models import (
+    AttendanceInterval,
+    LeaveReason,
+    LiveSession,
+    SessionAttendance,
+    SessionStatus,
+    live_overlap,
+)
 from liveSessions.permissions import LiveSessionPermission
-from liveSessions.services.common import live_overlap, session_lock, state_conflict
+from liveSessions.services.common import session_lock, state_conflict
 
 
 @transaction.atomic

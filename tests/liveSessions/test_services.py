@@ -15,8 +15,14 @@ from collab.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from collab.core.jsonframes import iso
 from collab.realtime.testing import capture_broadcasts
 from liveSessions import selectors, services
-from liveSessions.models import AttendanceInterval, LiveSession, SessionAttendance, SessionMessage, SessionStatus
-from liveSessions.services.common import live_overlap
+from liveSessions.models import (
+    AttendanceInterval,
+    LiveSession,
+    SessionAttendance,
+    SessionMessage,
+    SessionStatus,
+    live_overlap,
+)
 from tests.factories import EnrollmentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
