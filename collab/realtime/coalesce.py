@@ -19,8 +19,8 @@ change sends what was left waiting with itself. Redis trouble sends the change a
 `SINGLE` (never lost). Batches are sent by the `send` callable given to the Coalescer,
 from the committing thread or a timer thread: it must not touch the database.
 
-presence.fanout predates this and keeps its own copy of the scheme (its changes are
-always coalesced, and it drops its snapshots before each frame).
+Used by presence.fanout (every change opens a window) and liveSessions.announce (only
+large rooms open one).
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ def test_rooms_are_coalesced_separately(window):
 
 
 def test_changes_left_by_a_dead_owner_go_out_with_the_next_change(window, monkeypatch):
-    monkeypatch.setattr(fanout, "_schedule_drain", lambda *args: None)  # the owner "dies"
+    monkeypatch.setattr(fanout._coalescer, "_schedule_drain", lambda *args: None)  # the owner "dies"
     with capture_broadcasts() as sent:
         fanout.announce([ROOM], _payload(0))
         fanout.announce([ROOM], _payload(1))
