@@ -98,6 +98,7 @@ def _banner(env: dict[str, str]) -> str:
     lines = [
         "",
         f"collab is up on {url}" + (f" (listening on {host}: reachable from other machines)" if shown != host else ""),
+        f"  console:   {url}/           (the web client: sign in with a demo login below)",
         f"  API docs:  {url}/api/docs   (OpenAPI schema: {url}/api/schema)",
         f"  admin:     {url}/admin/     (staff: manage.py createuser --role admin)",
         f"  WebSocket: ws://{shown}:{env['PORT']}/ws/  (docs/protocol.md)",
