@@ -67,19 +67,32 @@ SOCKET_DB_THREADS = env.int("SOCKET_DB_THREADS", default=6)
 # (Python's defaults: 700, 10, 10). docs/performance.md has the figures.
 GC_THRESHOLDS = env.list("GC_THRESHOLDS", cast=int, default=[50_000, 20, 100])
 
+# The framework surgery of collab/core/asgi_fast/ (docs/architecture.md, "Faster than
+# stock"): the pieces that are on; ASGI_FAST=none turns every one off (stock Django and
+# Channels), ASGI_FAST=cache,socket_db keeps just those two.
+ASGI_FAST = [
+    piece
+    for piece in env.list("ASGI_FAST", default=["middleware", "cache", "consumer_loop", "socket_db", "async_front"])
+    if piece != "none"
+]
+
 # Django's own middleware, subclassed to run on the event loop under ASGI instead of
-# hopping to a thread per hook (collab/core/middleware.py). A new middleware must be
-# async-capable too: tests/core/test_middleware.py checks the list.
+# hopping to a thread per hook (collab/core/asgi_fast/middleware.py), or Django's own
+# classes with the `middleware` piece off. A new middleware must be async-capable too:
+# tests/core/test_middleware.py checks the list.
 MIDDLEWARE = [
-    "collab.core.middleware.SecurityMiddleware",
-    "collab.core.middleware.WhiteNoiseMiddleware",
-    "corsheaders.middleware.CorsMiddleware",
-    "collab.core.middleware.SessionMiddleware",
-    "collab.core.middleware.CommonMiddleware",
-    "collab.core.middleware.CsrfViewMiddleware",
-    "collab.core.middleware.AuthenticationMiddleware",
-    "collab.core.middleware.MessageMiddleware",
-    "collab.core.middleware.XFrameOptionsMiddleware",
+    f"collab.core.asgi_fast.middleware.{name}" if name and "middleware" in ASGI_FAST else stock
+    for name, stock in [
+        ("SecurityMiddleware", "django.middleware.security.SecurityMiddleware"),
+        ("WhiteNoiseMiddleware", "whitenoise.middleware.WhiteNoiseMiddleware"),
+        (None, "corsheaders.middleware.CorsMiddleware"),  # async-capable as it is
+        ("SessionMiddleware", "django.contrib.sessions.middleware.SessionMiddleware"),
+        ("CommonMiddleware", "django.middleware.common.CommonMiddleware"),
+        ("CsrfViewMiddleware", "django.middleware.csrf.CsrfViewMiddleware"),
+        ("AuthenticationMiddleware", "django.contrib.auth.middleware.AuthenticationMiddleware"),
+        ("MessageMiddleware", "django.contrib.messages.middleware.MessageMiddleware"),
+        ("XFrameOptionsMiddleware", "django.middleware.clickjacking.XFrameOptionsMiddleware"),
+    ]
 ]
 # Django's deploy checks see these subclasses as the middleware they extend
 # (collab/core/checks.py): no security check is silenced.
@@ -186,8 +199,11 @@ else:
 
 CACHES = {
     "default": {
-        # Django's Redis cache, with one connection pool per process (collab/core/cache.py).
-        "BACKEND": "collab.core.cache.SharedPoolRedisCache",
+        # Django's Redis cache, with one connection pool per process
+        # (collab/core/asgi_fast/cache.py), or Django's own with the `cache` piece off.
+        "BACKEND": "collab.core.asgi_fast.cache.SharedPoolRedisCache"
+        if "cache" in ASGI_FAST
+        else "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="collab"),
     }

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from collab.accounts.revocation import credentials_revoked_cached
+from collab.core.asgi_fast.async_front import async_front
 from collab.core.errors import DomainError
 from collab.core.params import limit_param
 from collab.core.renderers import WireReadyJSONRenderer
@@ -83,17 +82,7 @@ class CourseOnlineView(_PresenceListView):
 
     @classmethod
     def as_view(cls, **initkwargs):
-        drf_view = sync_to_async(super().as_view(**initkwargs))
-
-        async def view(request, course_id):
-            body = await _course_online_from_snapshot(request, course_id)
-            if body is not None:
-                return HttpResponse(body, content_type="application/json")
-            return await drf_view(request, course_id=course_id)
-
-        # What drf-spectacular and Django read off a DRF view.
-        view.cls, view.initkwargs, view.csrf_exempt = cls, initkwargs, True
-        return view
+        return async_front(super().as_view(**initkwargs), _course_online_from_snapshot)
 
 
 async def _course_online_from_snapshot(request, course_id) -> bytes | None:

@@ -3,7 +3,7 @@
 Django decides whether SecurityMiddleware, XFrameOptionsMiddleware, CsrfViewMiddleware
 and SessionMiddleware are installed by looking for their dotted names in MIDDLEWARE;
 every HSTS, SSL-redirect, nosniff, referrer, cookie and X-Frame check is skipped when
-the name is missing. collab installs subclasses of them (collab/core/middleware.py, run
+the name is missing. collab installs subclasses of them (collab/core/asgi_fast/middleware.py, run
 on the event loop), so `check --deploy` saw none of them and passed with TLS off.
 Django's own checks look those four predicates up by name when they run; they are
 replaced here by ones that accept a subclass, so every one of Django's security checks

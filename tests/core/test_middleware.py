@@ -1,4 +1,4 @@
-"""The middleware stack under ASGI: hooks run on the event loop (collab/core/middleware.py)
+"""The middleware stack under ASGI: hooks run on the event loop (collab/core/asgi_fast/middleware.py)
 yet behave as Django's: the admin's session and CSRF still work, API responses keep
 their headers and never open a session."""
 
@@ -12,7 +12,7 @@ from django.test import AsyncClient
 from django.utils.deprecation import MiddlewareMixin
 from django.utils.module_loading import import_string
 
-from collab.core.middleware import InlineHooksMixin
+from collab.core.asgi_fast.middleware import InlineHooksMixin
 from tests.conftest import access_token_for
 from tests.factories import PASSWORD, AdminFactory
 
