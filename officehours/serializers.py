@@ -5,6 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from collab.core.fields import WallClockTimeField
 from collab.core.text import TextField
 from officehours.models import EntryStatus, OfficeHours
 from officehours.schedule import is_valid_timezone
@@ -23,6 +24,11 @@ class UserRefSerializer(serializers.Serializer):
 class OfficeHoursSerializer(serializers.ModelSerializer):
     instructor_id = serializers.UUIDField(read_only=True)
     staff = serializers.SerializerMethodField(help_text="Who holds the slot: the instructor or one of their TAs")
+    start_time = WallClockTimeField(read_only=True, help_text="Wall-clock time in `timezone`")
+    end_time = WallClockTimeField(read_only=True, help_text="Wall-clock time in `timezone`, after startTime")
+    # Declared: DRF builds a read-only model field without allow_blank, and the schema
+    # would then refuse the "" of a slot without a link.
+    meeting_url = serializers.URLField(read_only=True, allow_blank=True, help_text='"" when there is none')
 
     class Meta:
         model = OfficeHours
@@ -51,8 +57,8 @@ class OfficeHoursWriteSerializer(serializers.Serializer):
     """Create (all required but location, meetingUrl, isActive, timezone) or PATCH (partial)."""
 
     day_of_week = serializers.IntegerField(min_value=0, max_value=6, help_text="0 = Sunday ... 6 = Saturday")
-    start_time = serializers.TimeField(help_text="Wall-clock time in `timezone`, HH:MM[:SS]")
-    end_time = serializers.TimeField(help_text="After startTime, same day")
+    start_time = WallClockTimeField(help_text="Wall-clock time in `timezone`, HH:MM[:SS]")
+    end_time = WallClockTimeField(help_text="After startTime, same day")
     timezone = TextField(max_length=64, required=False, default="UTC", help_text="IANA name")
     location = TextField(max_length=200, required=False, allow_blank=True, default="")
     meeting_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
@@ -142,7 +148,9 @@ class InstructorQueueEntrySerializer(serializers.Serializer):
 
 class InstructorQueueSerializer(serializers.Serializer):
     instructor_id = serializers.UUIDField()
-    viewer = serializers.CharField(help_text="instructor (the staff view: the instructor, admins and TAs)")
+    viewer = serializers.ChoiceField(
+        choices=["instructor"], help_text="instructor (the staff view: the instructor, admins and TAs)"
+    )
     is_open = serializers.BooleanField()
     queue_length = serializers.IntegerField(help_text="Waiting entries in this view (a TA: their courses' students)")
     admitted_count = serializers.IntegerField()
@@ -163,7 +171,7 @@ class OwnEntrySerializer(serializers.Serializer):
 
 class StudentQueueSerializer(serializers.Serializer):
     instructor_id = serializers.UUIDField()
-    viewer = serializers.CharField(help_text="student")
+    viewer = serializers.ChoiceField(choices=["student"], help_text="student")
     is_open = serializers.BooleanField()
     queue_length = serializers.IntegerField(help_text="Waiting entries (no names)")
     estimated_wait_minutes = serializers.IntegerField(

@@ -37,7 +37,8 @@ from officehours.serializers import (
 
 QUEUE_VIEW = PolymorphicProxySerializer(
     component_name="OfficeHoursQueueView",
-    serializers=[InstructorQueueSerializer, StudentQueueSerializer],
+    # Keyed by the `viewer` value: the discriminator's mapping is what the response says.
+    serializers={"instructor": InstructorQueueSerializer, "student": StudentQueueSerializer},
     resource_type_field_name="viewer",
 )
 

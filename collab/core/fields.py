@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+import re
+
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from collab.core.errors import InvalidInput
@@ -39,3 +43,29 @@ class BoundedDateTimeField(serializers.DateTimeField):
             return bounded_datetime(value, name=name)
         except InvalidInput as exc:
             raise serializers.ValidationError(exc.fields[name][0], code="invalid") from None
+
+
+WALL_CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+_WALL_CLOCK = re.compile(WALL_CLOCK_PATTERN)
+
+
+@extend_schema_field({"type": "string", "pattern": WALL_CLOCK_PATTERN, "example": "09:30:00"})
+class WallClockTimeField(serializers.TimeField):
+    """A time of day on a wall clock, `HH:MM` or `HH:MM:SS` (24-hour), read as `HH:MM:SS`.
+
+    No UTC offset and no fractions of a second: the zone is a separate field (an IANA
+    name, which knows summer time), and an offset sent here would be silently dropped by
+    DRF's own TimeField (and JSON Schema's `time` format, which requires one, would not
+    describe what is returned). Anything else is refused with 400 `invalid`."""
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str) or not _WALL_CLOCK.match(value):
+            raise serializers.ValidationError("Use HH:MM or HH:MM:SS (24-hour, no time zone).", code="invalid")
+        return super().to_internal_value(value)
+
+    def to_representation(self, value):
+        if value is None:
+            return None
+        if isinstance(value, str):  # an unsaved model's raw input
+            value = datetime.time.fromisoformat(value)
+        return value.strftime("%H:%M:%S")

@@ -15,8 +15,8 @@ route shares come from here, so a new route cannot forget them:
 - 413 `request_too_large`, 415 `unsupported_media_type`: routes with a body;
 - 429 `throttled` with Retry-After: over the rate (every /api route).
 
-`tests/core/test_schemathesis.py` runs schemathesis against a real server and fails on
-any status the schema does not list here or in the view.
+`tests/core/test_schemathesis.py` runs schemathesis against the application (in-process,
+in every `make test`) and fails on any status the schema does not list here or in the view.
 """
 
 from __future__ import annotations
