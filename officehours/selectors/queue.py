@@ -74,15 +74,17 @@ def waiting_spots(*, instructor_id: uuid.UUID, mean_minutes: float | None = None
 def queue_view_instructor(
     *, instructor_id: uuid.UUID, limit: int | None = None, scope: list[uuid.UUID] | None = None
 ) -> dict:
-    """The full queue: admitted entries first (being served), then waiting in order.
-    `scope` (a TA's courses): only their students' entries; positions stay the
-    students' real places in the whole queue."""
+    """The full queue: admitted entries first (being served), then waiting in order, and
+    the queue's staff ([{id, name, role}], the instructor first). `scope` (a TA's
+    courses): only their students' entries and the staff of those courses; positions
+    stay the students' real places in the whole queue."""
     if scope is not None:
         full = queue_view_instructor(instructor_id=instructor_id)
         students = _students_of(scope, {row["student"]["id"] for row in full["entries"]})
-        return _cut_to_students(full, students, limit=limit)
+        return _cut_to_students(full, students, scope, limit=limit)
     now = timezone.now()
     mean = mean_service_minutes(instructor_id=instructor_id)
+    ta_rows = list(membership.queue_ta_rows(instructor_id))
     entries = list(
         OfficeHoursQueue.objects.filter(
             instructor_id=instructor_id, status__in=[EntryStatus.WAITING, EntryStatus.ADMITTED]
@@ -109,6 +111,8 @@ def queue_view_instructor(
         "mean_service_minutes": round(mean, 2),
         "mean_exact": mean,  # not serialized; lets publishers reuse it
         "entries": rows,
+        "staff": _staff_roster(instructor_id, ta_rows),
+        "ta_rows": ta_rows,  # not serialized; each TA's cut takes its share of the staff
     }
 
 
@@ -121,14 +125,30 @@ def _students_of(course_ids, student_ids: set) -> set[uuid.UUID]:
     )
 
 
-def _cut_to_students(view: dict, student_ids: set, *, limit: int | None = None) -> dict:
+def _cut_to_students(view: dict, student_ids: set, course_ids, *, limit: int | None = None) -> dict:
+    """A TA's share of the full view: the entries of `student_ids`, the staff of `course_ids`."""
     rows = [row for row in view["entries"] if row["student"]["id"] in student_ids]
+    courses = set(course_ids)
     return {
         **view,
         "queue_length": sum(1 for row in rows if row["position"] is not None),
         "admitted_count": sum(1 for row in rows if row["position"] is None),
         "entries": rows[:limit] if limit is not None else rows,
+        "staff": _staff_roster(view["instructor_id"], [row for row in view["ta_rows"] if row[2] in courses]),
     }
+
+
+def _staff_roster(instructor_id: uuid.UUID, ta_rows) -> list[dict]:
+    """[{id, name, role}]: the instructor first, then each TA of `ta_rows` once, by name
+    (one query, for the instructor's name)."""
+    name = User.objects.filter(id=instructor_id).values_list("name", flat=True).first() or ""
+    roster = [{"id": instructor_id, "name": name, "role": "instructor"}]
+    seen = set()
+    for user_id, ta_name, _course_id in ta_rows:
+        if user_id not in seen and user_id != instructor_id:
+            seen.add(user_id)
+            roster.append({"id": user_id, "name": ta_name, "role": "ta"})
+    return roster
 
 
 def queue_views_for_tas(*, instructor_id: uuid.UUID, view: dict) -> list[tuple[list[uuid.UUID], dict]]:
@@ -149,7 +169,7 @@ def queue_views_for_tas(*, instructor_id: uuid.UUID, view: dict) -> list[tuple[l
     for ta_id, course_ids in courses_of.items():
         by_scope[frozenset(course_ids)].append(ta_id)
     return [
-        (ta_ids, _cut_to_students(view, set().union(*(enrolled[c] for c in scope))))
+        (ta_ids, _cut_to_students(view, set().union(*(enrolled[c] for c in scope)), scope))
         for scope, ta_ids in by_scope.items()
     ]
 
@@ -170,7 +190,8 @@ def _instructor_row(entry: OfficeHoursQueue, position: int | None, estimate: int
 
 
 def queue_view_student(*, student: User, instructor_id: uuid.UUID) -> dict:
-    """Only the student's own entry plus counts: never another student's name or question."""
+    """Only the student's own entry plus counts: never another student's name or question.
+    `staff`: who serves this student (the instructor, the TAs of their courses)."""
     mean = mean_service_minutes(instructor_id=instructor_id)
     spots = waiting_spots(instructor_id=instructor_id, mean_minutes=mean)
     entry = (
@@ -208,6 +229,7 @@ def queue_view_student(*, student: User, instructor_id: uuid.UUID) -> dict:
         "estimated_wait_minutes": estimate,
         "entry": own,
         "announcements": announcements_latest(instructor_id=instructor_id),
+        "staff": _staff_roster(instructor_id, membership.queue_ta_rows(instructor_id, student_id=student.id)),
     }
 
 
