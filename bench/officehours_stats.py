@@ -1,6 +1,7 @@
 """Times the office-hours insight (`GET /api/office-hours/queue/:id/stats`) on a term of
-20,000 queue entries: the target is < 200 ms for the whole computation (four grouped
-queries on PostgreSQL), measured here and not in a timed test.
+20,000 queue entries: the target is < 200 ms for the whole computation (one grouping-sets
+query on PostgreSQL, then a small read of the staff names), measured here and not in a
+timed test.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/collab_bench_stats \\
         .venv/bin/python -m bench.officehours_stats [--entries 20000] [--runs 15] [--keep]
@@ -10,7 +11,7 @@ courses (two TAs, 600 students) and `--entries` entries over a 16-week term (joi
 office-hours-like hours, ~85 % served and completed by one of three staff members, the
 rest left or removed), then runs the selector behind the endpoint (`queue_stats`, the
 whole term, instructor's view and a TA's) `--runs` times and prints the median, p95 and
-max, the query plan of the by-hour query, and whether the median is under 200 ms.
+max, the query plan of the statistics query, and whether the median is under 200 ms.
 The seeded rows are deleted afterwards unless --keep.
 """
 

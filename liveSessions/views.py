@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.utils import timezone
 from djangorestframework_camel_case.render import CamelCaseJSONRenderer
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -13,7 +12,7 @@ from rest_framework.views import APIView
 from collab.chat.serializers import history_response
 from collab.chat.services import HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT
 from collab.core.params import cursor_param, cursor_schema_parameters, datetime_param, limit_param
-from collab.core.renderers import JsonForMetadataAndErrorsMixin
+from collab.core.renderers import JsonForMetadataAndErrorsMixin, csv_download
 from liveSessions import selectors, services
 from liveSessions.models import SessionStatus
 from liveSessions.permissions import LiveSessionPermission
@@ -262,8 +261,5 @@ class SessionAttendanceView(JsonForMetadataAndErrorsMixin, _SessionView):
             "attendees": rows,
         }
         if request.accepted_renderer.format == "csv":
-            stamp = timezone.now().strftime("%Y%m%d")
-            response = Response(report)
-            response["Content-Disposition"] = f'attachment; filename="attendance-{session.id}-{stamp}.csv"'
-            return response
+            return csv_download(report, name=f"attendance-{session.id}")
         return Response(AttendanceReportSerializer(report).data)

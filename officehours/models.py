@@ -128,7 +128,7 @@ class OfficeHoursQueue(models.Model):
             models.Index(fields=["instructor", "status", "joined_queue_at"], name="officehours_q_instr_status"),
             models.Index(fields=["student", "status"], name="officehours_q_student_status"),
             models.Index(fields=["instructor", "-completed_at"], name="officehours_q_instr_completed"),
-            # Insight (selectors.stats) reads a term of one queue by join time.
+            # Insight (officehours.stats) reads a term of one queue by join time.
             models.Index(
                 fields=["instructor", "joined_queue_at"],
                 name="officehours_q_instr_joined",

@@ -133,6 +133,19 @@ class StudentSummarySerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
+STAFF_HELP = (
+    "The course staff who serve this queue for you: the instructor first, then the TAs (of your courses), "
+    "by name. Who of them is online comes from presence: the course's presence list marks staff, and "
+    "presence-changed frames in your course rooms follow them."
+)
+
+
+class QueueStaffSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    role = serializers.CharField(help_text="instructor or ta")
+
+
 class InstructorQueueEntrySerializer(serializers.Serializer):
     id = serializers.UUIDField()
     student = StudentSummarySerializer()
@@ -156,6 +169,7 @@ class InstructorQueueSerializer(serializers.Serializer):
     admitted_count = serializers.IntegerField()
     mean_service_minutes = serializers.FloatField(help_text="Mean of the last 10 completed entries (default 10)")
     entries = InstructorQueueEntrySerializer(many=True, help_text="Admitted first, then waiting in order")
+    staff = QueueStaffSerializer(many=True, help_text=STAFF_HELP)
 
 
 class OwnEntrySerializer(serializers.Serializer):
@@ -179,6 +193,7 @@ class StudentQueueSerializer(serializers.Serializer):
     )
     entry = OwnEntrySerializer(allow_null=True, help_text="Your open entry, if any")
     announcements = AnnouncementSerializer(many=True, help_text="The latest staff announcements, newest first")
+    staff = QueueStaffSerializer(many=True, help_text=STAFF_HELP)
 
 
 class EntrySerializer(serializers.Serializer):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.utils import timezone
 from djangorestframework_camel_case.render import CamelCaseJSONRenderer
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
@@ -11,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from collab.core.params import limit_param
-from collab.core.renderers import JsonForMetadataAndErrorsMixin
+from collab.core.renderers import JsonForMetadataAndErrorsMixin, csv_download
 from officehours import selectors, services
 from officehours.permissions import OfficeHoursPermission
 from officehours.renderers import StatsCsvRenderer
@@ -293,8 +292,5 @@ class QueueStatsView(JsonForMetadataAndErrorsMixin, Base):
             tz_name=request.query_params.get("tz"),
         )
         if request.accepted_renderer.format == "csv":
-            response = Response(stats)
-            stamp = timezone.now().strftime("%Y%m%d")
-            response["Content-Disposition"] = f'attachment; filename="office-hours-{instructor_id}-{stamp}.csv"'
-            return response
+            return csv_download(stats, name=f"office-hours-{instructor_id}")
         return Response(QueueStatsSerializer(stats).data)

@@ -1,6 +1,9 @@
-"""CSV download rules shared by every report (attendance, office-hours stats)."""
+"""CSV cell rules shared by every report (attendance, office-hours insight); the
+renderer base that applies them is collab.core.renderers.CsvRenderer."""
 
 from __future__ import annotations
+
+from datetime import date, datetime
 
 
 def csv_safe(text: str) -> str:
@@ -12,3 +15,17 @@ def csv_safe(text: str) -> str:
 def csv_iso(value) -> str:
     """ISO 8601 for a date or time cell; empty for None."""
     return value.isoformat() if value is not None else ""
+
+
+def csv_cell(value) -> object:
+    """One cell: None -> empty; True/False -> yes/no; a date or time -> ISO 8601; text
+    made formula-safe; numbers and ids as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, str):
+        return csv_safe(value)
+    return value

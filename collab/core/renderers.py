@@ -1,17 +1,32 @@
-"""A JSON renderer for hot read paths whose payloads are built in camelCase already.
+"""Renderers beside DRF's: wire-ready JSON for hot read paths, and the one base of every
+CSV download.
 
-The default renderer walks every key of every response to camelise it, which for a
-list of hundreds of users costs more than the query behind it (bench/, docs/performance.md).
-Views whose selectors build wire-ready dicts use this one: orjson, no key rewriting.
-Error bodies still go through the camelising renderer (their field names come from
-serializers in snake_case).
+WireReadyJSONRenderer: the default renderer walks every key of every response to
+camelise it, which for a list of hundreds of users costs more than the query behind it
+(bench/, docs/performance.md). Views whose selectors build wire-ready dicts use this
+one: orjson, no key rewriting. Error bodies still go through the camelising renderer
+(their field names come from serializers in snake_case).
+
+CsvRenderer: the rules every report downloads with (`?format=csv` or
+`Accept: text/csv`): a header row, then one row per record, each cell through
+collab.core.csvcells.csv_cell (formula-safe text, ISO times, empty for null), UTF-8,
+and served as an attachment (`csv_download`). Errors and OPTIONS stay JSON
+(JsonForMetadataAndErrorsMixin).
 """
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterable, Sequence
+
 import orjson
+from django.utils import timezone
 from djangorestframework_camel_case.render import CamelCaseJSONRenderer
 from rest_framework.renderers import BaseRenderer
+from rest_framework.response import Response
+
+from collab.core.csvcells import csv_cell
 
 
 class WireReadyJSONRenderer(BaseRenderer):
@@ -41,3 +56,33 @@ class JsonForMetadataAndErrorsMixin:
             request.accepted_renderer = CamelCaseJSONRenderer()
             request.accepted_media_type = CamelCaseJSONRenderer.media_type
         return super().finalize_response(request, response, *args, **kwargs)
+
+
+class CsvRenderer(BaseRenderer):
+    """Base of every CSV report: a subclass names its `columns` and yields its rows
+    (`rows(data)`, one sequence of raw values per line, in column order); the cell rules
+    are applied here, the same for every report."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+    columns: Sequence[str] = ()
+
+    def rows(self, data) -> Iterable[Sequence]:
+        raise NotImplementedError
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(self.columns)
+        for row in self.rows(data):
+            writer.writerow([csv_cell(value) for value in row])
+        return out.getvalue().encode("utf-8")
+
+
+def csv_download(data, *, name: str) -> Response:
+    """A Response of `data` for a CsvRenderer, downloaded as `<name>-<YYYYMMDD>.csv`."""
+    response = Response(data)
+    stamp = timezone.now().strftime("%Y%m%d")
+    response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
+    return response

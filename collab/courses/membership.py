@@ -185,3 +185,14 @@ def queue_ta_ids(instructor_id: UserId) -> QuerySet:
     return Enrollment.objects.filter(role=EnrollmentRole.TA, course__instructor_id=instructor_id).values_list(
         "user_id", "course_id"
     )
+
+
+def queue_ta_rows(instructor_id: UserId, *, student_id: UserId | None = None) -> QuerySet:
+    """(user_id, name, course_id) of every active TA of the instructor's courses, by name
+    (one row per course assisted in). `student_id`: only of the courses that user is
+    enrolled in as a student (the staff who serve them)."""
+    rows = Enrollment.objects.filter(role=EnrollmentRole.TA, course__instructor_id=instructor_id, user__is_active=True)
+    if student_id is not None:
+        theirs = Enrollment.objects.filter(course_id=OuterRef("course_id"), user_id=student_id)
+        rows = rows.filter(Exists(theirs.filter(role=EnrollmentRole.STUDENT)))
+    return rows.order_by("user__name", "user_id", "course_id").values_list("user_id", "user__name", "course_id")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, CharField, Count, OuterRef, Q, QuerySet, Subquery, Value, When
 
 from collab.accounts.models import User
 from collab.core.errors import NotFound
@@ -15,6 +15,17 @@ from collab.courses.models import Course, Enrollment, EnrollmentRole
 STUDENT_COUNT = Count("enrollments", filter=Q(enrollments__role=EnrollmentRole.STUDENT))
 
 
+def viewer_role(user_id: uuid.UUID | str) -> Case:
+    """An annotation: the role of `user_id` in each course (instructor, ta, student; null
+    for a non-member), the same answer as membership.course_role, in the course's query."""
+    enrolled = Enrollment.objects.filter(course_id=OuterRef("pk"), user_id=user_id).values("role")[:1]
+    return Case(
+        When(instructor_id=user_id, then=Value("instructor")),
+        default=Subquery(enrolled),
+        output_field=CharField(),
+    )
+
+
 def course_list_for_user(*, user: User) -> QuerySet[Course]:
     # Membership is a subquery, not a join on enrollments: a filter on the joined
     # enrollments would also restrict the Count to the viewer's own row (a student
@@ -22,7 +33,7 @@ def course_list_for_user(*, user: User) -> QuerySet[Course]:
     return (
         Course.objects.filter(membership.member_q(user.id))
         .select_related("instructor")
-        .annotate(student_count=STUDENT_COUNT)
+        .annotate(student_count=STUDENT_COUNT, viewer_role=viewer_role(user.id))
         .order_by("title", "id")
     )
 
@@ -30,7 +41,10 @@ def course_list_for_user(*, user: User) -> QuerySet[Course]:
 def course_get_visible(*, user: User, course_id: uuid.UUID | str) -> Course:
     """The course if the user is a member or an admin; NotFound otherwise."""
     course = (
-        Course.objects.select_related("instructor").annotate(student_count=STUDENT_COUNT).filter(id=course_id).first()
+        Course.objects.select_related("instructor")
+        .annotate(student_count=STUDENT_COUNT, viewer_role=viewer_role(user.id))
+        .filter(id=course_id)
+        .first()
     )
     if course is None or not (user.is_admin or membership.is_member(user, course)):
         raise NotFound("Course not found.", code="course_not_found")

@@ -8,11 +8,17 @@ from collab.courses.models import Course, Enrollment, EnrollmentRole
 class CourseSerializer(serializers.ModelSerializer):
     instructor = UserSummarySerializer(read_only=True)
     student_count = serializers.IntegerField(read_only=True, help_text="Enrolled students (TAs not counted)")
+    role = serializers.CharField(
+        source="viewer_role",
+        read_only=True,
+        allow_null=True,
+        help_text="Your role in this course: instructor, ta or student (null: an admin who is not a member)",
+    )
 
     class Meta:
         model = Course
-        fields = ["id", "title", "description", "instructor", "student_count", "created_at"]
-        read_only_fields = ["id", "instructor", "student_count", "created_at"]
+        fields = ["id", "title", "description", "instructor", "student_count", "role", "created_at"]
+        read_only_fields = ["id", "instructor", "student_count", "role", "created_at"]
 
 
 class CourseCreateSerializer(serializers.Serializer):

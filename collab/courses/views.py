@@ -48,6 +48,7 @@ class CourseViewSet(viewsets.ViewSet):
         body.is_valid(raise_exception=True)
         course = services.course_create(actor=request.user, **body.validated_data)
         course.student_count = 0
+        course.viewer_role = "instructor"
         return Response(CourseSerializer(course).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: CourseSerializer}, summary="One course (members and admins; 404 otherwise)")

@@ -12,7 +12,9 @@ from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 from selenium.webdriver.support.ui import Select
 
+from collab.courses.models import EnrollmentRole
 from liveSessions.models import SessionMessage
+from officehours import services
 from tests.console.browser import Page
 from tests.factories import CourseFactory, EnrollmentFactory, InstructorFactory, UserFactory
 
@@ -368,3 +370,74 @@ def test_the_client_keeps_each_seq_once_and_recovers_rooms_by_the_resume_answer(
             "reload session-c",
         ]
     )
+
+
+def test_a_ta_serves_the_queue_and_the_student_sees_who_is_online_and_coming(browsers, klass):
+    """A teaching assistant's console: the course page shows roles, the TA gets the staff
+    queue view (admit next, complete, remove with a reason), announces, adds their own
+    weekly slot; the student sees which staff are online, the announcement, and who is
+    coming with that TA's meeting link."""
+    instructor, course, (bea, _cal) = klass
+    tia = UserFactory(name="Tia TA")
+    EnrollmentFactory(course=course, user=tia, role=EnrollmentRole.TA)
+    services.queue_open(actor=instructor, instructor_id=instructor.id)
+    assistant, student = browsers("ta"), browsers("bea")
+    assistant.sign_in(tia.email)
+    student.sign_in(bea.email)
+
+    # Roles on the course page: each window says its own, the list marks the TA.
+    assistant.wait_text("#course-role", "TA")
+    assistant.wait_text("#course-list", "TA")
+    student.wait_text("#course-role", "student")
+    student.wait(
+        lambda: [e.text for e in student.finds('#presence-list li[data-role="ta"] .name')] == ["Tia TA"],
+        "Tia marked TA in the presence list",
+    )
+    # During office hours the student sees which staff are online.
+    student.wait_text("#oh-status", "open")
+    student.wait_text("#oh-staff", "Staff online now: Tia TA (TA)")
+
+    # The TA adds their own weekly slot (not in progress) with their meeting link.
+    day_after_tomorrow = (date.today().isoweekday() + 2) % 7
+    Select(assistant.labelled("Day")).select_by_value(str(day_after_tomorrow))
+    assistant.labelled("Meeting link").send_keys("https://meet.example.com/tia")
+    assistant.button("Add slot")
+    assistant.wait_text("#oh-slots", "with Tia TA")
+    student.wait_text("#oh-slots", "with Tia TA")
+
+    # An announcement reaches the student live.
+    assistant.labelled("Announcement").send_keys("Back in five minutes")
+    assistant.button("Announce")
+    student.wait_text("#oh-announcements", "Back in five minutes")
+
+    # The student joins; the TA's staff view shows the question; admit next names the TA.
+    student.labelled("Your question").send_keys("How do closures capture variables?")
+    student.button("Join the queue")
+    student.wait_text("#oh-position", "You are number 1 in line")
+    assistant.wait_text("#oh-entries", "How do closures capture variables?")
+    assistant.button("Admit next")
+    student.wait(lambda: student.finds("#oh-banner .banner.admitted"), "the admitted banner")
+    assert student.find("#oh-admitted-by").text == "Tia TA"
+    assert student.find("#oh-join-link").get_attribute("href") == "https://meet.example.com/tia"
+    assistant.wait_text("#oh-entries", "with you")
+    assistant.button("Complete Bea Student")
+    student.wait_text("#notices", "complete")
+
+    # A second question is removed with a reason; the student is told which.
+    student.labelled("Your question").send_keys("Is this on the exam?")
+    student.button("Join the queue")
+    entry = "#oh-entries li"
+    assistant.wait(
+        lambda: assistant.find(entry).get_attribute("data-status") == "waiting", "the second question waiting"
+    )
+    assistant.type(f"{entry} input.reason", "covered in the lecture notes")
+    assistant.button("Remove", within=entry)
+    student.wait_text("#notices", "You were removed from the queue: covered in the lecture notes")
+    assistant.wait_text("#oh-entries", "Nobody is waiting.")
+
+    # The TA takes the announcement back, then goes invisible: the student sees both.
+    assistant.button("Delete", within="#oh-announcements li")
+    student.wait_no_text("#oh-announcements", "Back in five minutes")
+    assistant.set_status("Invisible")
+    student.wait_text("#oh-staff", "No staff online right now.")
+    assert not assistant.errors() and not student.errors()

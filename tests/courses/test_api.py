@@ -163,6 +163,7 @@ def test_course_shape(api, course, student, instructor):
         "description": course.description,
         "instructor": {"id": str(instructor.id), "name": instructor.name, "role": "instructor"},
         "studentCount": 1,
+        "role": "student",
         "createdAt": body["createdAt"],
     }
     assert "email" not in body["instructor"]
@@ -352,6 +353,24 @@ def test_roles_show_on_the_course_page_and_tas_are_not_counted_as_students(api, 
     assert instructor.get(f"/api/courses/{course.id}").json()["studentCount"] == 2
     # The TA sees the course like any member.
     assert api(ta).get(f"/api/courses/{course.id}").json()["studentCount"] == 2
+
+
+def test_the_course_says_the_viewers_own_role(api, world):
+    course, actors = world["course"], world["actors"]
+    expected = {"course_instructor": "instructor", "ta": "ta", "student_enrolled": "student", "admin": None}
+    for actor, role in expected.items():
+        assert api(actors[actor]).get(f"/api/courses/{course.id}").json()["role"] == role, actor
+    for actor in ("course_instructor", "ta", "student_enrolled"):
+        listed = {c["id"]: c["role"] for c in api(actors[actor]).get("/api/courses").json()}
+        assert listed == {str(course.id): expected[actor]}, actor
+    created = api(actors["other_instructor"]).post("/api/courses", {"title": "New"}, format="json").json()
+    assert created["role"] == "instructor"
+    assert api(actors["other_instructor"]).get(f"/api/courses/{created['id']}").json()["role"] == "instructor"
+    # A role change shows on the next read.
+    classmate = world["classmate"]
+    url = f"/api/courses/{course.id}/enrollments/{classmate.id}"
+    assert api(actors["course_instructor"]).patch(url, {"role": "ta"}, format="json").status_code == 200
+    assert api(classmate).get(f"/api/courses/{course.id}").json()["role"] == "ta"
 
 
 def test_role_changes_are_validated_and_told(api, world, django_capture_on_commit_callbacks):

@@ -10,10 +10,11 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from collab.core.jsonframes import iso
+from collab.courses.models import EnrollmentRole
 from liveSessions import services
 from liveSessions.models import AttendanceInterval, SessionAttendance, SessionMessage, SessionStatus
 from tests.conftest import ws_connect
-from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
+from tests.factories import CourseFactory, EnrollmentFactory, InstructorFactory, UserFactory
 from tests.liveSessions.factories import live_session
 from tests.sockets import drain, receive_frames, request, send
 
@@ -297,3 +298,63 @@ async def test_anyone_signed_in_may_enter_an_open_session(instructor):
         assert ack["event"] == "ack"
     finally:
         await comm.disconnect()
+
+
+# The socket side of the REST matrix (tests/liveSessions/test_api.py) for a course
+# session: entering the room and chatting ask the same rules as the REST join. A TA
+# is a member of the course like its students; another instructor and an outsider do
+# not see the session at all. role -> the join's answer (ack, or the error code).
+SOCKET_MATRIX = {
+    "owner": "ack",
+    "ta": "ack",
+    "enrolled": "ack",
+    "admin": "ack",
+    "other_instructor": "session_not_found",
+    "outsider": "session_not_found",
+}
+
+
+@pytest.mark.parametrize(("role", "expected"), list(SOCKET_MATRIX.items()))
+async def test_socket_matrix_follows_the_rest_rule(role, expected, course, instructor, student, admin_user):
+    @db
+    def world():
+        ta = UserFactory(name="Tia TA")
+        EnrollmentFactory(course=course, user=ta, role=EnrollmentRole.TA)
+        users = {
+            "owner": instructor,
+            "ta": ta,
+            "enrolled": student,
+            "admin": admin_user,
+            "other_instructor": InstructorFactory(),
+            "outsider": UserFactory(),
+        }
+        return live_session(course, instructor=instructor, status=S.LIVE), users[role]
+
+    session, user = await world()
+    sock = await ws_connect(user)
+    watcher = await ws_connect(student) if role != "enrolled" else None
+    try:
+        if watcher is not None:
+            assert (await request(watcher, "join-live-session", {"sessionId": str(session.id)}))["event"] == "ack"
+        joined = await request(sock, "join-live-session", {"sessionId": str(session.id)})
+        said = await request(sock, "session-message", {"sessionId": str(session.id), "message": "hello"}, ref="m")
+        if expected == "ack":
+            assert joined["event"] == "ack", joined
+            assert said["event"] == "ack", said
+        else:
+            assert joined["event"] == "error" and joined["data"]["code"] == expected, joined
+            assert said["event"] == "error" and said["data"]["code"] == "not_in_session", said
+        sent = await db(
+            lambda: list(SessionMessage.objects.filter(session=session).values_list("author_id", flat=True))
+        )()
+        assert sent == ([user.id] if expected == "ack" else [])
+        if watcher is not None:
+            # A student in the room hears the message exactly when it was accepted.
+            heard = [
+                f["data"]["message"] for f in await drain(watcher, quiet=0.5) if f["event"] == "session-new-message"
+            ]
+            assert heard == (["hello"] if expected == "ack" else [])
+    finally:
+        await sock.disconnect()
+        if watcher is not None:
+            await watcher.disconnect()

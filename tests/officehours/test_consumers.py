@@ -217,3 +217,72 @@ async def test_a_ta_follows_the_queue_with_their_courses_view_and_announcements_
     finally:
         await ws_ta.disconnect()
         await ws_mine.disconnect()
+
+
+# The socket side of the REST matrix (tests/officehours/test_api.py): following the queue
+# asks the same rule as reading it, so each role gets the same view or the same refusal.
+# role -> the ack's viewer, or the error code (REST: 403 with that code).
+SOCKET_MATRIX = {
+    "owner": "instructor",
+    "admin": "instructor",
+    "ta": "instructor",
+    "student": "student",
+    "other_instructor": "not_eligible",
+    "outsider": "not_eligible",
+    "other_instructors_ta": "not_eligible",
+}
+
+
+@database_sync_to_async
+def _matrix_world(instructor, course, student, other_instructor, admin_user):
+    services.queue_open(actor=instructor, instructor_id=instructor.id)
+    ta, theirs_ta, outsider = UserFactory(name="Tia TA"), UserFactory(name="Olga TA"), UserFactory()
+    EnrollmentFactory(course=course, user=ta, role=EnrollmentRole.TA)
+    EnrollmentFactory(course=CourseFactory(instructor=other_instructor), user=theirs_ta, role=EnrollmentRole.TA)
+    other_student = UserFactory(name="Other Student")
+    EnrollmentFactory(course=CourseFactory(instructor=instructor), user=other_student)
+    services.queue_join(actor=student, instructor_id=instructor.id, question="Mine")
+    services.queue_join(actor=other_student, instructor_id=instructor.id, question="Another course's")
+    return {
+        "owner": instructor,
+        "admin": admin_user,
+        "ta": ta,
+        "student": student,
+        "other_instructor": other_instructor,
+        "outsider": outsider,
+        "other_instructors_ta": theirs_ta,
+    }
+
+
+@pytest.mark.parametrize(("role", "expected"), list(SOCKET_MATRIX.items()))
+async def test_socket_matrix_follows_the_rest_rule(
+    role, expected, instructor, course, student, other_instructor, admin_user, api
+):
+    users = await _matrix_world(instructor, course, student, other_instructor, admin_user)
+    user = users[role]
+    rest = await database_sync_to_async(lambda: api(user).get(f"/api/office-hours/queue/{instructor.id}"))()
+    sock = await ws_connect(user)
+    try:
+        answer = await request(sock, events.JOIN_QUEUE, {"instructorId": str(instructor.id)})
+        if expected in ("instructor", "student"):
+            assert answer["event"] == "ack" and answer["data"]["viewer"] == expected, answer
+            assert rest.status_code == 200
+            view = rest.json()
+            # The same view on both doors: the same entries (a TA only their course's
+            # student), the same staff.
+            if expected == "instructor":
+                assert [e["id"] for e in answer["data"]["entries"]] == [e["id"] for e in view["entries"]]
+                assert len(view["entries"]) == (1 if role == "ta" else 2)
+            else:
+                assert answer["data"]["entry"]["id"] == view["entry"]["id"]
+            assert answer["data"]["staff"] == view["staff"]
+        else:
+            assert answer["event"] == "error" and answer["data"]["code"] == expected, answer
+            assert rest.status_code == 403 and rest.json()["error"]["code"] == expected
+            # Refused: not in the room, so the room's frames never reach this socket.
+            await database_sync_to_async(services.announcement_create)(
+                actor=instructor, instructor_id=instructor.id, message="Only for the queue"
+            )
+            assert await sock.receive_nothing(timeout=0.5)
+    finally:
+        await sock.disconnect()

@@ -1,12 +1,13 @@
 """Course staff end to end: an instructor and two TAs serve one queue of ten students
 over REST on two real server processes at the same time; every student is admitted
 exactly once, by one staff member, and their socket (on either process) is told who is
-coming and where."""
+coming and where (the meeting link of that staff member's own slot)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import UTC, datetime, time
 
 import httpx
 import pytest
@@ -15,10 +16,12 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 
 from collab.courses.models import EnrollmentRole
+from officehours import services
 from officehours.models import EntryStatus, OfficeHoursQueue
 from tests.conftest import access_token_for
 from tests.factories import CourseFactory, EnrollmentFactory, InstructorFactory, UserFactory
 from tests.servers import recv_frame, running_servers
+from tests.sockets import request
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
@@ -35,9 +38,23 @@ def make_world():
     students = [UserFactory(name=f"Student {n:02d}") for n in range(STUDENTS)]
     for learner in students:
         EnrollmentFactory(course=course, user=learner)
+    # Each staff member holds a weekly slot of their own (the day after tomorrow: not in
+    # progress, the queue is opened by hand) with their own meeting link.
+    later = (datetime.now(UTC).isoweekday() + 2) % 7
+    links = {}
+    for member in [instructor, *tas]:
+        links[member.id] = f"https://meet.example.com/{member.name.split()[0].lower()}"
+        services.office_hours_create(
+            actor=member,
+            instructor_id=instructor.id,
+            day_of_week=later,
+            start_time=time(9),
+            end_time=time(10),
+            meeting_url=links[member.id],
+        )
     tokens = {u.id: access_token_for(u) for u in [instructor, *tas, *students]}
     connection.close()
-    return instructor, tas, students, tokens
+    return instructor, tas, students, tokens, links
 
 
 @sync_to_async
@@ -62,7 +79,7 @@ async def frames_until(ws, event: str, seconds: float = 20.0) -> list[dict]:
 
 
 async def test_instructor_and_two_tas_serve_ten_students_each_exactly_once():
-    instructor, tas, students, tokens = await make_world()
+    instructor, tas, students, tokens, links = await make_world()
     auth = {uid: {"Authorization": f"Bearer {token}"} for uid, token in tokens.items()}
     queue = f"/api/office-hours/queue/{instructor.id}"
     staff = [instructor, *tas]
@@ -81,6 +98,15 @@ async def test_instructor_and_two_tas_serve_ten_students_each_exactly_once():
             try:
                 opened = await http_one.post(f"{queue}/open", headers=auth[instructor.id])
                 assert opened.status_code == 200, opened.text
+                # Every student follows the queue; its view names the three staff who serve them.
+                roster = [
+                    {"id": str(member.id), "name": member.name, "role": "instructor" if member is instructor else "ta"}
+                    for member in (instructor, *sorted(tas, key=lambda ta: ta.name))
+                ]
+                for ws in sockets:
+                    ack = await request(ws, "join-office-hours-queue", {"instructorId": str(instructor.id)})
+                    assert ack["event"] == "ack" and ack["data"]["viewer"] == "student", ack
+                    assert ack["data"]["staff"] == roster
                 # The TAs see the full queue view (names and questions).
                 for i, learner in enumerate(students):
                     joined = await https[i % 2].post(
@@ -116,14 +142,18 @@ async def test_instructor_and_two_tas_serve_ten_students_each_exactly_once():
                 admitted_by = dict(served)
 
                 # Each student's socket heard exactly one office-hours-admitted naming who
-                # admitted them, before being told the meeting was completed.
+                # admitted them and that staff member's meeting link, before being told
+                # the meeting was completed.
+                by_id = {str(member.id): member for member in staff}
                 for learner, ws in zip(students, sockets, strict=True):
                     frames = await frames_until(ws, "office-hours-completed")
                     admitted_frames = [f for f in frames if f["event"] == "office-hours-admitted"]
                     assert len(admitted_frames) == 1, [f["event"] for f in frames]
                     who = admitted_frames[0]["data"]["admittedBy"]
                     assert who["id"] == admitted_by[str(learner.id)]
-                    assert who["name"] == names[next(u.id for u in staff if str(u.id) == who["id"])]
+                    coming = by_id[who["id"]]
+                    assert who["name"] == names[coming.id]
+                    assert admitted_frames[0]["data"]["meetingUrl"] == links[coming.id]
             finally:
                 for ws in sockets:
                     await ws.close()

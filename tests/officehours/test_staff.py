@@ -228,3 +228,49 @@ def test_making_a_waiting_student_ta_is_refused_until_the_entry_ends(staff, cour
     response = api(instructor).patch(url, {"role": "ta"}, format="json")
     assert response.status_code == 200 and response.json()["role"] == "ta"
     assert OfficeHoursQueue.objects.filter(student=mine).count() == 1
+
+
+def _roster(view: dict) -> list[tuple[str, str]]:
+    return [(member["name"], member["role"]) for member in view["staff"]]
+
+
+def test_every_view_names_the_staff_who_serve_the_viewer(staff, api, admin_user, course):
+    """The instructor (and admins) see every TA of the queue; a TA the staff of their
+    courses; a student the instructor and the TAs of their own courses, never another
+    course's TA. A deactivated TA is nobody's staff."""
+    instructor, ta, other_ta = staff["instructor"], staff["ta"], staff["other_ta"]
+    both = UserFactory(name="Bea Both")  # a student of both courses
+    EnrollmentFactory(course=staff["other"], user=both)
+    EnrollmentFactory(course=course, user=both)
+    everyone = [(instructor.name, "instructor"), ("Otto TA", "ta"), ("Tara TA", "ta")]
+    q = f"{BASE}/queue/{instructor.id}"
+    assert _roster(api(instructor).get(q).json()) == everyone
+    assert _roster(api(admin_user).get(q).json()) == everyone
+    assert _roster(api(ta).get(q).json()) == [(instructor.name, "instructor"), ("Tara TA", "ta")]
+    assert _roster(api(other_ta).get(q).json()) == [(instructor.name, "instructor"), ("Otto TA", "ta")]
+    mine = api(staff["mine"]).get(q).json()
+    assert mine["viewer"] == "student"
+    assert mine["staff"] == [
+        {"id": str(instructor.id), "name": instructor.name, "role": "instructor"},
+        {"id": str(ta.id), "name": "Tara TA", "role": "ta"},
+    ]
+    assert _roster(api(staff["theirs"]).get(q).json()) == [(instructor.name, "instructor"), ("Otto TA", "ta")]
+    assert _roster(api(both).get(q).json()) == everyone
+    # The join answer is the student's view, with the same staff.
+    joined = api(staff["mine"]).post(f"{q}/join", {"question": "Why?"}, format="json")
+    assert joined.status_code == 201 and _roster(joined.json()) == _roster(mine)
+    other_ta.is_active = False
+    other_ta.save()
+    assert _roster(api(both).get(q).json()) == [(instructor.name, "instructor"), ("Tara TA", "ta")]
+
+
+def test_each_ta_is_sent_the_staff_of_their_courses(staff, django_capture_on_commit_callbacks):
+    instructor, ta, other_ta = staff["instructor"], staff["ta"], staff["other_ta"]
+    with capture_broadcasts() as sent, django_capture_on_commit_callbacks(execute=True):
+        join(staff["mine"], instructor)
+    rosters = {frame.room: _roster(frame.data) for frame in sent.named(events.QUEUE_UPDATED)}
+    assert rosters == {
+        user_room(instructor.id): [(instructor.name, "instructor"), ("Otto TA", "ta"), ("Tara TA", "ta")],
+        user_room(ta.id): [(instructor.name, "instructor"), ("Tara TA", "ta")],
+        user_room(other_ta.id): [(instructor.name, "instructor"), ("Otto TA", "ta")],
+    }

@@ -198,6 +198,7 @@ function renderCourses() {
           { href: `#/courses/${course.id}`, "aria-current": course.id === selected ? "page" : null },
           course.title,
           h("span", { class: "muted" }, ` · ${course.instructor.name}`),
+          course.role === "ta" ? h("span", { class: "badge role" }, "TA") : null,
         ),
       ),
     ),
@@ -208,6 +209,14 @@ function renderCourses() {
 socket.on("course-enrolled", (data) => {
   notice(`You were added to ${data.title}.`);
   loadCourses();
+});
+socket.on("course-role-changed", (data) => {
+  const course = ctx.courses.get(data.courseId);
+  const what = data.role === "ta" ? "a teaching assistant" : "a student";
+  notice(`You are now ${what} in ${course ? course.title : "a course"}.`);
+  loadCourses();
+  // The course page shows what the role allows: draw it again.
+  if (currentView && location.hash.includes(data.courseId)) currentView.reload?.();
 });
 socket.on("course-unenrolled", (data) => {
   const course = ctx.courses.get(data.courseId);

@@ -1,5 +1,6 @@
-// One course: who is online, live sessions, study groups and the instructor's office
-// hours. Everything after the first REST read comes from frames of course-<id>.
+// One course: who is online (staff marked), live sessions, study groups and the
+// instructor's office hours. Everything after the first REST read comes from frames of
+// course-<id>.
 
 import { qs } from "../api.js";
 import { field, fill, fmtDateTime, h } from "../dom.js";
@@ -8,13 +9,15 @@ import { officeHoursPanel } from "./officehours.js";
 export function courseView(ctx, container, courseId) {
   const { socket, api, attempt } = ctx;
   const room = `course-${courseId}`;
-  const state = { course: null, names: new Map(), presence: new Map(), sessions: new Map(), groups: new Map() };
+  const state = { course: null, names: new Map(), roles: new Map(), presence: new Map(), sessions: new Map(), groups: new Map() };
   const isInstructor = () => state.course && state.course.instructor.id === ctx.me.id;
   const offs = [];
   let alive = true;
+  let officeHours = null; // the office-hours panel, built on the first load
 
   const title = h("h2", {}, "Loading course…");
   const description = h("p", { class: "muted" });
+  const myRole = h("p", { id: "course-role" });
   const presenceList = h("ul", { class: "plain people", id: "presence-list", "aria-live": "polite" });
   const sessionList = h("ul", { class: "plain rows", id: "session-list" });
   const groupList = h("ul", { class: "plain rows", id: "group-list" });
@@ -23,7 +26,7 @@ export function courseView(ctx, container, courseId) {
 
   fill(
     container,
-    h("section", { class: "card" }, title, description),
+    h("section", { class: "card" }, title, description, myRole),
     h(
       "div",
       { class: "grid course-grid" },
@@ -48,6 +51,13 @@ export function courseView(ctx, container, courseId) {
 
   // -- presence ------------------------------------------------------------------------
 
+  const ROLE_LABELS = { instructor: "instructor", ta: "TA" };
+
+  function roleBadge(userId) {
+    const role = state.roles.get(userId);
+    return ROLE_LABELS[role] ? h("span", { class: "badge role", dataset: { role } }, ROLE_LABELS[role]) : null;
+  }
+
   function renderPresence() {
     const online = [...state.presence.values()].filter((p) => p.status !== "offline");
     online.sort((a, b) => (a.name || "").localeCompare(b.name || ""));
@@ -56,9 +66,10 @@ export function courseView(ctx, container, courseId) {
       online.map((p) =>
         h(
           "li",
-          { dataset: { userId: p.userId, status: p.status } },
+          { dataset: { userId: p.userId, status: p.status, role: state.roles.get(p.userId) || "student" } },
           h("span", { class: `dot ${p.status}`, "aria-hidden": "true" }),
           h("span", { class: "name" }, p.name || "…"),
+          roleBadge(p.userId),
           h("span", { class: "badge" }, p.status),
           p.activity ? h("span", { class: "muted" }, ` ${p.activity}`) : null,
           p.userId === ctx.me.id ? h("span", { class: "muted" }, " (you)") : null,
@@ -66,6 +77,7 @@ export function courseView(ctx, container, courseId) {
       ),
     );
     if (!online.length) presenceList.append(h("li", { class: "muted" }, "Nobody is online."));
+    officeHours?.presenceChanged();
   }
 
   async function ensureNames(userIds) {
@@ -268,14 +280,17 @@ export function courseView(ctx, container, courseId) {
 
   // -- loading -----------------------------------------------------------------------------
 
-  let officeHours = null;
-
   async function reload() {
     const course = await attempt(() => api("GET", `/api/courses/${courseId}`));
     if (!course || !alive) return;
     state.course = course;
     title.textContent = course.title;
     description.textContent = `${course.description} · taught by ${course.instructor.name}`;
+    fill(
+      myRole,
+      "Your role here: ",
+      h("span", { class: "badge role", dataset: { role: course.role || "admin" } }, course.role ? ROLE_LABELS[course.role] || course.role : "admin (not a member)"),
+    );
     document.title = `${course.title} · collab console`;
     fill(scheduleSlot, isInstructor() ? scheduleForm() : null);
     const [members, online, upcoming, ended, groups] = await Promise.all([
@@ -286,9 +301,18 @@ export function courseView(ctx, container, courseId) {
       attempt(() => api("GET", `/api/study-groups/course/${courseId}`)),
     ]);
     if (!alive) return;
-    for (const m of members || []) state.names.set(m.id, m.name);
+    state.roles.clear();
+    state.roles.set(course.instructor.id, "instructor");
+    for (const m of members || []) {
+      state.names.set(m.id, m.name);
+      state.roles.set(m.id, m.role);
+    }
     state.presence.clear();
-    for (const p of online?.users || []) state.presence.set(p.userId, p);
+    for (const p of online?.users || []) {
+      state.presence.set(p.userId, p);
+      // Staff beyond the members page read: the presence list marks them.
+      if (p.staff && !state.roles.has(p.userId)) state.roles.set(p.userId, "ta");
+    }
     const endedHere = [...state.sessions.values()].filter((s) => s.status === "ended" || s.status === "cancelled");
     state.sessions.clear();
     for (const s of [...endedHere, ...(ended || []).filter((s) => s.courseId === courseId), ...(upcoming || [])]) {
@@ -299,8 +323,18 @@ export function courseView(ctx, container, courseId) {
     renderPresence();
     renderSessions();
     renderGroups();
+    const panelRole = course.role || "admin";
+    if (officeHours && officeHours.role !== panelRole) {
+      // A role change (student <-> TA) changes what the panel offers: build it again.
+      officeHours.destroy();
+      officeHours = null;
+    }
     if (!officeHours) {
-      officeHours = officeHoursPanel(ctx, ohSlot, course.instructor);
+      officeHours = officeHoursPanel(ctx, ohSlot, course.instructor, {
+        role: panelRole,
+        presenceOf: (userId) => state.presence.get(userId),
+      });
+      officeHours.role = panelRole;
     } else {
       await officeHours.reload();
     }

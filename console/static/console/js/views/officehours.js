@@ -1,6 +1,8 @@
 // An instructor's office hours inside a course view. The student sees the schedule,
-// their place and estimated wait (live), "you're up next" and "admitted: join here";
-// the instructor works the whole queue and edits the weekly slots.
+// which staff are online, announcements, their place and estimated wait (live),
+// "you're up next" and "admitted: <who> is coming, join here"; the course staff (the
+// instructor and TAs) work the queue (admit, complete, remove with a reason, undo),
+// announce, and add their own weekly slots; the instructor also opens and closes it.
 
 import { qs } from "../api.js";
 import { DAYS, field, fill, h } from "../dom.js";
@@ -33,16 +35,23 @@ function chime() {
   }
 }
 
-export function officeHoursPanel(ctx, container, instructor) {
+/** `role`: the viewer's role in the course the panel sits in (instructor, ta, student,
+ * admin); `presenceOf(userId)`: that user's presence as the course page knows it (live). */
+export function officeHoursPanel(ctx, container, instructor, { role = "student", presenceOf = () => null } = {}) {
   const { socket, api, attempt } = ctx;
   const instructorId = instructor.id;
   const room = `office-hours-${instructorId}`;
   const mine = ctx.me.id === instructorId;
-  const state = { isOpen: false, slots: [], queue: null };
+  // Who opens and closes the queue, and who serves it: the same rules as the API's.
+  const owner = mine || role === "admin";
+  const staff = owner || role === "ta";
+  const state = { isOpen: false, slots: [], queue: null, announcements: [] };
   const offs = [];
   let alive = true;
 
   const status = h("p", { id: "oh-status", class: "oh-status" });
+  const staffOnline = h("p", { id: "oh-staff", "aria-live": "polite" });
+  const announcementList = h("ul", { class: "plain rows", id: "oh-announcements", "aria-live": "polite" });
   const slotList = h("ul", { class: "plain rows", id: "oh-slots" });
   const queueBox = h("div", { id: "oh-queue", "aria-live": "polite" });
   const banner = h("div", { id: "oh-banner", role: "alert" });
@@ -52,12 +61,14 @@ export function officeHoursPanel(ctx, container, instructor) {
     h(
       "div",
       { class: "split" },
-      h("div", {}, status, banner, queueBox),
-      h("div", {}, h("h4", {}, "Weekly slots"), slotList, mine ? slotForm() : null),
+      h("div", {}, status, staffOnline, banner, announcementList, staff ? announceForm() : null, queueBox),
+      h("div", {}, h("h4", {}, "Weekly slots"), slotList, staff ? slotForm() : null),
     ),
   );
 
   const forMe = (data) => data && data.instructorId === instructorId;
+  // The view the API gave decides (a TA's is the staff view); before it, the role does.
+  const staffView = () => (state.queue ? state.queue.viewer === "instructor" : staff);
 
   // -- schedule --------------------------------------------------------------------------
 
@@ -68,7 +79,7 @@ export function officeHoursPanel(ctx, container, instructor) {
       status,
       h("span", { class: `badge ${state.isOpen ? "live" : "ended"}` }, state.isOpen ? "open" : "closed"),
       ` ${waiting} waiting`,
-      mine
+      owner
         ? h(
             "span",
             { class: "actions" },
@@ -97,11 +108,18 @@ export function officeHoursPanel(ctx, container, instructor) {
         h(
           "li",
           { dataset: { slotId: slot.id } },
-          h("div", {}, `${DAYS[slot.dayOfWeek]} ${slot.startTime.slice(0, 5)}–${slot.endTime.slice(0, 5)} `, h("span", { class: "muted" }, `(${slot.timezone})`), slot.isActive ? null : h("span", { class: "badge" }, "inactive")),
+          h(
+            "div",
+            {},
+            `${DAYS[slot.dayOfWeek]} ${slot.startTime.slice(0, 5)}–${slot.endTime.slice(0, 5)} `,
+            h("span", { class: "muted" }, `(${slot.timezone})`),
+            slot.staff && slot.staff.id !== instructorId ? h("span", { class: "slot-staff" }, ` with ${slot.staff.name}`) : null,
+            slot.isActive ? null : h("span", { class: "badge" }, "inactive"),
+          ),
           slot.location || slot.meetingUrl
             ? h("div", { class: "muted" }, slot.location || "", slot.meetingUrl ? h("a", { href: slot.meetingUrl, rel: "noopener", target: "_blank" }, ` ${slot.meetingUrl}`) : null)
             : null,
-          mine
+          owner || (staff && slot.staff && slot.staff.id === ctx.me.id)
             ? h(
                 "div",
                 { class: "actions" },
@@ -141,10 +159,11 @@ export function officeHoursPanel(ctx, container, instructor) {
     const [zl, zi] = field("Time zone", { tag: "select", options: zones.map((z) => [z, z]), value: here });
     const [ll, li] = field("Location", { maxlength: 200 });
     const [ul, ui] = field("Meeting link", { type: "url", placeholder: "https://…" });
+    const heading = mine || role === "admin" ? "Add a weekly slot" : "Add my weekly slot";
     const form = h(
       "form",
-      { class: "stack", "aria-label": "Add a weekly slot" },
-      h("h4", {}, "Add a weekly slot"),
+      { class: "stack", "aria-label": heading },
+      h("h4", {}, heading),
       h("div", { class: "fields" }, h("div", {}, dl, di), h("div", {}, sl, si), h("div", {}, el, ei), h("div", {}, zl, zi), h("div", {}, ll, li), h("div", {}, ul, ui)),
       h("button", { type: "submit" }, "Add slot"),
     );
@@ -152,6 +171,8 @@ export function officeHoursPanel(ctx, container, instructor) {
       event.preventDefault();
       const body = { dayOfWeek: Number(di.value), startTime: si.value, endTime: ei.value, timezone: zi.value, location: li.value.trim() };
       if (ui.value) body.meetingUrl = ui.value.trim();
+      // A TA adds their own slot to the instructor's schedule.
+      if (!mine) body.instructorId = instructorId;
       const slot = await attempt(() => api("POST", "/api/office-hours", body));
       if (slot) {
         state.slots = [...state.slots.filter((s) => s.id !== slot.id), slot];
@@ -159,6 +180,84 @@ export function officeHoursPanel(ctx, container, instructor) {
       }
     });
     return form;
+  }
+
+  // -- staff online, announcements ----------------------------------------------------------
+
+  /** The staff who serve me (the queue view names them) that presence shows online. */
+  function renderStaffOnline() {
+    const roster = (state.queue && state.queue.staff) || [];
+    if (!state.isOpen || !roster.length) {
+      fill(staffOnline);
+      return;
+    }
+    const online = roster.filter((member) => {
+      if (member.id === ctx.me.id) return false;
+      const presence = presenceOf(member.id);
+      return presence && presence.status !== "offline";
+    });
+    fill(
+      staffOnline,
+      online.length
+        ? [
+            h("strong", {}, "Staff online now: "),
+            online.map((member, i) =>
+              h(
+                "span",
+                { class: "staff-member", dataset: { userId: member.id, role: member.role } },
+                i ? ", " : "",
+                member.name,
+                member.role === "ta" ? " (TA)" : "",
+              ),
+            ),
+          ]
+        : h("span", { class: "muted" }, "No staff online right now."),
+    );
+  }
+
+  function renderAnnouncements() {
+    fill(
+      announcementList,
+      state.announcements.map((a) =>
+        h(
+          "li",
+          { dataset: { announcementId: a.id } },
+          h("strong", {}, "Announcement: "),
+          h("span", { class: "text" }, a.message),
+          a.author ? h("span", { class: "muted" }, ` — ${a.author.name}`) : null,
+          staff
+            ? h("button", { type: "button", class: "link danger", "aria-label": `Delete the announcement “${a.message}”`, onclick: () => deleteAnnouncement(a) }, "Delete")
+            : null,
+        ),
+      ),
+    );
+  }
+
+  function addAnnouncement(announcement) {
+    state.announcements = [announcement, ...state.announcements.filter((a) => a.id !== announcement.id)].slice(0, 5);
+    renderAnnouncements();
+  }
+
+  function announceForm() {
+    const [ml, mi] = field("Announcement", { maxlength: 500, required: true, placeholder: "e.g. Running 5 minutes late" });
+    const form = h("form", { class: "stack", id: "oh-announce-form", "aria-label": "Announce to the queue" }, ml, mi, h("button", { type: "submit" }, "Announce"));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const posted = await attempt(() => api("POST", `/api/office-hours/queue/${instructorId}/announcements`, { message: mi.value.trim() }));
+      if (posted) {
+        mi.value = "";
+        addAnnouncement(posted);
+      }
+    });
+    return form;
+  }
+
+  async function deleteAnnouncement(announcement) {
+    const done = await attempt(async () => (await api("DELETE", `/api/office-hours/queue/announcements/${announcement.id}`), true));
+    if (done) {
+      state.announcements = state.announcements.filter((a) => a.id !== announcement.id);
+      renderAnnouncements();
+    }
   }
 
   // -- the queue: student --------------------------------------------------------------------
@@ -184,7 +283,7 @@ export function officeHoursPanel(ctx, container, instructor) {
       );
       if (entry.position !== 1 && banner.querySelector(".up-next")) fill(banner);
     } else if (entry && entry.status === "admitted") {
-      fill(queueBox, h("p", {}, "You have been admitted."));
+      fill(queueBox, h("p", {}, entry.admittedBy ? `You have been admitted: ${entry.admittedBy.name} is seeing you.` : "You have been admitted."));
     } else if (state.isOpen) {
       // The same form across redraws (frames arrive while the student types).
       joinForm = joinForm || buildJoinForm();
@@ -226,10 +325,10 @@ export function officeHoursPanel(ctx, container, instructor) {
     render();
   }
 
-  // -- the queue: instructor ------------------------------------------------------------------
+  // -- the queue: staff (the instructor, TAs) --------------------------------------------------
 
-  // The queue is redrawn on every change; what the instructor is typing (a reason) and
-  // where the keyboard focus is survive the redraw.
+  // The queue is redrawn on every change; what staff are typing (a reason) and where
+  // the keyboard focus is survive the redraw.
   const reasons = new Map();
 
   function renderInstructorQueue() {
@@ -258,7 +357,15 @@ export function officeHoursPanel(ctx, container, instructor) {
       return h(
         "li",
         { dataset: { entryId: entry.id, status: entry.status } },
-        h("div", {}, h("strong", {}, entry.status === "admitted" ? "admitted" : `#${entry.position}`), ` ${entry.student.name} `, h("span", { class: "muted" }, `waiting ${entry.waitingMinutes ?? 0} min`)),
+        h(
+          "div",
+          {},
+          h("strong", {}, entry.status === "admitted" ? "admitted" : `#${entry.position}`),
+          ` ${entry.student.name} `,
+          entry.status === "admitted" && entry.admittedBy
+            ? h("span", { class: "muted admitted-by" }, `with ${entry.admittedBy.id === ctx.me.id ? "you" : entry.admittedBy.name}`)
+            : h("span", { class: "muted" }, `waiting ${entry.waitingMinutes ?? 0} min`),
+        ),
         h("div", { class: "question" }, entry.question),
         h(
           "div",
@@ -301,7 +408,8 @@ export function officeHoursPanel(ctx, container, instructor) {
 
   function render() {
     renderStatus();
-    if (mine) renderInstructorQueue();
+    renderStaffOnline();
+    if (staffView()) renderInstructorQueue();
     else renderStudentQueue();
   }
 
@@ -311,7 +419,9 @@ export function officeHoursPanel(ctx, container, instructor) {
     socket.on("office-hours-opened", (data) => forMe(data) && ((state.isOpen = true), render())),
     socket.on("office-hours-closed", (data) => forMe(data) && ((state.isOpen = false), render())),
     socket.on("office-hours-schedule-updated", (data) => {
-      if (!forMe(data) || mine) return; // the owner keeps inactive slots too: theirs come from REST
+      if (!forMe(data)) return;
+      // Staff see inactive slots too, which the frame leaves out: they read the schedule again.
+      if (staff) return void loadSchedule();
       state.slots = data.slots;
       renderSlots();
     }),
@@ -321,7 +431,7 @@ export function officeHoursPanel(ctx, container, instructor) {
       renderStatus();
     }),
     socket.on("office-hours-queue-updated", (data) => {
-      if (!forMe(data) || !mine) return;
+      if (!forMe(data) || !staff) return;
       state.queue = data;
       state.isOpen = data.isOpen;
       render();
@@ -335,11 +445,22 @@ export function officeHoursPanel(ctx, container, instructor) {
     }),
     socket.on("office-hours-admitted", (data) => {
       if (!forMe(data)) return;
-      setOwnEntry({ status: "admitted" });
+      const who = data.admittedBy || { id: instructorId, name: instructor.name };
+      setOwnEntry({ status: "admitted", admittedBy: who });
       const where = [];
       if (data.meetingUrl) where.push(h("a", { href: data.meetingUrl, rel: "noopener", target: "_blank", id: "oh-join-link" }, "Join here"));
       if (data.location) where.push(` (${data.location})`);
-      showBanner("admitted", [h("strong", {}, "Admitted: "), where.length ? where : `${instructor.name} is ready for you.`]);
+      showBanner("admitted", [
+        h("strong", {}, "Admitted: "),
+        h("span", { id: "oh-admitted-by", dataset: { userId: who.id } }, who.name),
+        where.length ? [" is coming. ", where] : " is ready for you.",
+      ]);
+    }),
+    socket.on("office-hours-announcement", (data) => forMe(data) && addAnnouncement(data)),
+    socket.on("office-hours-announcement-deleted", (data) => {
+      if (!forMe(data)) return;
+      state.announcements = state.announcements.filter((a) => a.id !== data.id);
+      renderAnnouncements();
     }),
     socket.on("office-hours-removed", (data) => {
       if (!forMe(data)) return;
@@ -357,32 +478,50 @@ export function officeHoursPanel(ctx, container, instructor) {
 
   // -- loading ----------------------------------------------------------------------------------
 
+  /** Takes a view of the queue (REST or the join ack); a student's carries the latest announcements. */
+  function takeView(view) {
+    state.queue = view;
+    state.isOpen = view.isOpen;
+    if (view.announcements) {
+      state.announcements = view.announcements;
+      renderAnnouncements();
+    }
+    render();
+  }
+
   async function loadQueue() {
     const view = await attempt(() => api("GET", `/api/office-hours/queue/${instructorId}${qs({ limit: 200 })}`));
     if (!view || !alive) return;
-    state.queue = view;
-    state.isOpen = view.isOpen;
-    render();
+    takeView(view);
+  }
+
+  async function loadSchedule() {
+    const schedule = await attempt(() => api("GET", `/api/office-hours/instructor/${instructorId}`));
+    if (!alive || !schedule) return;
+    state.slots = schedule.slots;
+    state.isOpen = schedule.isOpen;
+    renderSlots();
+  }
+
+  async function loadAnnouncements() {
+    // The staff view has no announcements in it: staff read the queue's latest.
+    const latest = await attempt(() => api("GET", `/api/office-hours/queue/${instructorId}/announcements`));
+    if (!alive || !latest) return;
+    state.announcements = latest.slice(0, 5);
+    renderAnnouncements();
   }
 
   async function reload() {
-    const schedule = await attempt(() => api("GET", `/api/office-hours/instructor/${instructorId}`));
-    if (!alive) return;
-    if (schedule) {
-      state.slots = schedule.slots;
-      state.isOpen = schedule.isOpen;
-      renderSlots();
-    }
+    await loadSchedule();
     await loadQueue();
+    if (staffView()) await loadAnnouncements();
   }
 
   async function enterRoom() {
-    // The room brings queue length and open/close; the ack is our view of the queue.
+    // The room brings queue length, open/close and announcements; the ack is our view of the queue.
     const view = await socket.request("join-office-hours-queue", { instructorId });
     if (!alive) return;
-    state.queue = view;
-    state.isOpen = view.isOpen;
-    render();
+    takeView(view);
   }
 
   socket.track(room, { join: enterRoom, reload });
@@ -397,6 +536,8 @@ export function officeHoursPanel(ctx, container, instructor) {
 
   return {
     reload,
+    /** The course page's presence changed: who of the staff is online may have too. */
+    presenceChanged: renderStaffOnline,
     destroy() {
       alive = false;
       for (const off of offs) off();

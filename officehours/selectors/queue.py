@@ -1,5 +1,5 @@
-"""Office-hours reads: schedules, whether a queue is open, positions, estimated waits
-and the two views of a queue (the instructor's full view, a student's own view)."""
+"""Office-hours reads of the queue: positions, estimated waits, the two views of a
+queue (the staff's full view, a student's own view) and the entries staff act on."""
 
 from __future__ import annotations
 
@@ -7,100 +7,24 @@ import math
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 
-from django.db.models import QuerySet
 from django.utils import timezone
 
-from collab.accounts.models import Role, User
-from collab.core.errors import InvalidInput, NotAllowed, NotFound
+from collab.accounts.models import User
+from collab.core.errors import NotAllowed, NotFound
 from collab.courses import membership
 from collab.courses.models import Enrollment, EnrollmentRole
-from officehours import stats
-from officehours.models import EntryStatus, OfficeHours, OfficeHoursQueue, OfficeHoursQueueState, QueueAnnouncement
+from officehours.models import EntryStatus, OfficeHoursQueue
 from officehours.permissions import OfficeHoursPermission
-from officehours.schedule import current_occurrences, is_valid_timezone, scheduled_open, zone
-
-# The student's queue view carries this many of the latest announcements.
-ANNOUNCEMENTS_SHOWN = 5
+from officehours.selectors.announcements import announcements_latest
+from officehours.selectors.schedule import instructor_get, queue_is_open
 
 # Estimated wait = position x mean service time of the instructor's last SERVICE_SAMPLE
 # completed entries (admittedAt -> completedAt), DEFAULT_SERVICE_MINUTES without history,
 # rounded up to whole minutes.
 SERVICE_SAMPLE = 10
 DEFAULT_SERVICE_MINUTES = 10.0
-
-
-def instructor_get(*, instructor_id: uuid.UUID | str) -> User:
-    instructor = User.objects.filter(id=instructor_id, role=Role.INSTRUCTOR, is_active=True).first()
-    if instructor is None:
-        raise NotFound("No instructor with this id.", code="instructor_not_found")
-    return instructor
-
-
-def slot_get(*, slot_id: uuid.UUID | str) -> OfficeHours:
-    slot = OfficeHours.objects.filter(id=slot_id).first()
-    if slot is None:
-        raise NotFound("No office hours with this id.", code="office_hours_not_found")
-    return slot
-
-
-def slots_for_instructor(*, instructor_id: uuid.UUID, include_inactive: bool = False) -> QuerySet[OfficeHours]:
-    slots = OfficeHours.objects.filter(instructor_id=instructor_id)
-    if not include_inactive:
-        slots = slots.filter(is_active=True)
-    return slots.select_related("staff", "instructor").order_by("day_of_week", "start_time", "id")
-
-
-def queue_is_open(*, instructor_id: uuid.UUID, now: datetime | None = None) -> bool:
-    """Computed from the clock and the hand-set state (not the last announced state)."""
-    state = OfficeHoursQueueState.objects.filter(instructor_id=instructor_id).first()
-    return _open_by(state, slots_for_instructor(instructor_id=instructor_id), now or timezone.now())
-
-
-def _open_by(state: OfficeHoursQueueState | None, active_slots, now: datetime) -> bool:
-    if state is not None and state.manually_opened:
-        return True
-    occurrences = current_occurrences(active_slots, now)
-    return scheduled_open(occurrences, state.manually_closed_at if state else None)
-
-
-def schedule_get(*, viewer: User, instructor_id: uuid.UUID) -> dict:
-    instructor = instructor_get(instructor_id=instructor_id)
-    include_inactive = OfficeHoursPermission.can_serve(viewer, instructor.id)
-    slots = list(slots_for_instructor(instructor_id=instructor.id, include_inactive=include_inactive))
-    state = OfficeHoursQueueState.objects.filter(instructor_id=instructor.id).first()
-    return {
-        "instructor_id": instructor.id,
-        # current_occurrences skips inactive slots itself.
-        "is_open": _open_by(state, slots, timezone.now()),
-        "slots": slots,
-        "rejoin_cooldown_minutes": state.rejoin_cooldown_minutes if state else None,
-        "daily_question_cap": state.daily_question_cap if state else None,
-    }
-
-
-def queue_timezone(*, instructor_id: uuid.UUID) -> str:
-    """The zone the queue's days are counted in (daily cap, stats default): that of the
-    instructor's own earliest active slot, else any active slot's, else UTC."""
-    rows = list(
-        OfficeHours.objects.filter(instructor_id=instructor_id, is_active=True)
-        .order_by("day_of_week", "start_time", "id")
-        .values_list("timezone", "staff_id")
-    )
-    for tz, staff_id in rows:
-        if staff_id is None or staff_id == instructor_id:
-            return tz
-    return rows[0][0] if rows else "UTC"
-
-
-def queue_day_bounds(*, instructor_id: uuid.UUID, now: datetime) -> tuple[datetime, datetime]:
-    """[start of today, start of tomorrow) in the queue's time zone, as aware datetimes."""
-    tz = zone(queue_timezone(instructor_id=instructor_id))
-    local = now.astimezone(tz)
-    start = datetime.combine(local.date(), time(0), tzinfo=tz)
-    end = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=tz)
-    return start, end
 
 
 def mean_service_minutes(*, instructor_id: uuid.UUID) -> float:
@@ -150,15 +74,17 @@ def waiting_spots(*, instructor_id: uuid.UUID, mean_minutes: float | None = None
 def queue_view_instructor(
     *, instructor_id: uuid.UUID, limit: int | None = None, scope: list[uuid.UUID] | None = None
 ) -> dict:
-    """The full queue: admitted entries first (being served), then waiting in order.
-    `scope` (a TA's courses): only their students' entries; positions stay the
-    students' real places in the whole queue."""
+    """The full queue: admitted entries first (being served), then waiting in order, and
+    the queue's staff ([{id, name, role}], the instructor first). `scope` (a TA's
+    courses): only their students' entries and the staff of those courses; positions
+    stay the students' real places in the whole queue."""
     if scope is not None:
         full = queue_view_instructor(instructor_id=instructor_id)
         students = _students_of(scope, {row["student"]["id"] for row in full["entries"]})
-        return _cut_to_students(full, students, limit=limit)
+        return _cut_to_students(full, students, scope, limit=limit)
     now = timezone.now()
     mean = mean_service_minutes(instructor_id=instructor_id)
+    ta_rows = list(membership.queue_ta_rows(instructor_id))
     entries = list(
         OfficeHoursQueue.objects.filter(
             instructor_id=instructor_id, status__in=[EntryStatus.WAITING, EntryStatus.ADMITTED]
@@ -185,6 +111,8 @@ def queue_view_instructor(
         "mean_service_minutes": round(mean, 2),
         "mean_exact": mean,  # not serialized; lets publishers reuse it
         "entries": rows,
+        "staff": _staff_roster(instructor_id, ta_rows),
+        "ta_rows": ta_rows,  # not serialized; each TA's cut takes its share of the staff
     }
 
 
@@ -197,14 +125,30 @@ def _students_of(course_ids, student_ids: set) -> set[uuid.UUID]:
     )
 
 
-def _cut_to_students(view: dict, student_ids: set, *, limit: int | None = None) -> dict:
+def _cut_to_students(view: dict, student_ids: set, course_ids, *, limit: int | None = None) -> dict:
+    """A TA's share of the full view: the entries of `student_ids`, the staff of `course_ids`."""
     rows = [row for row in view["entries"] if row["student"]["id"] in student_ids]
+    courses = set(course_ids)
     return {
         **view,
         "queue_length": sum(1 for row in rows if row["position"] is not None),
         "admitted_count": sum(1 for row in rows if row["position"] is None),
         "entries": rows[:limit] if limit is not None else rows,
+        "staff": _staff_roster(view["instructor_id"], [row for row in view["ta_rows"] if row[2] in courses]),
     }
+
+
+def _staff_roster(instructor_id: uuid.UUID, ta_rows) -> list[dict]:
+    """[{id, name, role}]: the instructor first, then each TA of `ta_rows` once, by name
+    (one query, for the instructor's name)."""
+    name = User.objects.filter(id=instructor_id).values_list("name", flat=True).first() or ""
+    roster = [{"id": instructor_id, "name": name, "role": "instructor"}]
+    seen = set()
+    for user_id, ta_name, _course_id in ta_rows:
+        if user_id not in seen and user_id != instructor_id:
+            seen.add(user_id)
+            roster.append({"id": user_id, "name": ta_name, "role": "ta"})
+    return roster
 
 
 def queue_views_for_tas(*, instructor_id: uuid.UUID, view: dict) -> list[tuple[list[uuid.UUID], dict]]:
@@ -225,7 +169,7 @@ def queue_views_for_tas(*, instructor_id: uuid.UUID, view: dict) -> list[tuple[l
     for ta_id, course_ids in courses_of.items():
         by_scope[frozenset(course_ids)].append(ta_id)
     return [
-        (ta_ids, _cut_to_students(view, set().union(*(enrolled[c] for c in scope))))
+        (ta_ids, _cut_to_students(view, set().union(*(enrolled[c] for c in scope)), scope))
         for scope, ta_ids in by_scope.items()
     ]
 
@@ -246,7 +190,8 @@ def _instructor_row(entry: OfficeHoursQueue, position: int | None, estimate: int
 
 
 def queue_view_student(*, student: User, instructor_id: uuid.UUID) -> dict:
-    """Only the student's own entry plus counts: never another student's name or question."""
+    """Only the student's own entry plus counts: never another student's name or question.
+    `staff`: who serves this student (the instructor, the TAs of their courses)."""
     mean = mean_service_minutes(instructor_id=instructor_id)
     spots = waiting_spots(instructor_id=instructor_id, mean_minutes=mean)
     entry = (
@@ -284,22 +229,8 @@ def queue_view_student(*, student: User, instructor_id: uuid.UUID) -> dict:
         "estimated_wait_minutes": estimate,
         "entry": own,
         "announcements": announcements_latest(instructor_id=instructor_id),
+        "staff": _staff_roster(instructor_id, membership.queue_ta_rows(instructor_id, student_id=student.id)),
     }
-
-
-def announcements_latest(*, instructor_id: uuid.UUID, limit: int = ANNOUNCEMENTS_SHOWN) -> list[QueueAnnouncement]:
-    return list(
-        QueueAnnouncement.objects.filter(instructor_id=instructor_id)
-        .select_related("author")
-        .order_by("-created_at", "-id")[:limit]
-    )
-
-
-def announcement_get(*, announcement_id: uuid.UUID) -> QueueAnnouncement:
-    found = QueueAnnouncement.objects.filter(id=announcement_id).first()
-    if found is None:
-        raise NotFound("No announcement with this id.", code="announcement_not_found")
-    return found
 
 
 def queue_get(*, viewer: User, instructor_id: uuid.UUID, limit: int | None = None) -> dict:
@@ -327,48 +258,3 @@ def entry_get_for_action(*, actor: User, entry_id: uuid.UUID) -> OfficeHoursQueu
     if entry.student_id == actor.id:
         raise NotAllowed("Only the instructor can do this to a queue entry.", code="not_queue_instructor")
     raise NotFound("No queue entry with this id.", code="entry_not_found")
-
-
-def announcements_for(*, viewer: User, instructor_id: uuid.UUID, limit: int = 20) -> list[QueueAnnouncement]:
-    """The latest announcements of a queue, for its staff and eligible students (403)."""
-    instructor = instructor_get(instructor_id=instructor_id)
-    if not OfficeHoursPermission.can_subscribe(viewer, instructor.id):
-        raise NotAllowed("Only the queue's staff and students can read its announcements.", code="not_eligible")
-    return announcements_latest(instructor_id=instructor.id, limit=limit)
-
-
-def _date_param(name: str, raw: str | None) -> date | None:
-    if raw in (None, ""):
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a date (YYYY-MM-DD).", fields={name: ["Must be a date (YYYY-MM-DD)."]})
-
-
-def queue_stats_get(
-    *, viewer: User, instructor_id: uuid.UUID, start: str | None, end: str | None, tz_name: str | None
-) -> dict:
-    """officehours.stats.queue_stats for the queue's staff (403 otherwise; a TA: their
-    courses' students). `start`/`end`: ISO dates, default the 28 days ending today in
-    `tz_name` (default: the queue's zone); 400 for bad dates, from > to, over 366 days
-    or an unknown zone."""
-    instructor = instructor_get(instructor_id=instructor_id)
-    if not OfficeHoursPermission.can_serve(viewer, instructor.id):
-        raise NotAllowed("Only the queue's staff can see its statistics.", code="not_queue_instructor")
-    tz_name = tz_name or queue_timezone(instructor_id=instructor.id)
-    if not is_valid_timezone(tz_name):
-        raise InvalidInput("Unknown time zone.", fields={"tz": ["Use an IANA name such as Europe/Berlin."]})
-    end_day = _date_param("to", end) or timezone.now().astimezone(zone(tz_name)).date()
-    start_day = _date_param("from", start) or end_day - timedelta(days=27)
-    if start_day > end_day:
-        raise InvalidInput("from must not be after to.", fields={"from": ["Must not be after to."]})
-    if (end_day - start_day).days >= stats.MAX_RANGE_DAYS:
-        raise InvalidInput("At most 366 days at once.", fields={"from": ["At most 366 days before to."]})
-    return stats.queue_stats(
-        instructor_id=instructor.id,
-        start=start_day,
-        end=end_day,
-        tz_name=tz_name,
-        scope=OfficeHoursPermission.serve_scope(viewer, instructor.id),
-    )
