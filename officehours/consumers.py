@@ -9,6 +9,7 @@ from channels.db import database_sync_to_async
 
 from collab.accounts.models import User
 from collab.core.errors import NotAllowed
+from collab.core.jsonframes import rest_payload
 from collab.realtime.dispatch import socket_event, validate
 from officehours import events, selectors, services
 from officehours.permissions import OfficeHoursPermission
@@ -21,7 +22,7 @@ def _subscribe_view(user: User, instructor_id: uuid.UUID) -> dict:
         raise NotAllowed("Only the instructor and their students can follow this queue.", code="not_eligible")
     view = selectors.queue_get(viewer=user, instructor_id=instructor.id, limit=500)
     serializer = InstructorQueueSerializer if view["viewer"] == "instructor" else StudentQueueSerializer
-    return events.wire(serializer(view).data)
+    return rest_payload(serializer, view)
 
 
 @socket_event(events.JOIN_QUEUE)

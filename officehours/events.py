@@ -3,6 +3,10 @@
 Privacy is decided here: the office-hours room and every student's `user-` room only
 ever receive payloads built from the student's *own* entry or from counts; the full
 queue (names, questions) goes to the instructor's `user-` room only.
+
+An object that has a REST representation (the staff queue view, a slot, an
+announcement) is built by its REST serializer (collab.core.jsonframes.rest_payload): the
+same JSON on both doors.
 """
 
 from __future__ import annotations
@@ -10,9 +14,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from djangorestframework_camel_case.util import camelize
-
-from collab.core.jsonframes import iso
+from collab.core.jsonframes import iso, rest_payload
 
 # server -> client
 QUEUE_UPDATED = "office-hours-queue-updated"  # instructor: the full queue
@@ -40,11 +42,6 @@ REASON_UNENROLLED = "unenrolled"
 
 def office_hours_room(instructor_id: uuid.UUID | str) -> str:
     return f"office-hours-{instructor_id}"
-
-
-def wire(data: dict) -> dict:
-    """A REST-shaped (snake_case) view as it goes on a socket."""
-    return camelize(data)
 
 
 def open_state_payload(*, instructor_id: uuid.UUID, is_open: bool, manually: bool, at: datetime) -> dict:
@@ -75,15 +72,10 @@ def admitted_payload(
 
 
 def announcement_payload(announcement) -> dict:
-    return {
-        "id": str(announcement.id),
-        "instructorId": str(announcement.instructor_id),
-        "message": announcement.message,
-        "author": {"id": str(announcement.author_id), "name": announcement.author.name}
-        if announcement.author_id
-        else None,
-        "createdAt": iso(announcement.created_at),
-    }
+    """The announcement as REST shows it."""
+    from officehours.serializers import AnnouncementSerializer
+
+    return rest_payload(AnnouncementSerializer, announcement)
 
 
 def announcement_deleted_payload(*, instructor_id: uuid.UUID, announcement_id: uuid.UUID) -> dict:
@@ -114,7 +106,7 @@ def instructor_queue_payload(view: dict) -> dict:
     """The full queue (names, questions): only ever sent to the instructor's user room."""
     from officehours.serializers import InstructorQueueSerializer
 
-    return wire(InstructorQueueSerializer(view).data)
+    return rest_payload(InstructorQueueSerializer, view)
 
 
 def schedule_payload(*, instructor_id: uuid.UUID, slots) -> dict:
@@ -122,5 +114,5 @@ def schedule_payload(*, instructor_id: uuid.UUID, slots) -> dict:
 
     return {
         "instructorId": str(instructor_id),
-        "slots": [wire(s) for s in OfficeHoursSerializer(slots, many=True).data],
+        "slots": [rest_payload(OfficeHoursSerializer, slot) for slot in slots],
     }

@@ -1,7 +1,7 @@
 """Presence events: names, rooms and payloads.
 
-`presence-changed {userId, status, activity, lastSeenAt}` is built once per change
-from what *others* see and sent to the `course-` room of each of the user's courses,
+`presence-changed {userId, name, status, activity, lastSeenAt}` (the REST item) is
+built once per change from what *others* see and sent to the `course-` room of each of the user's courses,
 coalesced per room (presence.fanout: several changes in one window travel as one
 `presence-batch {users: [...]}`); the user's own `user-` room gets the self view
 (their real choice, plus `connected`) when that changes.
@@ -56,13 +56,10 @@ def presence_item(view: PresenceView, *, staff: bool | None = None) -> dict:
 
 
 def presence_payload(view: PresenceView) -> dict:
-    """Small on purpose: a storm of connects sends one of these per user per course."""
-    data = {
-        "userId": view.user_id,
-        "status": view.status,
-        "activity": view.activity,
-        "lastSeenAt": iso(view.last_seen_at),
-    }
-    if view.connected is not None:
-        data["connected"] = view.connected
-    return data
+    """The socket payload (`presence-changed`, the items of `presence-batch`, the acks of
+    update-presence and update-activity): the REST item `presence_item` builds, with its
+    time already ISO 8601 "…Z" as the REST renderer writes it, so the same presence is
+    the same JSON on both doors (the name included)."""
+    item = presence_item(view)
+    item["lastSeenAt"] = iso(view.last_seen_at)
+    return item

@@ -32,16 +32,15 @@ from django.utils import timezone
 
 from collab.accounts.models import User
 from collab.core.errors import NotAllowed
-from collab.core.jsonframes import iso
 from collab.courses.membership import member_course_ids
 from collab.realtime import leases
 from collab.realtime.broadcast import broadcast_on_commit
 from collab.realtime.rooms import course_room, user_room
 from collab.realtime.signals import leases_swept
 from presence import fanout
-from presence.events import PRESENCE_CHANGED, PresenceView
+from presence.events import PRESENCE_CHANGED, PresenceView, presence_payload
 from presence.models import Status, UserPresence
-from presence.selectors import effective_status, self_view
+from presence.selectors import others_view, self_view
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -65,12 +64,13 @@ def _epoch_to_datetime(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC)
 
 
-def _locked_row(user_id: uuid.UUID | str) -> tuple[UserPresence, bool]:
-    """The user's row locked FOR UPDATE (not the user row), or an unsaved new one."""
-    row = UserPresence.objects.select_for_update(of=("self",)).filter(user_id=user_id).first()
+def _locked_row(user_id: uuid.UUID | str, *, user: User | None = None) -> tuple[UserPresence, bool]:
+    """The user's row locked FOR UPDATE (not the user row), with its user (the payloads
+    carry the name), or an unsaved new one."""
+    row = UserPresence.objects.select_for_update(of=("self",)).select_related("user").filter(user_id=user_id).first()
     if row is not None:
         return row, False
-    return UserPresence(user_id=user_id), True
+    return (UserPresence(user=user) if user is not None else UserPresence(user_id=user_id)), True
 
 
 def _store(row: UserPresence, is_new: bool, fields: Iterable[str]) -> None:
@@ -100,33 +100,19 @@ def _mark_seen(row: UserPresence, seen_at: datetime) -> None:
         row.shown_last_seen_at = seen_at
 
 
-def _others_payload(row: UserPresence, shown: tuple[str, str]) -> dict:
-    return {
-        "userId": str(row.user_id),
-        "status": shown[0],
-        "activity": shown[1],
-        "lastSeenAt": iso(row.shown_last_seen_at),
-    }
-
-
 def _self_payload(row: UserPresence, *, live: bool) -> dict:
-    return {
-        "userId": str(row.user_id),
-        "status": row.status,
-        "activity": row.activity,
-        "lastSeenAt": iso(row.last_seen_at),
-        "connected": live,
-    }
+    return presence_payload(self_view(row.user, row, live=live))
 
 
 def _announce_if_changed(row: UserPresence, before: tuple[str, str], *, live: bool) -> bool:
     """Called with the row locked. Broadcasts (on commit) what others now see, to the
     course rooms of the user's courses, when it differs from what they were told."""
-    after = _shown(effective_status(chosen=row.status, live=live), row.activity)
+    view = others_view(row.user, row, live=live)
+    after = (view.status, view.activity)
     if after == before:
         return False
     row.announced_status = after[0]
-    payload = _others_payload(row, after)  # built once for every room
+    payload = presence_payload(view)  # built once for every room
     rooms = [course_room(course_id) for course_id in member_course_ids(row.user_id)]
     if rooms:
         # After commit, through the per-room coalescing fan-out (presence.fanout); a
@@ -145,8 +131,11 @@ def presence_sync(*, user_id: uuid.UUID | str, seen_at: datetime | None = None) 
     (first lease, last lease released, leases lapsed). `seen_at` also records when the
     user was last seen. Returns True when a presence-changed was sent."""
     row, is_new = _locked_row(user_id)
-    if is_new and not User.objects.filter(id=user_id).exists():
-        return False  # deleted while connected: its lease outlived it, nothing to announce
+    if is_new:
+        user = User.objects.filter(id=user_id).first()
+        if user is None:
+            return False  # deleted while connected: its lease outlived it, nothing to announce
+        row.user = user
     before = _announced(row, is_new)
     # Read under the row lock: every reconciler of this user sees the latest truth.
     live = leases.is_live(user_id)
@@ -248,7 +237,7 @@ def presence_update(*, user: User, status: str | None = None, activity: str | No
     """Update presence: the user's own status choice and/or activity. Course rooms hear
     about it only if what others see changed (an invisible user's activity does not);
     the user's own room hears their real choice whenever it changed (their other tabs)."""
-    row, is_new = _locked_row(user.id)
+    row, is_new = _locked_row(user.id, user=user)
     before_others = _announced(row, is_new)
     before_self = (row.status, row.activity)
     live = leases.is_live(user.id)

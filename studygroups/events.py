@@ -1,13 +1,15 @@
 """Study-group events: room names, event names and payloads, built next to the
-services that send them. Payloads are camelCase with str ids and ISO times."""
+services that send them. Payloads are camelCase with str ids and ISO times; a group and
+a member are built by their REST serializers (collab.core.jsonframes.rest_payload), so
+they are the same JSON as on REST."""
 
 from __future__ import annotations
 
 import uuid
 
 from collab.accounts.models import User
-from collab.core.jsonframes import iso
-from studygroups.models import StudyGroup
+from collab.core.jsonframes import rest_payload
+from studygroups.models import StudyGroup, StudyGroupMember
 
 ROOM_PREFIX = "study-group-"
 
@@ -54,28 +56,27 @@ def _person(user: User | None) -> dict | None:
 
 
 def group_payload(group: StudyGroup, *, member_count: int) -> dict:
-    """What every course member may know of a group (nothing per-user)."""
-    return {
-        "id": str(group.id),
-        "courseId": str(group.course_id),
-        "name": group.name,
-        "description": group.description,
-        "maxMembers": group.max_members,
-        "memberCount": member_count,
-        "isFull": member_count >= group.max_members,
-        "isActive": group.is_active,
-        "createdBy": _person(group.created_by),
-        "createdAt": iso(group.created_at),
-    }
+    """The group as REST shows it, without the per-user fields (isMember, myRole): what
+    every course member may know of it."""
+    from studygroups.serializers import StudyGroupEventSerializer
+
+    group.member_count = member_count
+    group.is_full = member_count >= group.max_members
+    return rest_payload(StudyGroupEventSerializer, group)
 
 
-def member_payload(group: StudyGroup, *, user: User, member_count: int, reason: str | None = None) -> dict:
-    """study-group-member-joined (no reason) and -left (`reason`: one of LEFT_REASON_*)."""
+def member_payload(
+    group: StudyGroup, member: StudyGroupMember, *, member_count: int, reason: str | None = None
+) -> dict:
+    """study-group-member-joined (no reason) and -left (`reason`: one of LEFT_REASON_*):
+    the group's ids, the member as REST lists it ({userId, name, role, joinedAt}; of a
+    member who left: as they were) and the count after the change."""
+    from studygroups.serializers import StudyGroupMemberSerializer
+
     payload = {
         "groupId": str(group.id),
         "courseId": str(group.course_id),
-        "userId": str(user.id),
-        "name": user.name,
+        **rest_payload(StudyGroupMemberSerializer, member),
         "memberCount": member_count,
     }
     if reason is not None:
@@ -83,8 +84,11 @@ def member_payload(group: StudyGroup, *, user: User, member_count: int, reason: 
     return payload
 
 
-def admin_changed_payload(group: StudyGroup, *, user: User) -> dict:
-    return {"groupId": str(group.id), "userId": str(user.id), "name": user.name}
+def admin_changed_payload(member: StudyGroupMember) -> dict:
+    """The member who became admin, as REST lists them (role "admin")."""
+    from studygroups.serializers import StudyGroupMemberSerializer
+
+    return {"groupId": str(member.group_id), **rest_payload(StudyGroupMemberSerializer, member)}
 
 
 def deleted_payload(group: StudyGroup, *, reason: str, actor: User | None) -> dict:

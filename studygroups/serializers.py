@@ -91,6 +91,18 @@ class StudyGroupSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class StudyGroupEventSerializer(StudyGroupSerializer):
+    """A group on the socket (`study-group-created`, `-updated`): the REST group without
+    the fields that depend on who asks."""
+
+    is_member = None
+    my_role = None
+
+    class Meta(StudyGroupSerializer.Meta):
+        fields = [f for f in StudyGroupSerializer.Meta.fields if f not in ("is_member", "my_role")]
+        read_only_fields = fields
+
+
 class StudyGroupMemberSerializer(serializers.ModelSerializer):
     user_id = serializers.UUIDField(read_only=True)
     name = serializers.CharField(source="user.name", read_only=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collab.courses.models import Course
+from collab.core.jsonframes import rest_payload
+from collab.courses.models import Course, EnrollmentRole
 
 COURSE_ENROLLED = "course-enrolled"
 COURSE_UNENROLLED = "course-unenrolled"
@@ -10,11 +11,9 @@ COURSE_ROLE_CHANGED = "course-role-changed"
 
 
 def course_payload(course: Course, *, role: str = "instructor") -> dict:
-    """`role`: the recipient's role in the course (instructor, ta or student)."""
-    return {
-        "id": str(course.id),
-        "title": course.title,
-        "description": course.description,
-        "instructor": {"id": str(course.instructor_id), "name": course.instructor.name},
-        "role": role,
-    }
+    """`course-enrolled`: the course as REST shows it (CourseSerializer; one count query)
+    plus `role`, the recipient's role in it (instructor, ta or student)."""
+    from collab.courses.serializers import CourseSerializer
+
+    course.student_count = course.enrollments.filter(role=EnrollmentRole.STUDENT).count()
+    return {**rest_payload(CourseSerializer, course), "role": role}

@@ -45,7 +45,7 @@ def study_group_join(*, actor: User, group_id: uuid.UUID | str) -> StudyGroupMem
     except IntegrityError:
         raise Conflict("You are already a member of this group.", code="already_member")
     broadcast_to_group_and_course(
-        group, events.MEMBER_JOINED, events.member_payload(group, user=actor, member_count=member_count + 1)
+        group, events.MEMBER_JOINED, events.member_payload(group, membership, member_count=member_count + 1)
     )
     return membership
 
@@ -126,7 +126,7 @@ def _remove_member(
     broadcast_to_group_and_course(
         group,
         events.MEMBER_LEFT,
-        events.member_payload(group, user=target.user, member_count=member_count, reason=reason),
+        events.member_payload(group, target, member_count=member_count, reason=reason),
     )
     if member_count == 0:
         deactivate(group, actor=None, reason=events.REASON_EMPTY)
@@ -135,7 +135,7 @@ def _remove_member(
         heir = heir or remaining.select_related("user").first()
         heir.role = MemberRole.ADMIN
         heir.save(update_fields=["role"])
-        broadcast_on_commit(room, events.ADMIN_CHANGED, events.admin_changed_payload(group, user=heir.user))
+        broadcast_on_commit(room, events.ADMIN_CHANGED, events.admin_changed_payload(heir))
 
 
 def study_group_leave(*, actor: User, group_id: uuid.UUID | str) -> None:

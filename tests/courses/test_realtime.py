@@ -33,17 +33,15 @@ async def test_enrolling_moves_the_open_socket_into_the_course_room(instructor, 
         )
         assert status == 201
 
+        _, rest_course = await rest(other_student, "get", f"/api/courses/{course.id}")
         for socket in (learner, second_tab):
             frame = await socket.receive_json_from(timeout=3)
             assert frame["event"] == "course-enrolled"
             assert frame["room"] == user_room(other_student.id)
-            assert frame["data"] == {
-                "id": str(course.id),
-                "title": course.title,
-                "description": course.description,
-                "instructor": {"id": str(instructor.id), "name": instructor.name},
-                "role": "student",
-            }
+            # The course as REST shows it (one wire format), plus the recipient's role.
+            assert frame["data"] == {**rest_course, "role": "student"}
+            instructor_ref = {"id": str(instructor.id), "name": instructor.name, "role": "instructor"}
+            assert frame["data"]["instructor"] == instructor_ref
 
         await broadcast_now(course_room(course.id), "course-ping", {"n": 1})
         for socket in (learner, second_tab):

@@ -72,6 +72,8 @@ async def test_unenrolled_member_leaves_every_group_of_the_course_and_its_rooms(
             "groupId": str(shared.id),
             "userId": str(other_student.id),
             "name": other_student.name,
+            "role": "admin",
+            "joinedAt": handed["data"]["joinedAt"],
         }
         assert "course-unenrolled" in events_of(await drain(leaving))
 

@@ -32,7 +32,8 @@ async def test_connect_takes_a_lease_and_announces_online_to_course_mates(course
     assert frame["data"]["status"] == "online"
     assert frame["data"]["activity"] == ""
     assert frame["data"]["lastSeenAt"] is not None
-    assert set(frame["data"]) == {"userId", "status", "activity", "lastSeenAt"}
+    assert frame["data"]["name"] == student.name
+    assert set(frame["data"]) == {"userId", "name", "status", "activity", "lastSeenAt"}
     assert await sync_to_async(leases.is_live)(student.id)
     await tab.disconnect()
     await mate.disconnect()
@@ -89,6 +90,7 @@ async def test_invisible_user_appears_offline_to_mates_but_connected_to_themselv
     assert len(seen) == 1
     assert seen[0]["data"] == {
         "userId": str(student.id),
+        "name": student.name,
         "status": "offline",
         "activity": "",
         "lastSeenAt": seen[0]["data"]["lastSeenAt"],

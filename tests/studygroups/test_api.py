@@ -373,6 +373,8 @@ def test_join_adds_a_member_and_tells_group_and_course(api, cast, django_capture
         "courseId": str(cast.group.course_id),
         "userId": str(cast.course_mate.id),
         "name": cast.course_mate.name,
+        "role": "member",
+        "joinedAt": joined[0].data["joinedAt"],
         "memberCount": 3,
     }
 
@@ -414,7 +416,13 @@ def test_last_admin_leaving_hands_over_to_the_longest_standing_member(
     group.refresh_from_db()
     assert group.is_active
     [changed] = sent.named("study-group-admin-changed")
-    assert changed.data == {"groupId": str(group.id), "userId": str(older.user_id), "name": older.user.name}
+    assert changed.data == {
+        "groupId": str(group.id),
+        "userId": str(older.user_id),
+        "name": older.user.name,
+        "role": "admin",
+        "joinedAt": changed.data["joinedAt"],
+    }
     left = sent.named("study-group-member-left")
     assert left[0].data["userId"] == str(student.id) and left[0].data["memberCount"] == 2
     # The new admin can now do admin things.
@@ -602,6 +610,8 @@ def test_remove_member_role_matrix(api, cast, role, expected, django_capture_on_
             "courseId": str(cast.group.course_id),
             "userId": str(victim.user_id),
             "name": victim.user.name,
+            "role": victim.role,
+            "joinedAt": left[0].data["joinedAt"],
             "memberCount": 2,
             "reason": "removed",
         }
