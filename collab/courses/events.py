@@ -11,9 +11,10 @@ COURSE_ROLE_CHANGED = "course-role-changed"
 
 
 def course_payload(course: Course, *, role: str = "instructor") -> dict:
-    """`course-enrolled`: the course as REST shows it (CourseSerializer; one count query)
-    plus `role`, the recipient's role in it (instructor, ta or student)."""
+    """`course-enrolled`: the course as REST shows it to the recipient (CourseSerializer;
+    one count query), `role` being the recipient's role in it (instructor, ta or student)."""
     from collab.courses.serializers import CourseSerializer
 
     course.student_count = course.enrollments.filter(role=EnrollmentRole.STUDENT).count()
-    return {**rest_payload(CourseSerializer, course), "role": role}
+    course.viewer_role = role
+    return rest_payload(CourseSerializer, course)

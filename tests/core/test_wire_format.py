@@ -267,8 +267,8 @@ def _course_enrolled(w):
     enrolled = w.send(
         lambda: courses.enrollment_create(actor=w.instructor, course=course, user_id=w.student.id), "course-enrolled"
     )
-    # `role` is the recipient's own role in the course: not part of the course object.
-    return without(enrolled[0].data, "role"), rest(w.student, f"/api/courses/{course.id}")
+    # `role` is the recipient's own role in the course, on the socket as in REST.
+    return enrolled[0].data, rest(w.student, f"/api/courses/{course.id}")
 
 
 # Server events that carry no object with a REST representation, and why.
