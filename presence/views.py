@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from collab.accounts.revocation import credentials_revoked_cached
-from collab.core.errors import DomainError
+from collab.core.errors import DomainError, is_service_outage
 from collab.core.params import limit_param
 from collab.core.renderers import WireReadyJSONRenderer
 from collab.core.throttling import user_rate_allows
@@ -86,7 +86,12 @@ class CourseOnlineView(_PresenceListView):
         drf_view = sync_to_async(super().as_view(**initkwargs))
 
         async def view(request, course_id):
-            body = await _course_online_from_snapshot(request, course_id)
+            try:
+                body = await _course_online_from_snapshot(request, course_id)
+            except Exception as exc:
+                if not is_service_outage(exc):
+                    raise
+                body = None  # Redis is down: the DRF path answers (503 if it needs Redis too)
             if body is not None:
                 return HttpResponse(body, content_type="application/json")
             return await drf_view(request, course_id=course_id)

@@ -100,3 +100,41 @@ def add_error_responses(result: dict, generator, request, public) -> dict:
                 if status[:1] in ("4", "5") and "content" not in response:
                     responses[status] = _error_response(status, response.get("description") or None)
     return result
+
+
+_UNAVAILABLE = {
+    "description": (
+        "service_unavailable: Redis is down and this request needs it (tickets, presence "
+        "leases, snapshots). Requests that do not need Redis answer as usual. Retry after "
+        "the Retry-After seconds."
+    ),
+    "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}},
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "error": {
+                        "type": "object",
+                        "properties": {
+                            "code": {"type": "string", "enum": ["service_unavailable"]},
+                            "message": {"type": "string"},
+                        },
+                        "required": ["code", "message"],
+                    }
+                },
+                "required": ["error"],
+            }
+        }
+    },
+}
+
+
+def add_service_unavailable(result: dict, generator, request, public) -> dict:
+    """Adds the 503 an outage of Redis may cause to every /api operation without one."""
+    for path, item in result.get("paths", {}).items():
+        if not path.startswith("/api/"):
+            continue
+        for operation in item.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                operation["responses"].setdefault("503", _UNAVAILABLE)

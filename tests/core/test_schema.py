@@ -203,3 +203,11 @@ def test_every_refusal_of_every_operation_is_documented_with_the_error_shape(sch
             for status, response in responses.items():
                 if status.startswith("4"):
                     assert response["content"]["application/json"]["schema"] == error_ref, (method, path, status)
+def test_every_api_operation_documents_the_503_of_a_redis_outage(schema):
+    for path, item in schema["paths"].items():
+        if not path.startswith("/api/"):
+            continue
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                unavailable = operation["responses"]["503"]
+                assert "Retry-After" in unavailable["headers"], (method, path)

@@ -369,16 +369,20 @@ def test_message_is_stored_and_broadcast_once(live, student, django_capture_on_c
     }
 
 
-def test_message_hot_path_is_one_read_and_one_insert(live, student):
+def test_message_hot_path_is_one_read_and_one_insert_plus_the_outbox(live, student):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as ctx:
         services.session_message_send(actor=student, session_id=live.id, message="hi")
     # The savepoint pair only exists because the test itself runs in a transaction.
-    statements = [q["sql"].split()[0] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
-    assert statements == ["SELECT", "INSERT"]
-    assert "FOR UPDATE" not in ctx.captured_queries[1]["sql"]
+    queries = [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
+    statements = [sql.split()[0] for sql in queries]
+    # The read, the message, the room's seq (upsert) and the outbox row; nothing locks
+    # but the room's counter row.
+    assert statements == ["SELECT", "INSERT", "INSERT", "INSERT"]
+    assert "realtime_roomsequence" in queries[2] and "realtime_roomevent" in queries[3]
+    assert not any("FOR UPDATE" in sql for sql in queries)
 
 
 @pytest.mark.parametrize("status", [S.SCHEDULED, S.ENDED, S.CANCELLED])

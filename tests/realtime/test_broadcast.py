@@ -98,7 +98,10 @@ async def test_a_committed_transaction_broadcasts_exactly_once(course, student, 
 
         expected = {"event": "test-event", "room": room, "data": {"courseId": str(course.id)}}
         for socket in (member, teacher):
-            assert await socket.receive_json_from(timeout=3) == expected
+            frame = await socket.receive_json_from(timeout=3)
+            # A history frame: the room's seq and the event's id (collab.realtime.outbox).
+            assert frame.pop("seq") == 1 and frame.pop("id")
+            assert frame == expected
             assert await socket.receive_nothing(timeout=0.3)
         assert await outsider.receive_nothing(timeout=0.3)
     finally:
@@ -110,9 +113,9 @@ async def test_a_broadcast_is_encoded_once_for_every_recipient(course, student, 
     calls = []
     real = broadcast_module.encode_frame
 
-    def counting(*args):
+    def counting(*args, **kwargs):
         calls.append(args)
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(broadcast_module, "encode_frame", counting)
     sockets = [await ws_connect(student), await ws_connect(student), await ws_connect(instructor)]
@@ -122,6 +125,7 @@ async def test_a_broadcast_is_encoded_once_for_every_recipient(course, student, 
         assert len(set(texts)) == 1
         # Presence frames from the sockets connecting are encoded too; count ours.
         assert [args for args in calls if args[1] == "test-event"] == [(course_room(course.id), "test-event", {"x": 1})]
+        assert '"seq":1' in texts[0]
     finally:
         for socket in sockets:
             await socket.disconnect()
@@ -157,7 +161,9 @@ async def test_control_join_then_event_then_room_traffic(student, other_student)
                 )
             )
         assert sent.events() == ["test-joined"]
-        assert await socket.receive_json_from(timeout=3) == {
+        frame = await socket.receive_json_from(timeout=3)
+        assert frame.pop("seq") == 1 and frame.pop("id")
+        assert frame == {
             "event": "test-joined",
             "room": user_room(student.id),
             "data": {"room": extra_room},
