@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 
 from collab.accounts.models import User
 from collab.core.errors import NotFound
-from collab.courses.membership import course_members_and_staff
+from collab.courses.membership import course_member_ids, course_members_and_staff
 from collab.courses.models import Course
 from collab.courses.selectors import course_get_visible
 from collab.realtime import leases
