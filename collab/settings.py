@@ -263,7 +263,6 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
         "collab.core.schema.add_error_responses",
-        "collab.core.schema.add_service_unavailable",
     ],
     # Several apps name a choice field `status` or `role`; give each choice set its own
     # name, and /health's three parts share one.

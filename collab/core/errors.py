@@ -72,6 +72,8 @@ class TooManyRequests(DomainError):
     def __init__(self, message: str | None = None, *, retry_after: int, code: str | None = None):
         super().__init__(message, code=code)
         self.retry_after = retry_after
+
+
 class ServiceUnavailable(DomainError):
     """A backing service (Redis) is down; the client should retry after `retry_after` seconds."""
 
