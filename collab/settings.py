@@ -130,6 +130,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
+# Django's backends with a before-commit hook (collab/core/db): the outbox takes its per-room
+# locks at the end of each transaction, in one order, so no two transactions deadlock on them.
+DATABASES["default"]["ENGINE"] = {
+    "django.db.backends.postgresql": "collab.core.db.postgresql",
+    "django.db.backends.sqlite3": "collab.core.db.sqlite3",
+}.get(DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"])
 # Lets parallel test runs on one PostgreSQL server keep apart.
 if env("TEST_DATABASE_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME")}

@@ -43,11 +43,10 @@ class Broadcast:
 _listeners: list[Callable[[Broadcast], None]] = []
 
 
-def encode_frame(room: str, event: str, data: Any, *, seq: int | None = None, event_id: Any = None) -> str:
-    """The frame's text, once per broadcast; history frames carry `seq` and `id`."""
-    if seq is None:
-        return dumps({"event": event, "room": room, "data": data})
-    return dumps({"event": event, "room": room, "seq": seq, "id": event_id, "data": data})
+def encode_frame(room: str, event: str, data: Any) -> str:
+    """The text of a frame without seq, once per broadcast (history frames are encoded by
+    the outbox, with their `seq` and `id`)."""
+    return dumps({"event": event, "room": room, "data": data})
 
 
 def _frame_message(room: str, event: str, data: Any, exclude_channel: str | None) -> dict:
@@ -78,24 +77,27 @@ def _record_and_send_on_commit(room: str, event: str | None, data: Any, message:
     from collab.realtime import outbox
 
     if transaction.get_connection().in_atomic_block:
-        row = outbox.outbox_record(room=room, event=event, data=data, message=message, history=history)
+        frame = outbox.outbox_record(room=room, event=event, data=data, message=message, history=history)
     else:
         with transaction.atomic():
-            row = outbox.outbox_record(room=room, event=event, data=data, message=message, history=history)
+            frame = outbox.outbox_record(room=room, event=event, data=data, message=message, history=history)
 
     def send() -> None:
+        if not frame.written:
+            # Only when a test runs on-commit callbacks without a COMMIT (see write_queued).
+            outbox.write_queued()
         if event:
             _notify(room, event, data)
         delay = getattr(settings, "OUTBOX_SEND_DELAY", 0)
         if delay and event == getattr(settings, "OUTBOX_SEND_DELAY_EVENT", ""):
             time.sleep(delay)  # test-only fault injection (collab/settings_test.py)
-        ok = _group_send_sync(room, row.message)
+        ok = _group_send_sync(room, frame.message)
         outbox.note_delivery(ok)
         if ok:
             try:
-                outbox.mark_sent(row.pos)
+                outbox.mark_sent(frame.pos)
             except Exception:
-                log.exception("could not mark outbox row %s sent (the relay re-sends it)", row.pos)
+                log.exception("could not mark outbox row %s sent (the relay re-sends it)", frame.pos)
 
     transaction.on_commit(send, robust=True)
 

@@ -1,8 +1,16 @@
 """The outbox of room frames (models: RoomSequence, RoomEvent).
 
 Writes (inside the caller's transaction):
-- `outbox_record(room, event, data, message)`: allocates the room's next seq, encodes the
-  frame once with `seq` and `id`, stores it; returns the row to send after commit.
+- `outbox_record(room, event, data, message)`: queues one outgoing message; just before
+  the transaction commits (collab.core.db.before_commit) all the messages it queued are
+  written at once: each room's seq counter is bumped, in sorted room order, each frame
+  encoded once with its `seq` and `id`, and the rows inserted in one statement.
+
+Why at the end and in sorted order: bumping a room's counter locks its row until COMMIT,
+and a transaction that broadcasts to several rooms (a group room and its course room, a
+queue and the users in it) would otherwise lock them in the order its code path sends,
+so two transactions could lock two rooms in opposite orders and deadlock. Sorted, every
+transaction locks in one order; done last, the locks are held for the COMMIT only.
 
 After commit (`send_recorded`): the channel-layer message goes out; on success the row is
 marked sent (batched by the web process's supervisor, at once elsewhere). A failed send
@@ -22,15 +30,20 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from collab.core.db import before_commit
+from collab.core.jsonframes import dumps
 from collab.realtime.models import RoomEvent, RoomSequence
 
 log = logging.getLogger(__name__)
@@ -42,39 +55,103 @@ class ReplayFrame:
     text: str
 
 
-def _next_seq(room: str) -> int:
-    """Bumps the room's counter and returns the new value. The row lock is held to the end
-    of the caller's transaction: the next writer of this room waits for our commit."""
+@dataclass(eq=False)
+class OutboxFrame:
+    """One message queued by `outbox_record`. `seq` (history frames only), `pos` (its
+    row) and `message["text"]` are filled in when the transaction writes it, just before
+    COMMIT; `written` says whether that happened."""
+
+    room: str
+    event: str | None
+    data: bytes  # the payload, encoded when it was recorded
+    message: dict
+    history: bool
+    id: uuid.UUID
+    seq: int | None = None
+    pos: int | None = None
+    written: bool = False
+
+
+def _bump_seqs(room: str, count: int) -> int:
+    """Adds `count` to the room's counter and returns the new value. The row lock is held
+    to the end of the transaction: the next writer of this room waits for our commit."""
     table = connection.ops.quote_name(RoomSequence._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (room, seq) VALUES (%s, 1) "
-            f"ON CONFLICT (room) DO UPDATE SET seq = {table}.seq + 1 RETURNING seq",
-            [room],
+            f"INSERT INTO {table} (room, seq) VALUES (%s, %s) "
+            f"ON CONFLICT (room) DO UPDATE SET seq = {table}.seq + %s RETURNING seq",
+            [room, count, count],
         )
         return int(cursor.fetchone()[0])
 
 
-def outbox_record(*, room: str, event: str | None, data: Any, message: dict, history: bool) -> RoomEvent:
-    """Stores one outgoing message in the current transaction.
+def _encode(frame: OutboxFrame) -> str:
+    body: dict[str, Any] = {"event": frame.event, "room": frame.room}
+    if frame.seq is not None:
+        body["seq"], body["id"] = frame.seq, frame.id
+    body["data"] = orjson.Fragment(frame.data)
+    return dumps(body)
 
-    `message` is the channel-layer message without its text; for a history frame
-    (`history=True`, `event` given) the frame `{"event", "room", "seq", "id", "data"}` is
-    encoded here and put in `message["text"]`, with `message["room"]` and `message["seq"]`
-    for the sockets' duplicate check. A control-only message gets no seq.
+
+def outbox_record(*, room: str, event: str | None, data: Any, message: dict, history: bool) -> OutboxFrame:
+    """Queues one outgoing message in the current transaction (see the module docstring).
+
+    `message` is the channel-layer message without its text; for a frame (`event` given)
+    `{"event", "room", "seq", "id", "data"}` is put in `message["text"]` when it is
+    written, and for a history frame (`history=True`) `message["room"]` and
+    `message["seq"]` for the sockets' duplicate check. `data` is encoded now: changing
+    it afterwards changes nothing. A control-only message (`event` None) gets no seq.
     Must run inside `transaction.atomic()`."""
-    from collab.realtime.broadcast import encode_frame
+    frame = OutboxFrame(
+        room=room,
+        event=event,
+        data=orjson.dumps(data, option=orjson.OPT_UTC_Z) if event is not None else b"null",
+        message=message,
+        history=history and event is not None,
+        id=uuid.uuid4(),
+    )
+    # One hook per frame: a frame queued in a savepoint that rolls back loses its hook.
+    before_commit(partial(_stage, frame))
+    return frame
 
-    event_id = uuid.uuid4()
-    seq = None
-    if event is not None:
-        if history:
-            seq = _next_seq(room)
-            message["text"] = encode_frame(room, event, data, seq=seq, event_id=event_id)
-            message["room"], message["seq"] = room, seq
-        else:
-            message["text"] = encode_frame(room, event, data)
-    return RoomEvent.objects.create(id=event_id, room=room, seq=seq, event=event or "", message=message)
+
+def _stage(frame: OutboxFrame) -> None:
+    """Before COMMIT, round one: collects the frames still wanted; the first one queues
+    the write, which runs after every frame has been collected."""
+    state = transaction.get_connection().before_commit_state
+    if "outbox" not in state:
+        state["outbox"] = []
+        before_commit(_write_staged)
+    state["outbox"].append(frame)
+
+
+def _write_staged() -> None:
+    frames: list[OutboxFrame] = transaction.get_connection().before_commit_state.pop("outbox", [])
+    if not frames:
+        return
+    counts = Counter(frame.room for frame in frames if frame.history)
+    following: dict[str, int] = {}
+    for room in sorted(counts):  # one lock order for every transaction
+        following[room] = _bump_seqs(room, counts[room]) - counts[room] + 1
+    for frame in frames:  # seqs of a room in the order its frames were recorded
+        if frame.history:
+            frame.seq = following[frame.room]
+            following[frame.room] += 1
+            frame.message["room"], frame.message["seq"] = frame.room, frame.seq
+        if frame.event is not None:
+            frame.message["text"] = _encode(frame)
+    rows = RoomEvent.objects.bulk_create(
+        [RoomEvent(id=f.id, room=f.room, seq=f.seq, event=f.event or "", message=f.message) for f in frames]
+    )
+    for frame, row in zip(frames, rows, strict=True):
+        frame.pos, frame.written = row.pos, True
+
+
+def write_queued() -> None:
+    """Writes what this thread's transaction has queued now, without committing. Only for
+    tests that run a transaction's on-commit callbacks without committing it
+    (captureOnCommitCallbacks): a real COMMIT has written them already."""
+    transaction.get_connection().run_before_commit_hooks()
 
 
 # -- sending and marking ----------------------------------------------------------------
