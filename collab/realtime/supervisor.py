@@ -7,10 +7,10 @@ Every OUTBOX_RELAY_INTERVAL seconds it
   a process killed between commit and send) and sends them, oldest first, so each room's
   frames go out in seq order; sockets drop the repeats;
 - watches Redis (its `run_id`): when Redis comes back after an outage, or restarted
-  between two looks, it waits until this process's channel-layer subscription carries
-  messages again, then runs the `on_redis_back` hooks (presence re-takes the leases of
-  the open sockets) and lets every open socket catch up from the outbox on what the
-  channel layer lost;
+  between two looks, it runs the `on_redis_back` hooks at once (presence re-takes the
+  leases of the open sockets), waits until this process's channel-layer subscription
+  carries messages again, and lets every open socket catch up from the outbox on what
+  the channel layer lost;
 - runs the `every` hooks on their own period (presence re-takes the leases on a timer).
 
 Why an in-process loop rather than a Celery beat task: the relay exists for when Redis
@@ -144,9 +144,13 @@ class Supervisor:
         return came_back
 
     async def recover(self) -> None:
-        await self.wait_for_subscription()
+        # The hooks first: re-taking the presence leases needs Redis only, not the
+        # subscription, and the sweep must find them taken as soon as it trusts Redis
+        # again (collab.realtime.leases.leases_settled). Waiting for the subscription
+        # first delayed them by up to its timeout, and a sweep meanwhile freed seats.
         for hook in list(_redis_back_hooks):
             await self._run(hook)
+        await self.wait_for_subscription()
         await catch_up(open_sockets())
 
     async def wait_for_subscription(self, timeout: float = 10.0) -> None:
