@@ -119,6 +119,22 @@ def broadcast_on_commit(room: str, event: str, data: Any, *, history: bool = Tru
     _record_and_send_on_commit(room, event, data, {"type": "room.frame"}, True)
 
 
+def broadcast_committed(room: str, event: str, data: Any, *, exclude_channel: str | None = None) -> None:
+    """A history frame (seq, id, replayed by `resume`) about a change that has already
+    committed, for callers that learn only after the commit whether and how to announce
+    it (coalesced announcements: liveSessions.announce). Written to the outbox in a
+    transaction of its own and sent when that commits. Sync; not inside a transaction.
+    `exclude_channel`: that socket does not get it live (it counts as delivered there).
+    Weaker than broadcast_on_commit: a process killed between the change's commit and
+    this write loses the frame; prefer broadcast_on_commit wherever the frame is known in
+    the change's transaction."""
+    message: dict[str, Any] = {"type": "room.frame"}
+    if exclude_channel:
+        message["exclude"] = exclude_channel
+    with transaction.atomic():
+        _record_and_send_on_commit(room, event, data, message, True)
+
+
 async def broadcast_now(room: str, event: str, data: Any, *, exclude_channel: str | None = None) -> None:
     """For socket-born events that change no row (typing): no transaction to wait for.
     `exclude_channel` keeps the sender from hearing its own event."""

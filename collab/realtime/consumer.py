@@ -286,9 +286,10 @@ class CollabConsumer(AsyncWebsocketConsumer):
                 except Exception:
                     log.exception("room-left hook %s failed", getattr(hook, "__qualname__", hook))
 
-    async def send_texts(self, texts: list[str]) -> None:
+    async def send_texts(self, texts: list[str | None]) -> None:
         for text in texts:
-            await self.send(text_data=text)
+            if text is not None:  # None: a frame this socket was excluded from
+                await self.send(text_data=text)
 
     async def deliver(self, room: str, outcome: Outcome) -> None:
         """Sends what the sequencer released and fills gaps from the outbox until none is
@@ -403,16 +404,18 @@ class CollabConsumer(AsyncWebsocketConsumer):
         """A broadcast, already encoded once for every recipient. Only for rooms the
         socket is in: not for one it only listens to (`listen`) or has just left. A
         sequenced frame goes through the sequencer: each seq of a room once, in order."""
-        if message.get("exclude") == self.channel_name:
-            return
         room = message.get("room")
         if room is not None and room not in self.rooms:
             return
         seq = message.get("seq")
+        excluded = message.get("exclude") == self.channel_name
         if seq is None:
-            await self.send(text_data=message["text"])
+            if not excluded:
+                await self.send(text_data=message["text"])
             return
-        await self.deliver(room, self.sequencer.live(room, seq, message["text"]))
+        # An excluded socket (the sender of a change) does not get the frame, but its seq
+        # counts as delivered: no gap for it to fill from the outbox.
+        await self.deliver(room, self.sequencer.live(room, seq, None if excluded else message["text"]))
 
     async def room_control(self, message: dict) -> None:
         for room in message.get("leave", ()):

@@ -17,17 +17,18 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Outcome:
-    """Texts to send now, in order; `gap` = (after, before) when seqs after < s < before
-    are missing and should be read from the outbox (`fill`), else None."""
+    """Texts to send now, in order (None: a frame that counts as delivered but is not
+    sent, e.g. to the socket a change came from); `gap` = (after, before) when seqs
+    after < s < before are missing and should be read from the outbox (`fill`), else None."""
 
-    send: list[str] = field(default_factory=list)
+    send: list[str | None] = field(default_factory=list)
     gap: tuple[int, int] | None = None
 
 
 class RoomSequencer:
     def __init__(self) -> None:
         self.last: dict[str, int] = {}
-        self._held: dict[str, dict[int, str]] = {}
+        self._held: dict[str, dict[int, str | None]] = {}
         self._replaying: set[str] = set()
 
     def tracks(self, room: str) -> bool:
@@ -43,7 +44,7 @@ class RoomSequencer:
         self._held.pop(room, None)
         self._replaying.discard(room)
 
-    def live(self, room: str, seq: int, text: str) -> Outcome:
+    def live(self, room: str, seq: int, text: str | None) -> Outcome:
         """A frame from the channel layer."""
         if room not in self.last:
             # Not followed (e.g. a control frame to a room being joined): nothing to order.

@@ -279,9 +279,10 @@ def test_two_sockets_keep_the_user_present_until_the_last_leaves(live, student):
     assert not again.left
 
 
-def test_rest_leave_forgets_the_sockets_and_moves_them_out(live, student, django_capture_on_commit_callbacks):
+@pytest.mark.django_db(transaction=True)  # attendee frames are written after the commit
+def test_rest_leave_forgets_the_sockets_and_moves_them_out(live, student):
     services.attendance_join(actor=student, session_id=live.id, channel_name="tab-1")
-    with capture_broadcasts() as sent, django_capture_on_commit_callbacks(execute=True):
+    with capture_broadcasts() as sent:
         services.attendance_leave(actor=student, session_id=live.id)
     assert SessionAttendance.objects.get(user=student).socket_channels == []
     assert sent.events() == ["attendee-left", "session-participant-left"]
