@@ -236,6 +236,11 @@ def room_history(*, room: str, after: int, upto: int | None = None) -> tuple[int
     return current, frames
 
 
+def room_event_id(*, room: str, seq: int) -> uuid.UUID | None:
+    """The `id` of the retained frame `seq` of `room`, or None (pruned, or never written)."""
+    return RoomEvent.objects.filter(room=room, seq=seq).values_list("id", flat=True).first()
+
+
 def rooms_history(after: dict[str, int]) -> dict[str, list[ReplayFrame]]:
     """For many rooms at once (after a Redis outage): retained frames with seq > after[room]."""
     if not after:

@@ -9,9 +9,10 @@ For each room, in the order given:
    (dispatch.room_entry), which applies the permission of that room's join event and
    enters it. A refusal is `denied` (with the refusal's code); the socket is not in it.
 2. replay: the retained frames with seq > lastSeq are sent in order. If the outbox no
-   longer holds seq lastSeq + 1 (older than retention), or lastSeq is ahead of the room
-   (a client from another deployment), nothing is sent and the room is `resync`: the
-   client reloads it over REST and continues from the ack's `seq`.
+   longer holds seq lastSeq + 1 (older than retention), or lastSeq is ahead of the room,
+   or the client gave the id of its frame lastSeq and ours differs or is gone (a
+   database restored or reset: another history), nothing is sent and the room is
+   `resync`: the client reloads it over REST and continues from the ack's `seq`.
 Live frames of the room that arrive meanwhile are held (collab.realtime.sequencer) and
 sent after, so the client sees each seq once, in order. Then the ack
 `{"rooms": {"<room>": {"status": "resumed" | "resync" | "denied", "seq": <current> | null}}}`,
@@ -21,6 +22,7 @@ and each resumed course room gets its members' current presence (`on_room_resume
 from __future__ import annotations
 
 import logging
+import uuid
 
 from collab.core.errors import DomainError, InvalidInput, is_service_outage
 from collab.realtime import dispatch, outbox
@@ -34,19 +36,37 @@ MAX_ROOMS = 200
 RESUMED, RESYNC, DENIED = "resumed", "resync", "denied"
 
 
-def _parse(data: dict) -> dict[str, int]:
+def _seq(value) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
+def _parse(data: dict) -> dict[str, tuple[int, uuid.UUID | None]]:
+    """{room: (lastSeq, id of that frame or None)}: each value is a seq, or
+    `{"seq": n, "id": "<the id of frame n>"}` to have the server check that its history
+    is the one the client saw (a database restored or reset numbers rooms anew)."""
     rooms = data.get("rooms")
     if not isinstance(rooms, dict):
         raise InvalidInput("rooms: an object of room name -> last seq.", fields={"rooms": ["required"]})
     if len(rooms) > MAX_ROOMS:
         raise InvalidInput(f"rooms: at most {MAX_ROOMS} rooms.", fields={"rooms": ["too many"]})
-    parsed: dict[str, int] = {}
-    for room, last in rooms.items():
+    parsed: dict[str, tuple[int, uuid.UUID | None]] = {}
+    for room, value in rooms.items():
         if not isinstance(room, str) or not room or len(room) > 120:
             raise InvalidInput("rooms: each key is a room name.", fields={"rooms": ["bad room name"]})
-        if isinstance(last, bool) or not isinstance(last, int) or last < 0:
-            raise InvalidInput(f"rooms.{room}: a seq is an integer >= 0.", fields={"rooms": {room: ["invalid"]}})
-        parsed[room] = last
+        last, event_id = _seq(value), None
+        if isinstance(value, dict):
+            last = _seq(value.get("seq"))
+            try:
+                event_id = uuid.UUID(value["id"]) if value.get("id") is not None else None
+            except (TypeError, ValueError, AttributeError):
+                last = None
+        if last is None:
+            raise InvalidInput(
+                f"rooms.{room}: a seq (an integer >= 0) or {{seq, id}}.", fields={"rooms": {room: ["invalid"]}}
+            )
+        parsed[room] = (last, event_id)
     return parsed
 
 
@@ -68,7 +88,9 @@ async def _enter(socket, room: str) -> None:
         raise DomainError("You may not enter this room.", code="not_a_member")
 
 
-async def _resume_room(socket, room: str, last: int, pending: list[tuple[str, int | None]]) -> dict:
+async def _resume_room(
+    socket, room: str, last: int, event_id: uuid.UUID | None, pending: list[tuple[str, int | None]]
+) -> dict:
     was_in = room in socket.rooms
     previous = socket.sequencer.last.get(room)
 
@@ -82,6 +104,10 @@ async def _resume_room(socket, room: str, last: int, pending: list[tuple[str, in
     try:
         await _enter(socket, room)
         current, frames = await socket_db(outbox.room_history)(room=room, after=last)
+        # The client's frame `last` must be ours (same id): else its history is another one.
+        unknown = False
+        if event_id is not None and last > 0:
+            unknown = await socket_db(outbox.room_event_id)(room=room, seq=last) != event_id
     except DomainError as exc:
         restore()
         return {"status": DENIED, "seq": None, "code": exc.code}
@@ -92,7 +118,7 @@ async def _resume_room(socket, room: str, last: int, pending: list[tuple[str, in
         log.exception("resume could not enter %s", room)
         return {"status": DENIED, "seq": None, "code": "internal_error"}
 
-    if last > current or (current > last and (not frames or frames[0].seq != last + 1)):
+    if unknown or last > current or (current > last and (not frames or frames[0].seq != last + 1)):
         pending.append((room, current))
         return {"status": RESYNC, "seq": current}
     pending.append((room, None))
@@ -109,8 +135,8 @@ async def resume(socket, data: dict) -> dict:
     pending: list[tuple[str, int | None]] = []
     result: dict[str, dict] = {}
     try:
-        for room, last in rooms.items():
-            result[room] = await _resume_room(socket, room, last, pending)
+        for room, (last, event_id) in rooms.items():
+            result[room] = await _resume_room(socket, room, last, event_id, pending)
     finally:
         # Also after a failure (Redis down): no room may stay in replay, holding frames.
         resumed = [room for room, state in result.items() if state["status"] == RESUMED]

@@ -205,9 +205,44 @@ async def test_resume_is_denied_where_the_join_event_would_refuse(course, instru
         await stranger.disconnect()
 
 
+async def test_resume_with_the_id_of_the_last_frame_checks_the_history_is_the_same(course, instructor, student):
+    """`{seq, id}`: the server replays only if its frame `seq` is the one the client saw;
+    a database restored or reset numbers the room anew, and the client must reload."""
+    session = await db(live_session)(course, status=SessionStatus.LIVE)
+    sroom = f"session-{session.id}"
+    learner = await ws_connect(student)
+    try:
+        await request(learner, "join-live-session", {"sessionId": str(session.id)}, ref="j")
+        await db(chat)(instructor, session.id, "seen")
+        seen = [frame for frame in await drain(learner) if frame["event"] == "session-new-message"][-1]
+        await db(chat)(instructor, session.id, "missed")
+        await drain(learner)  # it is in the room: the live frame first; the replay again below
+
+        before, ack = await request(learner, "resume", {"rooms": {sroom: {"seq": seen["seq"], "id": seen["id"]}}})
+        assert ack["data"]["rooms"][sroom] == {"status": "resumed", "seq": seen["seq"] + 1}
+        assert [f["data"]["message"] for f in before if f["event"] == "session-new-message"] == ["missed"]
+
+        # Another history under the same numbers (the id of frame `seq` is not ours).
+        other = {"seq": seen["seq"], "id": "00000000-0000-4000-8000-000000000000"}
+        before, ack = await request(learner, "resume", {"rooms": {sroom: other}}, ref="r2")
+        assert ack["data"]["rooms"][sroom] == {"status": "resync", "seq": seen["seq"] + 1}
+        assert [f for f in before if f.get("room") == sroom] == []
+    finally:
+        await learner.disconnect()
+
+
 @pytest.mark.parametrize(
     "data",
-    [{}, {"rooms": []}, {"rooms": {"user-x": -1}}, {"rooms": {"user-x": "3"}}, {"rooms": {"user-x": True}}],
+    [
+        {},
+        {"rooms": []},
+        {"rooms": {"user-x": -1}},
+        {"rooms": {"user-x": "3"}},
+        {"rooms": {"user-x": True}},
+        {"rooms": {"user-x": {"seq": "3"}}},
+        {"rooms": {"user-x": {"seq": 3, "id": "not-a-uuid"}}},
+        {"rooms": {"user-x": {"id": "00000000-0000-4000-8000-000000000000"}}},
+    ],
 )
 async def test_bad_resume_frames_are_refused(student, data):
     learner = await ws_connect(student)
