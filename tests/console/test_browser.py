@@ -324,7 +324,8 @@ def test_a_page_resumes_across_a_web_process_restart_without_reloading(browsers,
     student.wait(lambda: student.js("return window.resumes.length") == 1, "the resume answer")
     resume = student.js("return window.resumes[0]")
     room = f"session-{session_id}"
-    assert resume["asked"]["rooms"][room] >= 1
+    asked = resume["asked"]["rooms"][room]
+    assert asked["seq"] >= 1 and asked["id"]  # the last frame it saw, with its id
     assert resume["answer"]["rooms"][room]["status"] == "resumed"
     assert student.js("return window.sameDocument") == "yes"  # no full reload
     fetched = student.js("return window.fetched")[fetched_before:]
@@ -407,19 +408,26 @@ for (const room of ["session-a", "session-b", "session-c"]) {
 }
 socket.lastSeq.set("session-c", 7);
 const answers = [
-  {rooms: {"session-a": {status: "resumed", seq: 3}, "session-b": {status: "resync", seq: 40},
-           "session-c": {status: "denied", seq: 7}}},
-  new Error("unknown_event"),
+  () => {
+    // The replay comes before the answer: a4 (a5 came live before the resume, and waited).
+    frame("session-a", 4, "a4");
+    return {rooms: {"session-a": {status: "resumed", seq: 4}, "session-b": {status: "resync", seq: 40},
+                    "session-c": {status: "denied", seq: 7}}};
+  },
+  () => { throw new Error("unknown_event"); },
 ];
 const asked = [];
 socket.request = async (event, data) => {
   asked.push([event, data]);
-  const answer = answers.shift();
-  if (answer instanceof Error) throw answer;
-  return answer;
+  return answers.shift()();
 };
 (async () => {
+  // Reconnected, resume not answered yet: a live frame that skips a seq waits for it.
+  socket.recovering = true;
+  frame("session-a", 5, "a5");
+  const waited = seen.slice();
   await socket.recover();
+  seen.push(`(waited: ${waited.join(" ")})`);
   const first = log.splice(0);
   const resyncSeq = socket.lastSeq.get("session-b");
   await socket.recover();
@@ -431,12 +439,13 @@ socket.request = async (event, data) => {
 def test_the_client_keeps_each_seq_once_and_recovers_rooms_by_the_resume_answer(browsers):
     """The resume contract (issue 13) on the client side, with the server's answers given:
     `resumed` needs nothing, `resync` re-reads the room, `denied` gives it up, and a server
-    without resume (an error) gets every room re-entered and re-read."""
+    without resume (an error) gets every room re-entered and re-read. A live frame that
+    skips seqs before the resume is answered waits for the replay."""
     page = browsers("client")
     page.open()
     page.wait(lambda: page.js("return Boolean(window.collabConsole)"), "the console to load")
     result = page.driver.execute_async_script(RESUME_SCRIPT)
-    assert result["seen"] == ["a1", "a2", "a3", "b1", "no seq"]
+    assert result["seen"] == ["a1", "a2", "a3", "b1", "no seq", "a4", "a5", "(waited: a1 a2 a3 b1 no seq)"]
     # With the id of the last frame where it has one (the server checks its history).
     rooms = {"session-a": 3, "session-b": {"seq": 1, "id": "b-1"}, "session-c": 7}
     assert result["asked"][0] == ["resume", {"rooms": rooms}]
