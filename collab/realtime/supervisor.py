@@ -8,9 +8,9 @@ Every OUTBOX_RELAY_INTERVAL seconds it
   frames go out in seq order; sockets drop the repeats;
 - watches Redis (its `run_id`): when Redis comes back after an outage, or restarted
   between two looks, it runs the `on_redis_back` hooks at once (presence re-takes the
-  leases of the open sockets), waits until this process's channel-layer subscription
-  carries messages again, and lets every open socket catch up from the outbox on what
-  the channel layer lost;
+  leases of the open sockets), relays what waited, and, once this process's
+  channel-layer subscription carries messages again, lets every open socket catch up
+  from the outbox on what the channel layer lost;
 - runs the `every` hooks on their own period (presence re-takes the leases on a timer).
 
 Why an in-process loop rather than a Celery beat task: the relay exists for when Redis
@@ -100,16 +100,21 @@ class Supervisor:
         self.run_id: str | None = None
         self.redis_ok = True
         self.next_run: dict[int, float] = {}
+        self.catching_up: asyncio.Task | None = None
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("real-time supervisor tick failed")
-            await asyncio.sleep(settings.OUTBOX_RELAY_INTERVAL)
+        try:
+            while True:
+                try:
+                    await self.tick()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("real-time supervisor tick failed")
+                await asyncio.sleep(settings.OUTBOX_RELAY_INTERVAL)
+        finally:
+            if self.catching_up is not None:
+                self.catching_up.cancel()
 
     async def tick(self) -> None:
         await socket_db(outbox.flush_sent_marks)()
@@ -144,14 +149,23 @@ class Supervisor:
         return came_back
 
     async def recover(self) -> None:
-        # The hooks first: re-taking the presence leases needs Redis only, not the
-        # subscription, and the sweep must find them taken as soon as it trusts Redis
-        # again (collab.realtime.leases.leases_settled). Waiting for the subscription
-        # first delayed them by up to its timeout, and a sweep meanwhile freed seats.
+        """Redis is back. The hooks at once: re-taking the presence leases needs Redis
+        only, and the sweep must find them taken as soon as it trusts Redis again
+        (collab.realtime.leases.leases_settled). Then the tick goes on to relay what
+        waited (other processes' sockets get it at once), while this process's sockets
+        catch up from the outbox once its own subscription carries frames again (that
+        wait may take seconds; it holds up neither the relay nor the lease timer)."""
         for hook in list(_redis_back_hooks):
             await self._run(hook)
-        await self.wait_for_subscription()
-        await catch_up(open_sockets())
+        if self.catching_up is None or self.catching_up.done():
+            self.catching_up = asyncio.get_running_loop().create_task(self._catch_up_when_subscribed())
+
+    async def _catch_up_when_subscribed(self) -> None:
+        try:
+            await self.wait_for_subscription()
+            await catch_up(open_sockets())
+        except Exception:
+            log.exception("catching sockets up after Redis came back failed")
 
     async def wait_for_subscription(self, timeout: float = 10.0) -> None:
         """Until a message sent through the channel layer to this process comes back: then
