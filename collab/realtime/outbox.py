@@ -12,9 +12,10 @@ queue and the users in it) would otherwise lock them in the order its code path 
 so two transactions could lock two rooms in opposite orders and deadlock. Sorted, every
 transaction locks in one order; done last, the locks are held for the COMMIT only.
 
-After commit (`send_recorded`): the channel-layer message goes out; on success the row is
-marked sent (batched by the web process's supervisor, at once elsewhere). A failed send
-(Redis down) leaves it unsent, and a relay (`relay_claim` / `relay_send`) re-sends it.
+After commit (collab.realtime.broadcast): the channel-layer message goes out; on success
+the row is marked sent (`mark_sent`: batched by the web process's supervisor, at once
+elsewhere). A failed send (Redis down) leaves it unsent, and a relay (`relay_claim`, the
+supervisor's `relay`) re-sends it.
 
 Reads:
 - `room_seqs(rooms)`: the current seq of each room (0 for a room that never had one).
