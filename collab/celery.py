@@ -29,6 +29,10 @@ def _schedule_periodic_work(sender: Celery, **kwargs) -> None:
             "task": "liveSessions.tasks.live_session_auto_end_overdue",
             "schedule": float(settings.LIVE_SESSION_TICK_SECONDS),
         },
+        "outbox-prune": {
+            "task": "collab.realtime.tasks.outbox_prune",
+            "schedule": float(settings.OUTBOX_PRUNE_INTERVAL),
+        },
         "office-hours-tick": {
             "task": "officehours.tasks.office_hours_tick",
             "schedule": float(settings.OFFICE_HOURS_TICK_SECONDS),

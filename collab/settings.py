@@ -143,6 +143,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
+# Django's backends with a before-commit hook (collab/core/db): the outbox takes its per-room
+# locks at the end of each transaction, in one order, so no two transactions deadlock on them.
+DATABASES["default"]["ENGINE"] = {
+    "django.db.backends.postgresql": "collab.core.db.postgresql",
+    "django.db.backends.sqlite3": "collab.core.db.sqlite3",
+}.get(DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"])
 # Lets parallel test runs on one PostgreSQL server keep apart.
 if env("TEST_DATABASE_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME")}
@@ -170,9 +176,9 @@ _CHANNEL_LAYER_HOSTS = [
 # it once and hands the same encoded frame to its own sockets. "core": a Redis sorted set
 # per socket; a broadcast to a room of N members writes N copies to Redis and every process
 # pops them one round trip at a time. bench/ measured pubsub at about half the fan-out
-# latency and settle time of core (docs/performance.md). Pub/sub keeps no backlog: a
-# socket's frames live in its process only, so nothing is replayed after a restart, which
-# the clients handle anyway by re-reading state over REST on reconnect.
+# latency and settle time of core (docs/performance.md). Pub/sub keeps no backlog; what
+# a socket missed is replayed from the outbox in PostgreSQL instead (`resume`,
+# collab/realtime/outbox.py), which survives Redis and web-process restarts.
 CHANNEL_LAYER_BACKEND = env("CHANNEL_LAYER_BACKEND", default="pubsub")
 if CHANNEL_LAYER_BACKEND == "pubsub":
     CHANNEL_LAYERS = {
@@ -300,6 +306,23 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# At-least-once: a task is acknowledged when it has finished, so a worker killed mid-run
+# (SIGKILL, OOM) leaves it to another worker: at once when a pool child dies (rejected
+# and requeued), after CELERY_VISIBILITY_TIMEOUT when the whole worker dies. Every task
+# is idempotent and safe to run twice at once (each claims its rows or takes a lock).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300),
+    # Each worker looks for tasks of dead workers (unacknowledged past the visibility
+    # timeout) this often; kombu's default scans only every tenth look (~100 s).
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+    "unacked_restore_throttle": 1,
+}
+# The broker is Redis: keep retrying through an outage instead of giving up.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BEAT_SCHEDULE_FILENAME = env(
     "CELERY_BEAT_SCHEDULE_FILENAME", default=str(BASE_DIR / ".run" / "celerybeat-schedule")
 )
@@ -319,10 +342,30 @@ SOCKET_MAX_PER_USER = env.int("SOCKET_MAX_PER_USER", default=20)
 SOCKET_REAUTH_NOTICE = env.int("SOCKET_REAUTH_NOTICE", default=60)
 WS_TICKET_TTL_SECONDS = 30
 
+# The outbox of room frames (collab/realtime/outbox.py, docs/protocol.md "Sequence numbers
+# and resume"): each room keeps at least its last OUTBOX_RETAIN_EVENTS frames and every frame
+# younger than OUTBOX_RETAIN_SECONDS for `resume`; older gaps get `resync`.
+OUTBOX_RETAIN_EVENTS = env.int("OUTBOX_RETAIN_EVENTS", default=1000)
+OUTBOX_RETAIN_SECONDS = env.int("OUTBOX_RETAIN_SECONDS", default=600)
+OUTBOX_PRUNE_INTERVAL = env.float("OUTBOX_PRUNE_INTERVAL", default=60.0)
+# A frame whose send failed is never pruned before this age (seconds).
+OUTBOX_UNSENT_MAX_AGE = env.int("OUTBOX_UNSENT_MAX_AGE", default=86400)
+# Each web process's relay looks for unsent frames every RELAY_INTERVAL seconds and re-sends
+# those older than RELAY_GRACE (their on-commit send failed or its process died); a claim
+# lasts CLAIM_SECONDS, after which another process may retry.
+OUTBOX_RELAY_INTERVAL = env.float("OUTBOX_RELAY_INTERVAL", default=1.0)
+OUTBOX_RELAY_GRACE = env.float("OUTBOX_RELAY_GRACE", default=1.0)
+OUTBOX_CLAIM_SECONDS = env.float("OUTBOX_CLAIM_SECONDS", default=10.0)
+
 # Presence (presence/)
 PRESENCE_OFFLINE_AFTER = env.int("PRESENCE_OFFLINE_AFTER", default=300)
 PRESENCE_WRITE_MIN_INTERVAL = env.int("PRESENCE_WRITE_MIN_INTERVAL", default=30)
 PRESENCE_SWEEP_INTERVAL = env.int("PRESENCE_SWEEP_INTERVAL", default=120)
+# Each web process re-takes the leases of all its open sockets this often (seconds), and at
+# once when it reaches Redis again after an outage: leases survive a Redis restart.
+PRESENCE_REASSERT_INTERVAL = env.float(
+    "PRESENCE_REASSERT_INTERVAL", default=max(1.0, env.int("PRESENCE_OFFLINE_AFTER", default=300) / 5)
+)
 # A course room gets at most one presence frame per window (changes inside it are batched).
 PRESENCE_BROADCAST_WINDOW = env.float("PRESENCE_BROADCAST_WINDOW", default=0.6)
 # How long a course presence snapshot may serve GET /api/presence/course/:id at most; it is

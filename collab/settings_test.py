@@ -18,6 +18,9 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("THROTTLE_AUTH_RATE", "10000/min")
 # Tests open and drop their databases themselves; a process-wide pool would hold them open.
 os.environ.setdefault("DB_POOL", "false")
+# Leases are re-taken every second in tests, so the sweep trusts a fresh test Redis after 7 s
+# (collab.realtime.leases.leases_settled) rather than two minutes.
+os.environ.setdefault("PRESENCE_REASSERT_INTERVAL", "1")
 
 from collab.settings import *  # noqa: E402,F403
 
@@ -28,3 +31,8 @@ SOCKET_ALLOWED_ORIGINS = ["http://allowed.example", *env.list("TEST_EXTRA_SOCKET
 # Sockets reach the database from worker threads; closing after each use lets the test
 # database be dropped at the end of the run.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+
+# Fault injection for tests/realtime/test_faults_e2e.py only: the seconds a web process
+# waits between the commit and the send of a frame of this event (it is killed meanwhile).
+OUTBOX_SEND_DELAY = float(os.environ.get("TEST_OUTBOX_SEND_DELAY", "0"))
+OUTBOX_SEND_DELAY_EVENT = os.environ.get("TEST_OUTBOX_SEND_DELAY_EVENT", "")

@@ -18,14 +18,15 @@ small or not, so no single event overtakes a batched change of the same user.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from collab.accounts.models import User
-from collab.realtime.broadcast import broadcast_now
+from collab.realtime.broadcast import broadcast_committed, broadcast_now
 from collab.realtime.coalesce import SINGLE, Coalescer
 from liveSessions import events
 from liveSessions.models import LiveSession
@@ -38,16 +39,30 @@ def _window() -> float:
 
 
 def _send(room: str, event: str, data: dict, exclude_channel: str | None = None) -> None:
-    """After commit, from the committing thread or a drain timer: no transaction to wait
-    for, no database touched."""
+    """Who has the room open right now (session-participant-*): state, no seq. After
+    commit, from the committing thread; no database touched."""
     try:
         async_to_sync(broadcast_now)(room, event, data, exclude_channel=exclude_channel)
     except Exception:
         log.exception("broadcast of %s to %s failed", event, room)
 
 
+def _send_history(room: str, event: str, data: dict, exclude_channel: str | None = None) -> None:
+    """Attendee changes and batches are history (seq, id; replayed by `resume`): written
+    to the outbox in a transaction of their own once it is known, after the change's
+    commit, whether they go out alone or batched. From the committing thread or a drain
+    timer; a timer thread gives its database connection back when done."""
+    try:
+        broadcast_committed(room, event, data, exclude_channel=exclude_channel)
+    except Exception:
+        log.exception("broadcast of %s to %s failed", event, room)
+    finally:
+        if isinstance(threading.current_thread(), threading.Timer):
+            connection.close()
+
+
 def _send_batch(room: str, changes: list[dict]) -> None:
-    _send(room, events.PARTICIPANTS_BATCH, events.participants_batch_payload(room, changes))
+    _send_history(room, events.PARTICIPANTS_BATCH, events.participants_batch_payload(room, changes))
 
 
 _coalescer = Coalescer("live-session-participants", _window, _send_batch)
@@ -98,7 +113,7 @@ def announce_on_commit(
             event = events.ATTENDEE_JOINED if joined else events.ATTENDEE_LEFT
             # The joining socket already listens to the room (it subscribes before its
             # join commits) but learns its own join from the ack, as it always has.
-            _send(
+            _send_history(
                 room,
                 event,
                 events.attendee_payload(session.id, user, active_attendees=active_attendees),

@@ -18,8 +18,9 @@ from channels.db import database_sync_to_async
 
 from collab.core.errors import Conflict, DomainError
 from collab.core.jsonframes import iso
+from collab.realtime.broadcast import call_tracking_delivery
 from collab.realtime.db import socket_db
-from collab.realtime.dispatch import on_socket_disconnect, socket_event, validate
+from collab.realtime.dispatch import on_socket_disconnect, room_entry, socket_event, validate
 from liveSessions import events, services, typing_lifetime
 from liveSessions.serializers import SessionMessageSocketSerializer, SessionSocketSerializer
 
@@ -69,6 +70,13 @@ async def join_live_session(socket, data: dict) -> dict:
     }
 
 
+@room_entry("session-")
+async def resume_live_session(socket, ident: str) -> None:
+    """`resume` re-enters a session room exactly as join-live-session does (attendance and
+    capacity included)."""
+    await join_live_session(socket, {"sessionId": ident})
+
+
 async def _exit(socket, session_id: str, *, disconnected: bool) -> None:
     room = events.session_room(session_id)
     _entered(socket).discard(session_id)
@@ -102,12 +110,17 @@ async def leave_sessions_on_disconnect(socket) -> None:
 async def session_message(socket, data: dict) -> dict:
     body = validate(SessionMessageSocketSerializer, data)
     _require_in_room(socket, body["session_id"])
-    stored = await socket_db(services.session_message_send)(
-        actor=socket.user, session_id=body["session_id"], message=body["message"]
+    stored, delivery = await socket_db(call_tracking_delivery)(
+        services.session_message_send, actor=socket.user, session_id=body["session_id"], message=body["message"]
     )
     # A sent message ends the typing that wrote it.
     await typing_lifetime.typing_stopped(socket, str(body["session_id"]))
-    return {"id": str(stored.id), "sessionId": str(body["session_id"]), "sentAt": iso(stored.sent_at)}
+    return {
+        "id": str(stored.id),
+        "sessionId": str(body["session_id"]),
+        "sentAt": iso(stored.sent_at),
+        "delivery": delivery,
+    }
 
 
 @socket_event(events.TYPING_START)

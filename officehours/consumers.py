@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 from collab.accounts.models import User
 from collab.core.errors import NotAllowed
 from collab.core.jsonframes import rest_payload
-from collab.realtime.dispatch import socket_event, validate
+from collab.realtime.dispatch import room_entry, socket_event, validate
 from officehours import events, selectors, services
 from officehours.permissions import OfficeHoursPermission
 from officehours.serializers import InstructorQueueSerializer, QueueRefSerializer, StudentQueueSerializer
@@ -32,6 +32,12 @@ async def join_office_hours_queue(socket, data: dict) -> dict:
     view = await database_sync_to_async(_subscribe_view)(socket.user, body["instructor_id"])
     await socket.join_room(events.office_hours_room(body["instructor_id"]))
     return view
+
+
+@room_entry("office-hours-")
+async def resume_office_hours_queue(socket, ident: str) -> None:
+    """`resume` re-subscribes exactly as join-office-hours-queue does."""
+    await join_office_hours_queue(socket, {"instructorId": ident})
 
 
 def _leave(user: User, instructor_id: uuid.UUID) -> str | None:

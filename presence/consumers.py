@@ -8,6 +8,12 @@
   sends nothing else should send it at least every PRESENCE_OFFLINE_AFTER / 2 seconds.
 - disconnect: the lease is released. A process killed before it can do this leaves a
   lease that lapses on its own; the sweep then announces the user offline.
+- re-assert: each web process re-takes the leases of all its open sockets every
+  PRESENCE_REASSERT_INTERVAL seconds and at once when Redis is back after an outage or a
+  restart (collab.realtime.supervisor), so a Redis that lost its data never shows a
+  connected user offline for long, and the sweep never frees what they hold.
+- resume: a socket that resumes a course room gets the current presence of its members
+  in one `presence-batch`.
 
 Redis work runs on the event loop (redis.asyncio); the database only on a transition
 (first or last lease) or a free lastSeenAt write slot, in a worker thread.
@@ -18,18 +24,21 @@ from __future__ import annotations
 import time
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.utils import timezone
 
-from collab.realtime import leases
+from collab.realtime import leases, supervisor
 from collab.realtime.dispatch import (
     Socket,
+    on_room_resumed,
     on_socket_connect,
     on_socket_disconnect,
     on_socket_traffic,
     socket_event,
     validate,
 )
-from presence import events, services
+from collab.realtime.rooms import course_room
+from presence import events, selectors, services
 from presence.events import presence_payload
 from presence.serializers import ActivityUpdateSerializer, HeartbeatSerializer, StatusUpdateSerializer
 
@@ -93,3 +102,35 @@ async def presence_heartbeat(socket: Socket, data: dict) -> dict:
     if not first and await leases.seen_write_slot_take_async(user_id=socket.user.id):
         await database_sync_to_async(services.presence_write_last_seen)(user_id=socket.user.id)
     return {"expiresIn": leases.lease_ttl()}
+
+
+async def presence_reassert_leases(sockets: list) -> None:
+    """Re-takes the lease of every open socket of this process in one pipeline. A user whose
+    lease Redis had lost (it restarted) is live again at once; their presence row still says
+    what the rooms were told, so the sync that follows finds nothing to announce."""
+    held = [(socket.user.id, socket.state[STATE_LEASE]) for socket in sockets if socket.state.get(STATE_LEASE)]
+    if not held:
+        return
+    firsts = await leases.leases_touch_many_async(held)
+    now = time.monotonic()
+    for socket in sockets:
+        if socket.state.get(STATE_LEASE):
+            socket.state[STATE_RENEWED] = now
+    for user_id in firsts:
+        await database_sync_to_async(services.presence_sync)(user_id=user_id)
+
+
+supervisor.on_redis_back(presence_reassert_leases)
+supervisor.every(lambda: float(settings.PRESENCE_REASSERT_INTERVAL), presence_reassert_leases)
+
+_COURSE_PREFIX = course_room("")
+
+
+@on_room_resumed
+async def presence_batch_on_resume(socket: Socket, room: str) -> None:
+    """A resumed course room gets its members' current presence (what it missed is state,
+    not history: no replay)."""
+    if not room.startswith(_COURSE_PREFIX):
+        return
+    users = await database_sync_to_async(selectors.course_presence_payloads)(course_id=room[len(_COURSE_PREFIX) :])
+    await socket.send_event(events.PRESENCE_BATCH, {"users": users}, room=room)

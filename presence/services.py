@@ -199,6 +199,11 @@ def presence_sweep(*, now: float | None = None, batch: int = 1000) -> int:
     (collab.realtime.signals: e.g. live sessions free the seats of users whose sockets
     died with their process). Returns how many users were announced offline."""
     now = time.time() if now is None else now
+    if not leases.leases_settled():
+        # Redis (re)started moments ago: leases of connected users may not be re-taken yet,
+        # and acting on their absence would show them offline and free their seats.
+        log.warning("presence sweep skipped: Redis restarted recently, leases are being re-asserted")
+        return 0
     lapsed: dict[str, float] = {}
     while True:
         taken = leases.leases_sweep(now=now, batch=batch)
@@ -254,7 +259,7 @@ def presence_update(*, user: User, status: str | None = None, activity: str | No
     if _announce_if_changed(row, before_others, live=live):
         fields.add("announced_status")
     if (row.status, row.activity) != before_self:
-        broadcast_on_commit(user_room(user.id), PRESENCE_CHANGED, _self_payload(row, live=live))
+        broadcast_on_commit(user_room(user.id), PRESENCE_CHANGED, _self_payload(row, live=live), history=False)
     _store(row, is_new, fields)
     return self_view(user, row, live=live)
 
@@ -292,6 +297,6 @@ def _force_offline_one(*, user_id: uuid.UUID | str) -> bool:
     if changed:
         fields.add("announced_status")
     if (row.status, row.activity) != before_self:
-        broadcast_on_commit(user_room(user_id), PRESENCE_CHANGED, _self_payload(row, live=False))
+        broadcast_on_commit(user_room(user_id), PRESENCE_CHANGED, _self_payload(row, live=False), history=False)
     _store(row, is_new, fields)
     return changed

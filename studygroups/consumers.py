@@ -7,9 +7,9 @@ from channels.db import database_sync_to_async
 
 from collab.core.errors import Conflict, DomainError
 from collab.core.jsonframes import iso
-from collab.realtime.broadcast import broadcast_now
+from collab.realtime.broadcast import broadcast_now, call_tracking_delivery
 from collab.realtime.db import socket_db
-from collab.realtime.dispatch import on_socket_disconnect, socket_event, validate
+from collab.realtime.dispatch import on_socket_disconnect, room_entry, socket_event, validate
 from studygroups import events, selectors, services
 from studygroups.serializers import GroupMessageInSerializer, GroupRefSerializer
 
@@ -46,6 +46,12 @@ async def join_study_group(socket, data: dict) -> dict:
     return {"groupId": str(group.id), "name": group.name, "memberCount": group.member_count}
 
 
+@room_entry("study-group-")
+async def resume_study_group(socket, ident: str) -> None:
+    """`resume` re-enters a group room exactly as join-study-group does."""
+    await join_study_group(socket, {"groupId": ident})
+
+
 @socket_event(events.LEAVE)
 async def leave_study_group(socket, data: dict) -> dict:
     """Leaves the live room (not the group). Leaving a room one is not in is a no-op."""
@@ -61,10 +67,15 @@ async def leave_study_group(socket, data: dict) -> dict:
 @socket_event(events.SEND_MESSAGE)
 async def study_group_message(socket, data: dict) -> dict:
     body = validate(GroupMessageInSerializer, data)
-    message = await socket_db(services.study_group_message_send)(
-        actor=socket.user, group_id=body["group_id"], body=body["message"]
+    message, delivery = await socket_db(call_tracking_delivery)(
+        services.study_group_message_send, actor=socket.user, group_id=body["group_id"], body=body["message"]
     )
-    return {"id": str(message.id), "groupId": str(body["group_id"]), "sentAt": iso(message.sent_at)}
+    return {
+        "id": str(message.id),
+        "groupId": str(body["group_id"]),
+        "sentAt": iso(message.sent_at),
+        "delivery": delivery,
+    }
 
 
 @on_socket_disconnect

@@ -102,6 +102,13 @@ def _clean_redis():
 
 
 @pytest.fixture(autouse=True)
+def _no_supervisor(settings):
+    """In-process tests drive the relay and catch-up themselves (tests/realtime); the
+    supervisor runs in the real server processes of the end-to-end tests."""
+    settings.REALTIME_SUPERVISOR = False
+
+
+@pytest.fixture(autouse=True)
 def _fresh_channel_layer():
     """A new channel-layer instance per test: channels_redis keeps asyncio locks bound to
     the event loop that created them, and every async test has its own loop."""

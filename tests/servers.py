@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import redis
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +64,14 @@ class AsgiServer:
                 self.kill()
 
 
+def server_environ() -> dict[str, str]:
+    """This test process's environment for a process it starts, without the xdist worker
+    name: settings_test would move the child's REDIS_URL to the worker's Redis db, also
+    one a test gave it on purpose (a redis-server of its own). This process's REDIS_URL
+    is already the worker's db, so a child given no other gets the same."""
+    return {name: value for name, value in os.environ.items() if name != "PYTEST_XDIST_WORKER"}
+
+
 def procfile_web_command(port: int, env: dict[str, str] | None = None) -> list[str]:
     """The Procfile's `web` command (the server production runs), on 127.0.0.1:`port`,
     run with this interpreter; `${NAME:-default}` expands from `env` as the shell would."""
@@ -85,7 +94,7 @@ def start_server(
     discarded if None."""
     port = port or free_port()
     env = {
-        **os.environ,
+        **server_environ(),
         "DJANGO_SETTINGS_MODULE": "collab.settings_test",
         "DATABASE_URL": test_database_url(),
         "DB_CONN_MAX_AGE": "0",
@@ -127,6 +136,40 @@ def running_servers(count: int = 1, extra_env: dict[str, str] | None = None) -> 
     finally:
         for server in servers:
             server.stop()
+
+
+class RedisServer:
+    """A redis-server of a test's own on a free port, without persistence: a restart
+    (`kill` then `start`) loses everything. Fault tests stop and restart it at will."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if redis.Redis(port=self.port, socket_connect_timeout=0.5).ping():
+                    return
+            except redis.RedisError:
+                time.sleep(0.1)
+        self.kill()
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
 
 
 # Course members' sockets hear presence frames whenever course-mates come and go; tests

@@ -72,3 +72,24 @@ class TooManyRequests(DomainError):
     def __init__(self, message: str | None = None, *, retry_after: int, code: str | None = None):
         super().__init__(message, code=code)
         self.retry_after = retry_after
+
+
+class ServiceUnavailable(DomainError):
+    """A backing service (Redis) is down; the client should retry after `retry_after` seconds."""
+
+    status = 503
+    default_code = "service_unavailable"
+    default_message = "A service this needs is unavailable right now; try again shortly."
+    retry_after = 5
+
+
+def is_service_outage(exc: BaseException) -> bool:
+    """True for errors that mean "Redis is unreachable" (connection refused, reset, timed
+    out), whichever client raised them: redis-py's or the OS's."""
+    import redis.exceptions
+
+    if isinstance(exc, ServiceUnavailable):
+        return True
+    if isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
+        return True
+    return isinstance(exc, (ConnectionError, TimeoutError)) and not isinstance(exc, DomainError)

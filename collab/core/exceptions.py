@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from collab.core.errors import DomainError
+from collab.core.errors import DomainError, ServiceUnavailable, is_service_outage
+
+log = logging.getLogger(__name__)
 
 _DEFAULT_CODES = {
     status.HTTP_400_BAD_REQUEST: "invalid",
@@ -40,6 +44,14 @@ def _first_message(detail) -> str:
 
 
 def api_exception_handler(exc, context):
+    if is_service_outage(exc):
+        # Redis is down and this request needs it (tickets, leases, presence): 503 with
+        # Retry-After, never a 500. Requests that do not need it never get here.
+        log.warning("%s: a service is unavailable: %s", context["request"].path, exc)
+        unavailable = exc if isinstance(exc, ServiceUnavailable) else ServiceUnavailable()
+        response = Response(error_body(unavailable.code, unavailable.message), status=503)
+        response["Retry-After"] = str(unavailable.retry_after)
+        return response
     if isinstance(exc, DomainError):
         response = Response(error_body(exc.code, exc.message, exc.fields, exc.details), status=exc.status)
         if getattr(exc, "retry_after", None) is not None:

@@ -11,7 +11,10 @@ from django.conf import settings
 
 @lru_cache(maxsize=4)
 def _sync_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+    # Bounded waits: a Redis that is down or hung costs a request seconds, not forever.
+    return redis.Redis.from_url(
+        url, decode_responses=True, health_check_interval=30, socket_connect_timeout=2, socket_timeout=5
+    )
 
 
 def sync_redis() -> redis.Redis:
@@ -32,7 +35,12 @@ def async_redis() -> aioredis.Redis:
         # touching its presence lease) waits briefly for a connection instead of failing
         # with redis-py's "Too many connections" at the default cap of 100 (bench/).
         pool = aioredis.BlockingConnectionPool.from_url(
-            settings.REDIS_URL, decode_responses=True, max_connections=settings.REDIS_MAX_CONNECTIONS, timeout=20
+            settings.REDIS_URL,
+            decode_responses=True,
+            max_connections=settings.REDIS_MAX_CONNECTIONS,
+            timeout=20,
+            socket_connect_timeout=2,
+            socket_timeout=5,
         )
         client = aioredis.Redis(connection_pool=pool)
         _async_clients[key] = client

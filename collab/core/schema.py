@@ -13,7 +13,9 @@ route shares come from here, so a new route cannot forget them:
 - 406 `not_acceptable`: an Accept header or ?format= the route cannot produce;
 - 409 an app code: the resource's state refuses the change (POST, PUT, PATCH, DELETE);
 - 413 `request_too_large`, 415 `unsupported_media_type`: routes with a body;
-- 429 `throttled` with Retry-After: over the rate (every /api route).
+- 429 `throttled` with Retry-After: over the rate (every /api route);
+- 503 `service_unavailable` with Retry-After: Redis is down and the request needs it
+  (every /api route: authentication itself may need it).
 
 `tests/core/test_schemathesis.py` runs schemathesis against the application (in-process,
 in every `make test`) and fails on any status the schema does not list here or in the view.
@@ -53,6 +55,10 @@ _DESCRIPTIONS = {
     "413": "The request body is over the size limit (`request_too_large`)",
     "415": "The body is not JSON (`unsupported_media_type`)",
     "429": "Over the rate limit (`throttled`); Retry-After says when to try again",
+    "503": (
+        "Redis is down and this request needs it (`service_unavailable`: socket tickets, presence); "
+        "requests that do not need it answer as usual. Retry-After says when to try again"
+    ),
 }
 _MUTATING = {"post", "put", "patch", "delete"}
 _METHODS = {"get", "post", "put", "patch", "delete", "head", "options"}
@@ -67,13 +73,17 @@ def _error_response(status: str, description: str | None = None) -> dict:
         response["headers"] = {
             "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds until the window resets."}
         }
+    elif status == "503":
+        response["headers"] = {
+            "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before retrying."}
+        }
     return response
 
 
 def _shared_statuses(path: str, method: str, operation: dict) -> list[str]:
     if not path.startswith("/api/"):
         return ["400", "406"]  # /health: no authentication, no throttle
-    statuses = ["400", "401", "403", "406", "429"]
+    statuses = ["400", "401", "403", "406", "429", "503"]
     has_body = "requestBody" in operation
     has_path_id = any(p.get("in") == "path" for p in operation.get("parameters", ()))
     if has_path_id or has_body:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sys
+
 import redis
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
@@ -13,6 +15,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from collab.core.errors import ServiceUnavailable, is_service_outage
 from collab.core.exceptions import error_body
 from collab.core.renderers import JsonForMetadataAndErrorsMixin
 
@@ -102,7 +105,19 @@ def permission_denied(request, exception=None):
     return JsonResponse(error_body("permission_denied", "You are not allowed to do this."), status=403)
 
 
+def service_unavailable_response() -> JsonResponse:
+    """503 `service_unavailable` with Retry-After: Redis is down and the request needs it."""
+    error = ServiceUnavailable()
+    response = JsonResponse(error_body(error.code, error.message), status=503)
+    response["Retry-After"] = str(error.retry_after)
+    return response
+
+
 def server_error(request):
+    # Django calls this inside its `except`: an outage that escaped a view or middleware
+    # (outside DRF's handler) is a 503, never a 500.
+    if is_service_outage(sys.exc_info()[1] or Exception()):
+        return service_unavailable_response()
     if _wants_html(request):
         return defaults.server_error(request)
     return JsonResponse(error_body("server_error", "The server hit an error."), status=500)

@@ -9,3 +9,5 @@ class RealtimeConfig(AppConfig):
     def ready(self) -> None:
         # Each app registers the socket events it owns in its own `consumers` module.
         autodiscover_modules("consumers")
+        # The core's own socket events.
+        from collab.realtime import resume  # noqa: F401

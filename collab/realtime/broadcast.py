@@ -4,6 +4,12 @@ A service calls `broadcast_on_commit(room, event, data)`; nothing leaves before 
 surrounding transaction commits, and a rollback sends nothing. The frame is encoded
 once here and the same text goes to every socket in the room.
 
+History frames (the default) go through the outbox (collab.realtime.outbox): written in
+the same transaction with the room's next `seq` and an `id`, sent on commit, re-sent by
+the relay if that send failed, replayed to a socket that `resume`s. State frames
+(`history=False`: presence) and socket-born frames (`broadcast_now`: typing, who has the
+room open) carry no seq and are sent at most once.
+
 Control messages (`sockets_control_on_commit`) move the sockets of a room in or out of
 other rooms, or close them, e.g. when a user is enrolled, leaves a group or logs out.
 """
@@ -11,12 +17,14 @@ other rooms, or close them, e.g. when a user is enrolled, leaves a group or logs
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 
 from collab.core.jsonframes import dumps
@@ -36,6 +44,8 @@ _listeners: list[Callable[[Broadcast], None]] = []
 
 
 def encode_frame(room: str, event: str, data: Any) -> str:
+    """The text of a frame without seq, once per broadcast (history frames are encoded by
+    the outbox, with their `seq` and `id`)."""
     return dumps({"event": event, "room": room, "data": data})
 
 
@@ -52,22 +62,77 @@ def _notify(room: str, event: str, data: Any) -> None:
         listener(Broadcast(room, event, data))
 
 
-def _group_send_sync(room: str, message: dict) -> None:
+def _group_send_sync(room: str, message: dict) -> bool:
     try:
         async_to_sync(get_channel_layer().group_send)(room, message)
-    except Exception:
-        # The change is committed; a lost frame must not turn it into a 500.
-        log.exception("broadcast to %s failed", room)
+        return True
+    except Exception as exc:
+        # The change is committed; a lost frame must not turn it into a 500. The outbox
+        # row stays unsent and the relay sends it once the channel layer is back.
+        log.warning("broadcast to %s failed (%s); the relay will re-send it", room, exc)
+        return False
 
 
-def broadcast_on_commit(room: str, event: str, data: Any) -> None:
-    """Send `event` to every socket in `room` once the current transaction commits."""
+def _record_and_send_on_commit(room: str, event: str | None, data: Any, message: dict, history: bool) -> None:
+    from collab.realtime import outbox
+
+    if transaction.get_connection().in_atomic_block:
+        frame = outbox.outbox_record(room=room, event=event, data=data, message=message, history=history)
+    else:
+        with transaction.atomic():
+            frame = outbox.outbox_record(room=room, event=event, data=data, message=message, history=history)
 
     def send() -> None:
-        _notify(room, event, data)
-        _group_send_sync(room, _frame_message(room, event, data, None))
+        if not frame.written:
+            # Only when a test runs on-commit callbacks without a COMMIT (see write_queued).
+            outbox.write_queued()
+        if event:
+            _notify(room, event, data)
+        delay = getattr(settings, "OUTBOX_SEND_DELAY", 0)
+        if delay and event == getattr(settings, "OUTBOX_SEND_DELAY_EVENT", ""):
+            time.sleep(delay)  # test-only fault injection (collab/settings_test.py)
+        ok = _group_send_sync(room, frame.message)
+        outbox.note_delivery(ok)
+        if ok:
+            try:
+                outbox.mark_sent(frame.pos)
+            except Exception:
+                log.exception("could not mark outbox row %s sent (the relay re-sends it)", frame.pos)
 
     transaction.on_commit(send, robust=True)
+
+
+def broadcast_on_commit(room: str, event: str, data: Any, *, history: bool = True) -> None:
+    """Send `event` to every socket in `room` once the current transaction commits.
+
+    `history=True` (default): the frame carries the room's next `seq` and an `id`, is
+    stored in the outbox in this transaction and replayed to sockets that resume.
+    `history=False`: state (presence), sent after commit without seq, not stored."""
+    if not history:
+
+        def send_state() -> None:
+            _notify(room, event, data)
+            _group_send_sync(room, _frame_message(room, event, data, None))
+
+        transaction.on_commit(send_state, robust=True)
+        return
+    _record_and_send_on_commit(room, event, data, {"type": "room.frame"}, True)
+
+
+def broadcast_committed(room: str, event: str, data: Any, *, exclude_channel: str | None = None) -> None:
+    """A history frame (seq, id, replayed by `resume`) about a change that has already
+    committed, for callers that learn only after the commit whether and how to announce
+    it (coalesced announcements: liveSessions.announce). Written to the outbox in a
+    transaction of its own and sent when that commits. Sync; not inside a transaction.
+    `exclude_channel`: that socket does not get it live (it counts as delivered there).
+    Weaker than broadcast_on_commit: a process killed between the change's commit and
+    this write loses the frame; prefer broadcast_on_commit wherever the frame is known in
+    the change's transaction."""
+    message: dict[str, Any] = {"type": "room.frame"}
+    if exclude_channel:
+        message["exclude"] = exclude_channel
+    with transaction.atomic():
+        _record_and_send_on_commit(room, event, data, message, True)
 
 
 async def broadcast_now(room: str, event: str, data: Any, *, exclude_channel: str | None = None) -> None:
@@ -77,17 +142,8 @@ async def broadcast_now(room: str, event: str, data: Any, *, exclude_channel: st
     await get_channel_layer().group_send(room, _frame_message(room, event, data, exclude_channel))
 
 
-def control_message(
-    *,
-    join: Iterable[str] = (),
-    leave: Iterable[str] = (),
-    close: bool = False,
-    frame: tuple[str, str, Any] | None = None,
-) -> dict:
-    message: dict[str, Any] = {"type": "room.control", "join": list(join), "leave": list(leave), "close": close}
-    if frame is not None:
-        message["text"] = encode_frame(*frame)
-    return message
+def control_message(*, join: Iterable[str] = (), leave: Iterable[str] = (), close: bool = False) -> dict:
+    return {"type": "room.control", "join": list(join), "leave": list(leave), "close": close}
 
 
 def sockets_control_on_commit(
@@ -100,15 +156,20 @@ def sockets_control_on_commit(
     data: Any = None,
 ) -> None:
     """After commit, every socket in `room` joins `join`, leaves `leave`, then receives
-    `event` (if given) and is closed if `close`. The event is sent after the room moves so
-    a socket that just joined a room hears about it before anything sent to that room."""
-    join, leave = list(join), list(leave)
-    frame = (room, event, data) if event else None
-    message = control_message(join=join, leave=leave, close=close, frame=frame)
+    `event` (if given, a history frame of `room` with its seq) and is closed if `close`.
+    The event is sent after the room moves so a socket that just joined a room hears
+    about it before anything sent to that room. Stored in the outbox like a frame, so a
+    failed send is relayed (a control without event carries no seq and is not replayed)."""
+    message = control_message(join=join, leave=leave, close=close)
+    _record_and_send_on_commit(room, event, data, message, True)
 
-    def send() -> None:
-        if event:
-            _notify(room, event, data)
-        _group_send_sync(room, message)
 
-    transaction.on_commit(send, robust=True)
+def call_tracking_delivery(service: Callable[..., Any], /, **kwargs: Any) -> tuple[Any, str]:
+    """Runs a (sync) service and says whether the frames it broadcast reached the channel
+    layer on commit: (result, "sent" | "queued"). "queued": stored, and the relay delivers
+    them once Redis is back (socket chat acks carry it as `delivery`)."""
+    from collab.realtime.outbox import DeliveryTracker
+
+    with DeliveryTracker() as tracked:
+        result = service(**kwargs)
+    return result, "queued" if tracked.failed else "sent"

@@ -16,15 +16,16 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from collab.core.errors import DomainError
+from collab.core.errors import DomainError, ServiceUnavailable, is_service_outage
 from collab.core.jsonframes import dumps, loads
 from collab.core.tokens import Credentials, leeway_seconds
-from collab.realtime import dispatch, lifetime
+from collab.realtime import dispatch, lifetime, outbox, supervisor
 from collab.realtime.auth import authenticate_socket, origin_allowed
 from collab.realtime.caps import SOCKET_LEASE_SECONDS, socket_lease_drop, socket_lease_take
 from collab.realtime.db import socket_db
 from collab.realtime.flood import FloodGuard
 from collab.realtime.rooms import signin_room, user_room
+from collab.realtime.sequencer import Outcome, RoomSequencer
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,16 @@ CLOSE_ORIGIN_REFUSED = 4403
 CLOSE_ABUSIVE = 4429
 CLOSE_LOGGED_OUT = 4000
 CLOSE_TOO_MANY_SOCKETS = 4008
+CLOSE_TRY_AGAIN = 1013
+
+
+def _connect_rooms(user) -> dict[str, int]:
+    """The rooms a socket enters on connect (its user room and what the `socket_rooms`
+    hooks name, e.g. its course rooms) with each room's current seq, in one thread hop."""
+    rooms = [user_room(user.id)]
+    for hook in dispatch.rooms_hooks:
+        rooms.extend(hook(user))
+    return outbox.room_seqs(list(dict.fromkeys(rooms)))
 
 
 class CollabConsumer(AsyncWebsocketConsumer):
@@ -42,6 +53,9 @@ class CollabConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.rooms: set[str] = set()
         self.state: dict[str, Any] = {}
+        self.sequencer = RoomSequencer()
+        # Work a handler leaves for after its ack or error (resume releases held frames).
+        self.after_reply: list = []
         if not origin_allowed(self.scope):
             await self.close(code=CLOSE_ORIGIN_REFUSED)
             return
@@ -50,25 +64,34 @@ class CollabConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         user, credentials = signed_in
-        if not await socket_lease_take(user.id, self.channel_name):
-            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
-            return
         self.user, self.credentials = user, credentials
-        self.flood = FloodGuard(
-            rate=settings.SOCKET_RATE_PER_SECOND,
-            burst=settings.SOCKET_RATE_BURST,
-            limit=settings.SOCKET_ABUSE_LIMIT,
-            window=settings.SOCKET_ABUSE_WINDOW,
-        )
-        await self.join_room(user_room(user.id))
-        if credentials.session_id:
-            await self.join_room(signin_room(credentials.session_id))
-        for hook in dispatch.rooms_hooks:
+        try:
+            if not await socket_lease_take(user.id, self.channel_name):
+                self.user = None
+                await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+                return
+            self.flood = FloodGuard(
+                rate=settings.SOCKET_RATE_PER_SECOND,
+                burst=settings.SOCKET_RATE_BURST,
+                limit=settings.SOCKET_ABUSE_LIMIT,
+                window=settings.SOCKET_ABUSE_WINDOW,
+            )
             # Reads only: on the socket pool, not Channels' one database thread, where a
             # class's handshakes queued behind each other and every join (bench profile).
-            for room in await socket_db(hook)(user):
-                await self.join_room(room)
+            for room, seq in (await socket_db(_connect_rooms)(user)).items():
+                await self.join_room(room, seq=seq)
+            if credentials.session_id:
+                await self.join_room(signin_room(credentials.session_id))
+        except Exception as exc:
+            if not is_service_outage(exc):
+                raise
+            # Redis is down: the handshake is refused (closed before accept), the client retries.
+            log.warning("socket refused while the channel layer is unavailable: %s", exc)
+            self.user = None
+            await self.close(code=CLOSE_TRY_AGAIN)
+            return
         await self.accept()
+        supervisor.socket_opened(self)
         self._lease_renew_at = time.time() + SOCKET_LEASE_SECONDS / 3
         self._reauth_sent = False
         self._tick_soon()
@@ -91,7 +114,7 @@ class CollabConsumer(AsyncWebsocketConsumer):
         # here, to be handled in turn like any other.
         self._local: asyncio.Queue = asyncio.Queue()
         self._tick_handle: asyncio.TimerHandle | None = None
-        one_at_a_time = asyncio.Lock()
+        self.one_at_a_time = one_at_a_time = asyncio.Lock()
 
         async def pump(source) -> None:
             while True:
@@ -162,10 +185,16 @@ class CollabConsumer(AsyncWebsocketConsumer):
             return
         if self._tick_handle is not None:
             self._tick_handle.cancel()
+        supervisor.socket_closed(self)
         for hook in dispatch.disconnect_hooks:
             await self._run_hook(hook)
         for room in list(self.rooms):
-            await self.leave_room(room)
+            try:
+                await self.leave_room(room)
+            except Exception as exc:
+                # Redis is down: the membership lapses with the process's subscription.
+                if not is_service_outage(exc):
+                    raise
         # Nothing of this socket outlives it (typing timers, entered sessions, leases).
         self.state.clear()
         await socket_lease_drop(self.user.id, self.channel_name)
@@ -221,10 +250,17 @@ class CollabConsumer(AsyncWebsocketConsumer):
 
     # -- rooms and sending, used by handlers -------------------------------------------
 
-    async def join_room(self, room: str) -> None:
+    async def join_room(self, room: str, *, seq: int | None = None) -> None:
+        """Enters `room`. Frames of it up to its current seq (read now unless given, or the
+        resume point when a resume is under way) count as delivered."""
         if room not in self.rooms:
             await self.channel_layer.group_add(room, self.channel_name)
             self.rooms.add(room)
+        if not self.sequencer.tracks(room):
+            if seq is None:
+                # On the socket pool: a storm of joins must not queue behind Channels' one thread.
+                seq = (await socket_db(outbox.room_seqs)([room]))[room]
+            self.sequencer.track(room, seq)
 
     async def listen(self, room: str) -> None:
         """Subscribes to `room` without delivering its frames yet: a handler that must hear
@@ -240,6 +276,7 @@ class CollabConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(room, self.channel_name)
 
     async def leave_room(self, room: str) -> None:
+        self.sequencer.forget(room)
         if room in self.rooms:
             self.rooms.discard(room)
             await self.channel_layer.group_discard(room, self.channel_name)
@@ -248,6 +285,32 @@ class CollabConsumer(AsyncWebsocketConsumer):
                     await hook(self, room)
                 except Exception:
                     log.exception("room-left hook %s failed", getattr(hook, "__qualname__", hook))
+
+    async def send_texts(self, texts: list[str | None]) -> None:
+        for text in texts:
+            if text is not None:  # None: a frame this socket was excluded from
+                await self.send(text_data=text)
+
+    async def deliver(self, room: str, outcome: Outcome) -> None:
+        """Sends what the sequencer released and fills gaps from the outbox until none is
+        left (a frame that overtook an earlier one, or frames lost while Redis restarted)."""
+        await self.send_texts(outcome.send)
+        for _ in range(3):
+            if outcome.gap is None:
+                return
+            after, before = outcome.gap
+            _, frames = await socket_db(outbox.room_history)(room=room, after=after, upto=before - 1)
+            outcome = self.sequencer.fill(room, [(frame.seq, frame.text) for frame in frames])
+            await self.send_texts(outcome.send)
+        if outcome.gap is not None:
+            log.warning("frames after %s of %s are no longer in the outbox; skipping", outcome.gap[0], room)
+            await self.send_texts(self.sequencer.skip_gap(room).send)
+
+    async def send_event(self, event: str, data: Any, *, room: str | None = None) -> None:
+        frame: dict[str, Any] = {"event": event, "data": data}
+        if room:
+            frame["room"] = room
+        await self.send(text_data=dumps(frame))
 
     async def send_error(self, code: str, message: str, ref: Any = None, fields: dict | None = None) -> None:
         data: dict[str, Any] = {"code": code, "message": message}
@@ -312,11 +375,23 @@ class CollabConsumer(AsyncWebsocketConsumer):
         for hook in dispatch.traffic_hooks:
             await self._run_hook(hook)
         try:
+            await self._handle(handler, event, data, ref)
+        finally:
+            while self.after_reply:
+                await self.after_reply.pop(0)()
+
+    async def _handle(self, handler: dispatch.Handler, event: str, data: dict, ref: Any) -> None:
+        try:
             result = await handler(self, data)
         except DomainError as exc:
             await self.send_error(exc.code, exc.message, ref, exc.fields)
             return
-        except Exception:
+        except Exception as exc:
+            if is_service_outage(exc):
+                log.warning("socket event %s: a service is unavailable: %s", event, exc)
+                unavailable = ServiceUnavailable()
+                await self.send_error(unavailable.code, unavailable.message, ref)
+                return
             log.exception("socket event %s failed", event)
             await self.send_error("internal_error", "The server could not handle this event.", ref)
             return
@@ -327,13 +402,20 @@ class CollabConsumer(AsyncWebsocketConsumer):
 
     async def room_frame(self, message: dict) -> None:
         """A broadcast, already encoded once for every recipient. Only for rooms the
-        socket is in: not for one it only listens to (`listen`) or has just left."""
-        if message.get("exclude") == self.channel_name:
-            return
+        socket is in: not for one it only listens to (`listen`) or has just left. A
+        sequenced frame goes through the sequencer: each seq of a room once, in order."""
         room = message.get("room")
         if room is not None and room not in self.rooms:
             return
-        await self.send(text_data=message["text"])
+        seq = message.get("seq")
+        excluded = message.get("exclude") == self.channel_name
+        if seq is None:
+            if not excluded:
+                await self.send(text_data=message["text"])
+            return
+        # An excluded socket (the sender of a change) does not get the frame, but its seq
+        # counts as delivered: no gap for it to fill from the outbox.
+        await self.deliver(room, self.sequencer.live(room, seq, None if excluded else message["text"]))
 
     async def room_control(self, message: dict) -> None:
         for room in message.get("leave", ()):
@@ -341,6 +423,10 @@ class CollabConsumer(AsyncWebsocketConsumer):
         for room in message.get("join", ()):
             await self.join_room(room)
         if message.get("text"):
-            await self.send(text_data=message["text"])
+            if message.get("seq") is None:
+                await self.send(text_data=message["text"])
+            else:
+                room = message["room"]
+                await self.deliver(room, self.sequencer.live(room, message["seq"], message["text"]))
         if message.get("close"):
             await self.close(code=CLOSE_LOGGED_OUT)

@@ -12,6 +12,12 @@ leave event, a control message after an unenrolment or the end of a session, or 
 close), so per-socket state tied to a room dies with the membership. Hooks must be
 cheap; they run on the event loop.
 
+Rooms an app owns are re-entered by `resume` (collab.realtime.resume) through the entry
+the app registers for the room's prefix: `@room_entry("session-")` on
+`async def enter(socket, ident: str) -> None`, which must apply the same permission as the
+app's join event (usually it *is* the join event) and raise a DomainError when refused.
+`on_room_resumed` hooks run after a room was resumed (presence sends the course's state).
+
 `socket_rooms` hooks name the rooms a socket joins before its handshake is accepted
 (the courses core: the course room of every course the user belongs to). They are
 plain functions `hook(user) -> Iterable[str]`, run in Channels' database thread, so the
@@ -49,6 +55,7 @@ class Socket(Protocol):
 
 Handler = Callable[[Socket, dict], Awaitable[dict | None]]
 Hook = Callable[[Socket], Awaitable[None]]
+RoomEntry = Callable[[Socket, str], Awaitable[None]]
 RoomHook = Callable[[Socket, str], Awaitable[None]]
 RoomsHook = Callable[[Any], Iterable[str]]
 
@@ -56,6 +63,8 @@ _handlers: dict[str, Handler] = {}
 connect_hooks: list[Hook] = []
 disconnect_hooks: list[Hook] = []
 traffic_hooks: list[Hook] = []
+_room_entries: dict[str, RoomEntry] = {}
+room_resumed_hooks: list[RoomHook] = []
 room_left_hooks: list[RoomHook] = []
 rooms_hooks: list[RoomsHook] = []
 
@@ -91,6 +100,30 @@ def on_socket_disconnect(hook: Hook) -> Hook:
 
 def on_socket_traffic(hook: Hook) -> Hook:
     traffic_hooks.append(hook)
+    return hook
+
+
+def room_entry(prefix: str) -> Callable[[RoomEntry], RoomEntry]:
+    """Registers how `resume` re-enters rooms named `<prefix><ident>` (e.g. "session-")."""
+
+    def register(entry: RoomEntry) -> RoomEntry:
+        _room_entries[prefix] = entry
+        return entry
+
+    return register
+
+
+def room_entry_for(room: str) -> tuple[RoomEntry, str] | None:
+    """The entry registered for the room's prefix and the rest of its name, or None."""
+    for prefix, entry in _room_entries.items():
+        if room.startswith(prefix) and len(room) > len(prefix):
+            return entry, room[len(prefix) :]
+    return None
+
+
+def on_room_resumed(hook: RoomHook) -> RoomHook:
+    if hook not in room_resumed_hooks:
+        room_resumed_hooks.append(hook)
     return hook
 
 

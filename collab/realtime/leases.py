@@ -209,6 +209,28 @@ async def lease_touch_async(*, user_id: uuid.UUID | str, lease_id: str, now: flo
     return bool(await async_redis().register_script(_TOUCH)(keys=keys, args=args))
 
 
+async def leases_touch_many_async(held: list[tuple]) -> list:
+    """Renews many (userId, leaseId) leases in one pipelined round trip; returns the user
+    ids that had no live lease before (Redis lost them, e.g. it restarted)."""
+    now = time.time()
+    script = async_redis().register_script(_TOUCH)
+    pipe = async_redis().pipeline(transaction=False)
+    for user_id, lease_id in held:
+        keys, args = _touch_args(user_id, lease_id, now)
+        await script(keys=keys, args=args, client=pipe)
+    results = await pipe.execute()
+    return list(dict.fromkeys(user_id for (user_id, _), first in zip(held, results, strict=True) if first))
+
+
+def leases_settled() -> bool:
+    """Whether the leases in Redis can be trusted to say who is connected: False while
+    Redis is younger than two re-assert periods (plus a margin), i.e. when it may have
+    restarted without its data and the web processes have not all re-taken their sockets'
+    leases yet. The sweep does nothing meanwhile."""
+    uptime = int(sync_redis().info("server").get("uptime_in_seconds", 0))
+    return uptime >= 2 * float(settings.PRESENCE_REASSERT_INTERVAL) + 5
+
+
 async def lease_release_async(*, user_id: uuid.UUID | str, lease_id: str, now: float | None = None) -> bool:
     now = time.time() if now is None else now
     keys = [leases_key(user_id), online_key()]

@@ -23,10 +23,16 @@ def pytest_runtest_makereport(item, call):
 @dataclass
 class Stack:
     server: AsgiServer
+    env: dict[str, str]
 
     @property
     def url(self) -> str:
         return self.server.http_url
+
+    def restart_web(self) -> None:
+        """Stops the web process and starts a new one on the same port (the pages' origin)."""
+        self.server.stop()
+        self.server = start_server(self.env, port=self.server.port, timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +58,11 @@ def stack(django_db_setup, tmp_path_factory):
     }
     worker = start_celery("worker", celery_env, workdir)
     beat = start_celery("beat", celery_env, workdir)
-    server = start_server(env, port=port, timeout=60)
+    stack = Stack(start_server(env, port=port, timeout=60), env)
     try:
-        yield Stack(server)
+        yield stack
     finally:
-        server.stop()
+        stack.server.stop()
         stop_process(beat)
         stop_process(worker)
 

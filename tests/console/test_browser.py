@@ -258,6 +258,89 @@ def test_a_cut_connection_comes_back_showing_what_it_missed(browsers, klass):
     teacher.wait_text("#messages", "still here")
 
 
+SPY_SCRIPT = """
+// What the page fetches and how the server answers its `resume`, and a mark that a
+// navigation (a full reload) would wipe.
+window.sameDocument = "yes";
+window.fetched = [];
+const realFetch = window.fetch;
+window.fetch = function (input, init) {
+  window.fetched.push(String((input && input.url) || input));
+  return realFetch.apply(this, arguments);
+};
+const socket = window.collabConsole.socket;
+const realRequest = socket.request.bind(socket);
+window.resumes = [];
+socket.request = async (event, data) => {
+  const answer = await realRequest(event, data);
+  if (event === "resume") window.resumes.push({ asked: data, answer });
+  return answer;
+};
+"""
+
+
+def test_a_page_resumes_across_a_web_process_restart_without_reloading(browsers, klass, stack):
+    """Issue 13 end to end: Bea's socket is cut and the web process restarted while the
+    class chats on; her page reconnects to the new process, sends `resume` with the last
+    seq it saw, and shows every message it missed, in order, once, from the replay: the
+    server answers `resumed`, the page re-reads no chat over REST and is never reloaded,
+    and her seat is taken again."""
+    instructor, _course, (bea, _cal) = klass
+    teacher, student = browsers("instructor"), browsers("bea")
+    teacher.sign_in(instructor.email)
+    student.sign_in(bea.email)
+    teacher.labelled("Title").send_keys("Closures")
+    teacher.button("Schedule")
+    teacher.button("Start “Closures”")
+    teacher.wait_text("#session-status", "live")
+    session_id = student.find("#session-list li").get_attribute("data-session-id")
+    student.click("#session-list li a")
+    student.click("#join-session")
+    teacher.wait_text("#seats", "Seats: 1 used")
+    teacher.type("#chat-input", "before the restart\n")
+    student.wait_text("#messages", "before the restart")
+    student.js(SPY_SCRIPT)
+
+    # Bea's network is cut (new connections fail), and the web process restarts: every
+    # socket drops; the instructor's page comes back on the new process and chats on.
+    student.driver.execute_cdp_cmd("Network.enable", {})
+    student.driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/api/*", "*/ws/*"]})
+    stack.restart_web()
+    student.wait(lambda: student.connection() in ("reconnecting", "offline"), "the indicator to leave connected")
+    teacher.wait_connected()
+    teacher.type("#chat-input", "missed one\n")
+    teacher.wait_text("#messages", "missed one")
+    teacher.type("#chat-input", "missed two\n")
+    teacher.wait_text("#messages", "missed two")
+    assert "missed one" not in student.text("#messages")
+    fetched_before = student.js("return window.fetched.length")
+
+    # Her network is back: the page reconnects and resumes.
+    student.driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+    student.js("window.dispatchEvent(new Event('online'))")
+    student.wait_connected()
+    student.wait(
+        lambda: message_texts(student)[-3:] == ["before the restart", "missed one", "missed two"],
+        "the missed messages, in order, once",
+    )
+    student.wait(lambda: student.js("return window.resumes.length") == 1, "the resume answer")
+    resume = student.js("return window.resumes[0]")
+    room = f"session-{session_id}"
+    asked = resume["asked"]["rooms"][room]
+    assert asked["seq"] >= 1 and asked["id"]  # the last frame it saw, with its id
+    assert resume["answer"]["rooms"][room]["status"] == "resumed"
+    assert student.js("return window.sameDocument") == "yes"  # no full reload
+    fetched = student.js("return window.fetched")[fetched_before:]
+    assert not [url for url in fetched if f"/api/live-sessions/{session_id}/messages" in url], fetched
+    assert message_texts(student).count("missed one") == 1
+    teacher.wait_text("#seats", "Seats: 1 used")  # the resume took her seat again
+
+    # And she is live: her message reaches the instructor.
+    student.type("#chat-input", "back on the new server\n")
+    teacher.wait_text("#messages", "back on the new server")
+    assert not student.errors()
+
+
 def test_a_study_group_forms_talks_and_is_run_by_its_admin(browsers, klass):
     _instructor, _course, (bea, cal) = klass
     founder, peer = browsers("bea"), browsers("cal")
@@ -315,7 +398,8 @@ socket.on("attendee-joined", (data) => seen.push(data.n));
 const frame = (room, seq, n) => socket.received(JSON.stringify({event: "attendee-joined", room, seq, data: {n}}));
 // Each seq of a room once and in order; rooms count apart; frames without seq always pass.
 frame("session-a", 1, "a1"); frame("session-a", 2, "a2"); frame("session-a", 2, "a2 again");
-frame("session-a", 1, "a1 again"); frame("session-b", 1, "b1"); frame("session-a", 3, "a3");
+frame("session-a", 1, "a1 again"); frame("session-a", 3, "a3");
+socket.received(JSON.stringify({event: "attendee-joined", room: "session-b", seq: 1, id: "b-1", data: {n: "b1"}}));
 socket.received(JSON.stringify({event: "attendee-joined", room: "session-a", data: {n: "no seq"}}));
 for (const room of ["session-a", "session-b", "session-c"]) {
   socket.track(room, {
@@ -326,19 +410,26 @@ for (const room of ["session-a", "session-b", "session-c"]) {
 }
 socket.lastSeq.set("session-c", 7);
 const answers = [
-  {rooms: {"session-a": {status: "resumed", seq: 3}, "session-b": {status: "resync", seq: 40},
-           "session-c": {status: "denied", seq: 7}}},
-  new Error("unknown_event"),
+  () => {
+    // The replay comes before the answer: a4 (a5 came live before the resume, and waited).
+    frame("session-a", 4, "a4");
+    return {rooms: {"session-a": {status: "resumed", seq: 4}, "session-b": {status: "resync", seq: 40},
+                    "session-c": {status: "denied", seq: 7}}};
+  },
+  () => { throw new Error("unknown_event"); },
 ];
 const asked = [];
 socket.request = async (event, data) => {
   asked.push([event, data]);
-  const answer = answers.shift();
-  if (answer instanceof Error) throw answer;
-  return answer;
+  return answers.shift()();
 };
 (async () => {
+  // Reconnected, resume not answered yet: a live frame that skips a seq waits for it.
+  socket.recovering = true;
+  frame("session-a", 5, "a5");
+  const waited = seen.slice();
   await socket.recover();
+  seen.push(`(waited: ${waited.join(" ")})`);
   const first = log.splice(0);
   const resyncSeq = socket.lastSeq.get("session-b");
   await socket.recover();
@@ -350,13 +441,16 @@ socket.request = async (event, data) => {
 def test_the_client_keeps_each_seq_once_and_recovers_rooms_by_the_resume_answer(browsers):
     """The resume contract (issue 13) on the client side, with the server's answers given:
     `resumed` needs nothing, `resync` re-reads the room, `denied` gives it up, and a server
-    without resume (an error) gets every room re-entered and re-read."""
+    without resume (an error) gets every room re-entered and re-read. A live frame that
+    skips seqs before the resume is answered waits for the replay."""
     page = browsers("client")
     page.open()
     page.wait(lambda: page.js("return Boolean(window.collabConsole)"), "the console to load")
     result = page.driver.execute_async_script(RESUME_SCRIPT)
-    assert result["seen"] == ["a1", "a2", "b1", "a3", "no seq"]
-    assert result["asked"][0] == ["resume", {"rooms": {"session-a": 3, "session-b": 1, "session-c": 7}}]
+    assert result["seen"] == ["a1", "a2", "a3", "b1", "no seq", "a4", "a5", "(waited: a1 a2 a3 b1 no seq)"]
+    # With the id of the last frame where it has one (the server checks its history).
+    rooms = {"session-a": 3, "session-b": {"seq": 1, "id": "b-1"}, "session-c": 7}
+    assert result["asked"][0] == ["resume", {"rooms": rooms}]
     assert result["first"] == ["reload session-b", "denied session-c"]
     assert result["resyncSeq"] == 40
     assert result["asked"][1][0] == "resume"

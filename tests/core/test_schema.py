@@ -203,3 +203,17 @@ def test_every_refusal_of_every_operation_is_documented_with_the_error_shape(sch
             for status, response in responses.items():
                 if status.startswith("4"):
                     assert response["content"]["application/json"]["schema"] == error_ref, (method, path, status)
+
+
+def test_every_api_operation_documents_the_503_of_a_redis_outage(schema):
+    """issue 13: while Redis is down, what needs it answers 503 `service_unavailable`."""
+    error_ref = {"$ref": "#/components/schemas/Error"}
+    for path, item in schema["paths"].items():
+        if not path.startswith("/api/"):
+            continue
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                unavailable = operation["responses"]["503"]
+                assert "Retry-After" in unavailable["headers"], (method, path)
+                assert unavailable["content"]["application/json"]["schema"] == error_ref, (method, path)
+                assert "service_unavailable" in unavailable["description"], (method, path)

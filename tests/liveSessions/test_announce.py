@@ -74,20 +74,22 @@ def test_coalescer_with_window_zero_is_off():
 # -- the service's announcements ----------------------------------------------------------
 
 
-@pytest.mark.django_db
-def test_small_room_hears_each_join_as_before(course, student, settings, django_capture_on_commit_callbacks):
+# Real commits (transaction=True): attendee frames are written to the outbox in their own
+# transaction after the change's commit, and a drain timer writes batches from its thread.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_small_room_hears_each_join_as_before(course, student, settings):
     settings.LIVE_SESSION_BATCH_THRESHOLD = 3
     live = live_session(course=course, status=SessionStatus.LIVE)
-    with capture_broadcasts() as sent, django_capture_on_commit_callbacks(execute=True):
+    with capture_broadcasts() as sent:
         services.attendance_join(actor=student, session_id=live.id, channel_name="tab-1")
     assert sent.events() == ["attendee-joined", "session-participant-joined"]
     assert sent.named("attendee-joined")[0].data["activeAttendees"] == 1
 
 
-@pytest.mark.django_db
-def test_large_room_hears_batches_with_the_latest_change_of_each_user(
-    course, settings, django_capture_on_commit_callbacks
-):
+@pytest.mark.django_db(transaction=True)
+def test_large_room_hears_batches_with_the_latest_change_of_each_user(course, settings):
     settings.LIVE_SESSION_BATCH_THRESHOLD = 2
     # Long enough that c's and d's changes fall in b's window even on a loaded machine.
     settings.LIVE_SESSION_BATCH_WINDOW = 5.0
@@ -96,11 +98,9 @@ def test_large_room_hears_batches_with_the_latest_change_of_each_user(
     room = f"session-{live.id}"
     with capture_broadcasts() as sent:
         for user in (a, b, c, d):
-            with django_capture_on_commit_callbacks(execute=True):
-                services.attendance_join(actor=user, session_id=live.id, channel_name=f"tab-{user.id}")
+            services.attendance_join(actor=user, session_id=live.id, channel_name=f"tab-{user.id}")
         # d leaves while the window is open: the batch says so, never "joined".
-        with django_capture_on_commit_callbacks(execute=True):
-            services.attendance_socket_exit(actor=d, session_id=live.id, channel_name=f"tab-{d.id}")
+        services.attendance_socket_exit(actor=d, session_id=live.id, channel_name=f"tab-{d.id}")
         wait_for(lambda: len(sent.named("session-participants-batch")) == 2, timeout=30)
 
     # One seat taken: small, each change on its own. Two: the window opens with b.
@@ -120,20 +120,18 @@ def test_large_room_hears_batches_with_the_latest_change_of_each_user(
     assert SessionAttendance.objects.filter(session=live, present_since__isnull=False).count() == 3
 
 
-@pytest.mark.django_db
-def test_rest_leave_in_a_large_room_still_moves_the_sockets_out(course, settings, django_capture_on_commit_callbacks):
+@pytest.mark.django_db(transaction=True)
+def test_rest_leave_in_a_large_room_still_moves_the_sockets_out(course, settings):
     settings.LIVE_SESSION_BATCH_THRESHOLD = 1
     settings.LIVE_SESSION_BATCH_WINDOW = 0.2
     live = live_session(course=course, status=SessionStatus.LIVE)
     a, b = students(course, 2)
     for user in (a, b):
-        with django_capture_on_commit_callbacks(execute=True):
-            services.attendance_join(actor=user, session_id=live.id, channel_name=f"tab-{user.id}")
+        services.attendance_join(actor=user, session_id=live.id, channel_name=f"tab-{user.id}")
     # One seat still taken after the leave: the room is large whether or not the joins'
     # window is still open.
     with capture_broadcasts() as sent:
-        with django_capture_on_commit_callbacks(execute=True):
-            services.attendance_leave(actor=a, session_id=live.id)
+        services.attendance_leave(actor=a, session_id=live.id)
 
         def leaving_batch():
             # b's join may still be in a window of its own first.

@@ -285,9 +285,10 @@ def test_two_sockets_keep_the_user_present_until_the_last_leaves(live, student):
     assert not again.left
 
 
-def test_rest_leave_forgets_the_sockets_and_moves_them_out(live, student, django_capture_on_commit_callbacks):
+@pytest.mark.django_db(transaction=True)  # attendee frames are written after the commit
+def test_rest_leave_forgets_the_sockets_and_moves_them_out(live, student):
     services.attendance_join(actor=student, session_id=live.id, channel_name="tab-1")
-    with capture_broadcasts() as sent, django_capture_on_commit_callbacks(execute=True):
+    with capture_broadcasts() as sent:
         services.attendance_leave(actor=student, session_id=live.id)
     assert SessionAttendance.objects.get(user=student).socket_channels == []
     assert sent.events() == ["attendee-left", "session-participant-left"]
@@ -375,16 +376,24 @@ def test_message_is_stored_and_broadcast_once(live, student, django_capture_on_c
     }
 
 
-def test_message_hot_path_is_one_read_and_one_insert(live, student):
+@pytest.mark.django_db(transaction=True)
+def test_message_hot_path_is_one_read_and_one_insert_plus_the_outbox(live, student):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as ctx:
         services.session_message_send(actor=student, session_id=live.id, message="hi")
-    # The savepoint pair only exists because the test itself runs in a transaction.
-    statements = [q["sql"].split()[0] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
-    assert statements == ["SELECT", "INSERT"]
-    assert "FOR UPDATE" not in ctx.captured_queries[1]["sql"]
+    captured = [q["sql"] for q in ctx.captured_queries if not q["sql"].startswith("BEGIN")]
+    commit = captured.index("COMMIT")
+    queries, after = captured[:commit], captured[commit + 1 :]
+    statements = [sql.split()[0] for sql in queries]
+    # The read and the message; then, just before COMMIT, the room's seq (upsert) and the
+    # outbox row. Nothing locks but the room's counter row, and only for the commit.
+    assert statements == ["SELECT", "INSERT", "INSERT", "INSERT"]
+    assert "realtime_roomsequence" in queries[2] and "realtime_roomevent" in queries[3]
+    assert not any("FOR UPDATE" in sql for sql in queries)
+    # After it, the send is marked (batched per second in a web process; at once here).
+    assert [sql.split()[0] for sql in after] == ["UPDATE"] and "realtime_roomevent" in after[0]
 
 
 @pytest.mark.parametrize("status", [S.SCHEDULED, S.ENDED, S.CANCELLED])

@@ -6,7 +6,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import transaction
 
-from collab.realtime import broadcast as broadcast_module
+from collab.realtime import outbox as outbox_module
 from collab.realtime.broadcast import broadcast_now, broadcast_on_commit, sockets_control_on_commit
 from collab.realtime.consumer import CLOSE_LOGGED_OUT
 from collab.realtime.dispatch import socket_event
@@ -98,7 +98,10 @@ async def test_a_committed_transaction_broadcasts_exactly_once(course, student, 
 
         expected = {"event": "test-event", "room": room, "data": {"courseId": str(course.id)}}
         for socket in (member, teacher):
-            assert await socket.receive_json_from(timeout=3) == expected
+            frame = await socket.receive_json_from(timeout=3)
+            # A history frame: the room's seq and the event's id (collab.realtime.outbox).
+            assert frame.pop("seq") == 1 and frame.pop("id")
+            assert frame == expected
             assert await socket.receive_nothing(timeout=0.3)
         assert await outsider.receive_nothing(timeout=0.3)
     finally:
@@ -108,20 +111,21 @@ async def test_a_committed_transaction_broadcasts_exactly_once(course, student, 
 
 async def test_a_broadcast_is_encoded_once_for_every_recipient(course, student, instructor, monkeypatch):
     calls = []
-    real = broadcast_module.encode_frame
+    real = outbox_module._encode
 
-    def counting(*args):
-        calls.append(args)
-        return real(*args)
+    def counting(frame):
+        calls.append((frame.room, frame.event))
+        return real(frame)
 
-    monkeypatch.setattr(broadcast_module, "encode_frame", counting)
+    # History frames are encoded by the outbox, with their seq, just before the commit.
+    monkeypatch.setattr(outbox_module, "_encode", counting)
     sockets = [await ws_connect(student), await ws_connect(student), await ws_connect(instructor)]
     try:
         await in_transaction(lambda: broadcast_on_commit(course_room(course.id), "test-event", {"x": 1}))
         texts = [await socket.receive_from(timeout=3) for socket in sockets]
         assert len(set(texts)) == 1
-        # Presence frames from the sockets connecting are encoded too; count ours.
-        assert [args for args in calls if args[1] == "test-event"] == [(course_room(course.id), "test-event", {"x": 1})]
+        assert calls == [(course_room(course.id), "test-event")]
+        assert '"seq":1' in texts[0] and '"data":{"x":1}' in texts[0]
     finally:
         for socket in sockets:
             await socket.disconnect()
@@ -157,7 +161,9 @@ async def test_control_join_then_event_then_room_traffic(student, other_student)
                 )
             )
         assert sent.events() == ["test-joined"]
-        assert await socket.receive_json_from(timeout=3) == {
+        frame = await socket.receive_json_from(timeout=3)
+        assert frame.pop("seq") == 1 and frame.pop("id")
+        assert frame == {
             "event": "test-joined",
             "room": user_room(student.id),
             "data": {"room": extra_room},

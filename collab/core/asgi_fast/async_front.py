@@ -20,6 +20,7 @@ from asgiref.sync import sync_to_async
 from django.http import HttpResponse
 
 from collab.core.asgi_fast import enabled
+from collab.core.errors import is_service_outage
 
 FastPath = Callable[..., Awaitable[bytes | None]]
 
@@ -27,13 +28,19 @@ FastPath = Callable[..., Awaitable[bytes | None]]
 def async_front(drf_view: Callable, fast_path: FastPath) -> Callable:
     """The DRF view `drf_view` (from `as_view()`) behind `fast_path(request, **kwargs)`,
     which returns a JSON body (bytes) to answer with 200, or None to let DRF handle the
-    request."""
+    request. A fast path failing for a service outage (Redis down) also leaves the
+    request to DRF, which answers it or refuses it with its 503."""
     if not enabled("async_front"):
         return drf_view
     in_thread = sync_to_async(drf_view)
 
     async def view(request, **kwargs):
-        body = await fast_path(request, **kwargs)
+        try:
+            body = await fast_path(request, **kwargs)
+        except Exception as exc:
+            if not is_service_outage(exc):
+                raise
+            body = None  # Redis is down: the DRF path answers (503 if it needs Redis too)
         if body is not None:
             return HttpResponse(body, content_type="application/json")
         return await in_thread(request, **kwargs)

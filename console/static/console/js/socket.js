@@ -9,7 +9,9 @@
 //   reconnect sends `resume` with those seqs. Rooms the server resumes need nothing more;
 //   rooms it answers with `resync`, and every room when `resume` is refused (a server
 //   without it), are reloaded over REST (after re-entering the room), so the page shows
-//   what it missed either way.
+//   what it missed either way. Until the resume is answered, a live frame that skips
+//   seqs of a room (the server joined the socket to its course rooms on connect, before
+//   the resume) waits: the replay brings the ones between first, then it is shown.
 
 import { ApiError } from "./api.js";
 
@@ -30,7 +32,10 @@ export class Socket extends EventTarget {
     this.pending = new Map();
     this.handlers = new Map();
     this.lastSeq = new Map();
+    this.lastId = new Map(); // the id of the frame lastSeq, sent with `resume`
     this.rooms = new Map();
+    this.recovering = false;
+    this.held = [];
     this.retryTimer = null;
     this.heartbeatTimer = null;
     window.addEventListener("online", () => this.wake());
@@ -64,6 +69,9 @@ export class Socket extends EventTarget {
     this.failPending("Signed out.");
     this.rooms.clear();
     this.lastSeq.clear();
+    this.lastId.clear();
+    this.recovering = false;
+    this.held = [];
     this.setState("idle");
   }
 
@@ -108,6 +116,8 @@ export class Socket extends EventTarget {
     this.everOpened = true;
     this.attempt = 0;
     this.setState("connected");
+    // Set before any frame of the new socket is read (see `received`).
+    this.recovering = reconnected;
     this.heartbeat();
     this.dispatchEvent(new CustomEvent("open", { detail: { reconnected } }));
     if (reconnected) this.recover();
@@ -186,11 +196,23 @@ export class Socket extends EventTarget {
       else reject(new ApiError(0, data?.code || "error", data?.message || "The server refused this.", data?.fields || null));
       return;
     }
+    this.deliver(frame);
+  }
+
+  deliver(frame) {
+    const { event, data } = frame;
     if (frame.room && Number.isInteger(frame.seq)) {
       // Sequenced frames: each seq of a room once, in order (a resumed or re-sent frame
       // may arrive again; it is dropped here).
-      if (frame.seq <= (this.lastSeq.get(frame.room) || 0)) return;
+      const last = this.lastSeq.get(frame.room) || 0;
+      if (frame.seq <= last) return;
+      if (this.recovering && this.lastSeq.has(frame.room) && frame.seq > last + 1) {
+        this.held.push(frame); // the resume under way replays the seqs before it
+        return;
+      }
       this.lastSeq.set(frame.room, frame.seq);
+      if (frame.id) this.lastId.set(frame.room, frame.id);
+      else this.lastId.delete(frame.room);
     }
     if (event === "reauth-required") {
       this.reauth();
@@ -242,13 +264,19 @@ export class Socket extends EventTarget {
    * history no longer applies. */
   untrack(room, { left = false } = {}) {
     this.rooms.delete(room);
-    if (left) this.lastSeq.delete(room);
+    if (left) {
+      this.lastSeq.delete(room);
+      this.lastId.delete(room);
+    }
   }
 
   async recover() {
     const known = {};
     for (const room of this.rooms.keys()) {
-      if (this.lastSeq.has(room)) known[room] = this.lastSeq.get(room);
+      if (!this.lastSeq.has(room)) continue;
+      const seq = this.lastSeq.get(room);
+      // With the frame's id the server checks its history is the one this page saw.
+      known[room] = this.lastId.has(room) ? { seq, id: this.lastId.get(room) } : seq;
     }
     let statuses = null;
     if (Object.keys(known).length) {
@@ -258,10 +286,17 @@ export class Socket extends EventTarget {
         statuses = null; // a server without resume: reload everything below
       }
     }
+    // The replay came before the answer: what waited is in order now (or, for a room
+    // that is reloaded below, newer than what the reload shows).
+    this.recovering = false;
+    for (const frame of this.held.splice(0)) this.deliver(frame);
     const work = [];
     for (const [room, sub] of this.rooms) {
       const answer = statuses && statuses[room];
-      if (answer && Number.isInteger(answer.seq)) this.lastSeq.set(room, Math.max(answer.seq, this.lastSeq.get(room) || 0));
+      if (answer && Number.isInteger(answer.seq) && answer.seq > (this.lastSeq.get(room) || 0)) {
+        this.lastSeq.set(room, answer.seq); // a resync: continue from there (no frame, no id)
+        this.lastId.delete(room);
+      }
       if (answer && answer.status === "resumed") continue;
       if (answer && answer.status === "denied") {
         if (sub.denied) sub.denied();
