@@ -58,7 +58,7 @@ INSTALLED_APPS = [
     "console",
 ]
 
-# Threads for sockets' database work per web process (collab/realtime/db.py); keep it at
+# Threads for sockets' database work per web process (collab/core/asgi_fast/socket_db.py); keep it at
 # or under DB_POOL_MAX_SIZE so a busy socket pool does not starve HTTP requests.
 SOCKET_DB_THREADS = env.int("SOCKET_DB_THREADS", default=6)
 

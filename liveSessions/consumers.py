@@ -16,10 +16,10 @@ import logging
 
 from channels.db import database_sync_to_async
 
+from collab.core.asgi_fast.socket_db import socket_db
 from collab.core.errors import Conflict, DomainError
 from collab.core.jsonframes import iso
 from collab.realtime.broadcast import call_tracking_delivery
-from collab.realtime.db import socket_db
 from collab.realtime.dispatch import on_socket_disconnect, room_entry, socket_event, validate
 from liveSessions import events, services, typing_lifetime
 from liveSessions.serializers import SessionMessageSocketSerializer, SessionSocketSerializer

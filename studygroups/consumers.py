@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from channels.db import database_sync_to_async
 
+from collab.core.asgi_fast.socket_db import socket_db
 from collab.core.errors import Conflict, DomainError
 from collab.core.jsonframes import iso
 from collab.realtime.broadcast import broadcast_now, call_tracking_delivery
-from collab.realtime.db import socket_db
 from collab.realtime.dispatch import on_socket_disconnect, room_entry, socket_event, validate
 from studygroups import events, selectors, services
 from studygroups.serializers import GroupMessageInSerializer, GroupRefSerializer

@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 
 from collab.accounts.revocation import credentials_revoked
+from collab.core.asgi_fast.socket_db import socket_db
 from collab.core.tokens import Credentials, access_credentials, bearer_credentials
-from collab.realtime.db import socket_db
 from collab.realtime.tickets import ticket_consume
 
 

@@ -4,25 +4,21 @@ the apps registered (collab.realtime.dispatch) and replies; it decides nothing e
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import logging
 import time
 from typing import Any
 
-from channels.consumer import get_handler_name
-from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.layers import get_channel_layer
 from django.conf import settings
 
+from collab.core.asgi_fast.consumer_loop import LeanConsumerLoop
+from collab.core.asgi_fast.socket_db import socket_db
 from collab.core.errors import DomainError, ServiceUnavailable, is_service_outage
 from collab.core.jsonframes import dumps, loads
 from collab.core.tokens import Credentials, leeway_seconds
 from collab.realtime import dispatch, lifetime, outbox, supervisor
 from collab.realtime.auth import authenticate_socket, origin_allowed
 from collab.realtime.caps import SOCKET_LEASE_SECONDS, socket_lease_drop, socket_lease_take
-from collab.realtime.db import socket_db
 from collab.realtime.flood import FloodGuard
 from collab.realtime.rooms import signin_room, user_room
 from collab.realtime.sequencer import Outcome, RoomSequencer
@@ -46,7 +42,7 @@ def _connect_rooms(user) -> dict[str, int]:
     return outbox.room_seqs(list(dict.fromkeys(rooms)))
 
 
-class CollabConsumer(AsyncWebsocketConsumer):
+class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
     user: Any = None
     credentials: Credentials | None = None
 
@@ -99,48 +95,15 @@ class CollabConsumer(AsyncWebsocketConsumer):
             await self._run_hook(hook)
 
     async def __call__(self, scope, receive, send) -> None:
-        """Channels' AsyncConsumer.__call__ with a leaner loop. Channels waits on the client
-        and on the channel layer with `asyncio.wait` and creates a new task for every
-        message (channels.utils.await_many_dispatch): bookkeeping paid once per recipient
-        per broadcast. Here each source has one long-lived reader, and a lock keeps
-        Channels' guarantee that a consumer handles one message at a time, in the order
-        each source delivered them."""
-        self.scope = scope
-        self.channel_layer = get_channel_layer(self.channel_layer_alias)
-        self.channel_name = await self.channel_layer.new_channel()
-        self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
-        self.base_send = self._send_unless_closed(send)
         # Timers of this socket (credential expiry, lease renewal) queue their messages
-        # here, to be handled in turn like any other.
+        # here, to be handled in turn like any other (collab/core/asgi_fast/consumer_loop.py).
         self._local: asyncio.Queue = asyncio.Queue()
         self._tick_handle: asyncio.TimerHandle | None = None
-        self.one_at_a_time = one_at_a_time = asyncio.Lock()
-
-        async def pump(source) -> None:
-            while True:
-                message = await source()
-                async with one_at_a_time:
-                    await self.dispatch(message)
-
-        readers = [
-            asyncio.ensure_future(pump(receive)),
-            asyncio.ensure_future(pump(self.channel_receive)),
-            asyncio.ensure_future(pump(self._local.get)),
-        ]
         try:
-            done, _ = await asyncio.wait(readers, return_when=asyncio.FIRST_COMPLETED)
-            for reader in done:
-                error = reader.exception()
-                if error is not None and not isinstance(error, StopConsumer):
-                    raise error
+            await super().__call__(scope, receive, self._send_unless_closed(send), extra_sources=[self._local.get])
         finally:
             if self._tick_handle is not None:
                 self._tick_handle.cancel()
-            for reader in readers:
-                reader.cancel()
-            for reader in readers:
-                with contextlib.suppress(asyncio.CancelledError, StopConsumer):
-                    await reader
 
     def _send_unless_closed(self, send):
         """The server's `send`, made quiet about a frame racing a close: once this side
@@ -167,18 +130,6 @@ class CollabConsumer(AsyncWebsocketConsumer):
     async def websocket_disconnect(self, message: dict) -> None:
         self.socket_closed = True
         await super().websocket_disconnect(message)
-
-    async def dispatch(self, message: dict) -> None:
-        """Channels (>= 4.2) runs close_old_connections in the sync thread before every
-        message it dispatches: one thread hop per socket per frame, queued behind all the
-        database work of the process. In a fan-out that is one hop per recipient per
-        broadcast (bench/ profile: 37% of the server's CPU, and the latency of the last
-        member). Nothing here touches the database outside database_sync_to_async / socket_db, which
-        closes old connections itself on entry and exit, so the hop is skipped."""
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message.get('type')!r}")
-        await handler(message)
 
     async def disconnect(self, code: int) -> None:
         if self.user is None:

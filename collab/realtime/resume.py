@@ -24,9 +24,9 @@ from __future__ import annotations
 import logging
 import uuid
 
+from collab.core.asgi_fast.socket_db import socket_db
 from collab.core.errors import DomainError, InvalidInput, is_service_outage
 from collab.realtime import dispatch, outbox
-from collab.realtime.db import socket_db
 from collab.realtime.rooms import user_room
 
 log = logging.getLogger(__name__)

@@ -33,9 +33,9 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from collab.core.asgi_fast.socket_db import socket_db
 from collab.core.errors import is_service_outage
 from collab.realtime import outbox
-from collab.realtime.db import socket_db
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,10 @@ import inspect
 import threading
 
 import pytest
+from asgiref.sync import SyncToAsync
+from channels.consumer import AsyncConsumer
+from channels.db import DatabaseSyncToAsync
+from channels.utils import await_many_dispatch
 from django.conf import settings
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
@@ -27,6 +31,9 @@ from whitenoise.middleware import WhiteNoiseMiddleware
 
 from collab.core import asgi_fast
 from collab.core.asgi_fast import middleware
+from collab.core.asgi_fast.consumer_loop import LeanConsumerLoop
+from collab.core.asgi_fast.socket_db import socket_db
+from collab.realtime.consumer import CollabConsumer
 from presence.views import CourseOnlineView
 
 
@@ -39,6 +46,9 @@ FINGERPRINTS = {
     (MiddlewareMixin.__acall__, "middleware.py: InlineHooksMixin.__acall__"): "adf8cbcaf9f11e45",
     (WhiteNoiseMiddleware.__call__, "middleware.py: WhiteNoiseMiddleware.__acall__"): "538b06958308b801",
     (RedisCacheClient._get_connection_pool, "cache.py: SharedPoolRedisCacheClient"): "025850f6ffcb98ed",
+    (AsyncConsumer.__call__, "consumer_loop.py: LeanConsumerLoop.__call__"): "e52238720872dbc3",
+    (AsyncConsumer.dispatch, "consumer_loop.py: LeanConsumerLoop.dispatch"): "39f34e7d4fb0f655",
+    (await_many_dispatch, "consumer_loop.py: LeanConsumerLoop._stock_loop"): "30ef889498560da3",
     (APIView.as_view, "async_front.py: the attributes copied onto the wrapper"): "585ab039c9c5dc4f",
 }
 
@@ -115,6 +125,57 @@ def test_cache_objects_of_one_process_share_one_pool():
     for thread in threads:
         thread.join(timeout=10)
     assert len(pools) == 3 and len({id(pool) for pool in pools}) == 1
+
+
+# -- consumer loop ----------------------------------------------------------------------------
+
+
+def test_the_consumer_replaces_channels_loop_and_dispatch():
+    assert CollabConsumer.__mro__.index(LeanConsumerLoop) < CollabConsumer.__mro__.index(AsyncConsumer)
+    # What the lean loop sets itself, in place of AsyncConsumer.__call__.
+    source = inspect.getsource(AsyncConsumer.__call__)
+    for attribute in ("scope", "channel_layer", "channel_name", "channel_receive", "base_send"):
+        assert f"self.{attribute}" in source, f"AsyncConsumer.__call__ no longer sets {attribute}"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("on", [True, False], ids=["lean", "stock"])
+async def test_a_socket_answers_and_hears_its_rooms_with_either_loop(on, settings, student):
+    """The same socket behaviour on the lean loop and on Channels' own: an ack for a frame
+    (the client source) and a broadcast (the channel layer source). The timers' source
+    is tested by tests/realtime/test_lifetime.py (and by the whole socket suite run
+    with ASGI_FAST=none)."""
+    from collab.realtime.broadcast import broadcast_now
+    from collab.realtime.rooms import user_room
+    from tests.conftest import ws_connect
+    from tests.sockets import receive_event, request
+
+    if not on:
+        settings.ASGI_FAST = [piece for piece in asgi_fast.PIECES if piece != "consumer_loop"]
+    comm = await ws_connect(student)
+    try:
+        answer = await request(comm, "presence-heartbeat", {})
+        assert answer["event"] == "ack", answer
+        await broadcast_now(user_room(student.id), "probe", {})
+        assert (await receive_event(comm, "probe"))["data"] == {}
+    finally:
+        await comm.disconnect()
+
+
+# -- socket database pool -----------------------------------------------------------------------
+
+
+def test_channels_database_wrapper_still_takes_an_executor():
+    parameters = inspect.signature(SyncToAsync.__init__).parameters
+    assert {"thread_sensitive", "executor"} <= set(parameters)
+    assert issubclass(DatabaseSyncToAsync, SyncToAsync)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_socket_db_calls_run_on_the_pool_and_on_channels_thread_when_off(settings):
+    assert (await socket_db(lambda: threading.current_thread().name)()).startswith("socket-db")
+    settings.ASGI_FAST = [piece for piece in asgi_fast.PIECES if piece != "socket_db"]
+    assert not (await socket_db(lambda: threading.current_thread().name)()).startswith("socket-db")
 
 
 # -- async front ----------------------------------------------------------------------------------

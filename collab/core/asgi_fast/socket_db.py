@@ -1,4 +1,4 @@
-"""Database work from sockets.
+"""Database work from sockets, on a thread pool (piece `socket_db`).
 
 Channels' `database_sync_to_async` is thread-sensitive: every socket's database work in a
 process runs on one shared thread, one call at a time. Under load that thread is the
@@ -12,7 +12,9 @@ row lock's, not the thread's), as many at once as the pool has threads; each cal
 service's transaction whole, closes old connections before and after (Channels'
 DatabaseSyncToAsync), and a socket still handles one frame at a time. Connect and
 disconnect hooks keep Channels' single thread: their order relative to each other is
-what presence and attendance were built and tested on.
+what presence and attendance were built and tested on. With `socket_db` off (or
+SOCKET_DB_THREADS=0) these calls take Channels' single thread like everything else.
+docs/performance.md change 14: a 20,000 frames/s step went from p50 1,690 ms to 136 ms.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
-from channels.db import DatabaseSyncToAsync
+from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from django.conf import settings
+
+from collab.core.asgi_fast import enabled
 
 
 @lru_cache(maxsize=1)
@@ -32,4 +36,6 @@ def _executor() -> ThreadPoolExecutor:
 
 def socket_db(func: Callable) -> DatabaseSyncToAsync:
     """`await socket_db(service)(**kwargs)`: the call on the socket database pool."""
+    if not enabled("socket_db") or settings.SOCKET_DB_THREADS <= 0:
+        return database_sync_to_async(func)
     return DatabaseSyncToAsync(func, thread_sensitive=False, executor=_executor())
