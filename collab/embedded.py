@@ -139,6 +139,12 @@ def main() -> int:
     env.setdefault("PORT", "8000")
     # Private by default: a laptop on a café network must not serve the demo accounts.
     env.setdefault("HOST", "127.0.0.1")
+    # The console is served from this very port: its page's origin must be allowed to
+    # open /ws/, whatever PORT and HOST say.
+    origins = {f"http://127.0.0.1:{env['PORT']}", f"http://localhost:{env['PORT']}"}
+    if env["HOST"] not in ("0.0.0.0", "::", "", "127.0.0.1", "localhost"):
+        origins.add(f"http://{env['HOST']}:{env['PORT']}")
+    env.setdefault("SOCKET_ALLOWED_ORIGINS", ",".join(sorted(origins)))
     env.setdefault("CELERY_BEAT_SCHEDULE_FILENAME", str(run_dir / "celerybeat-schedule"))
 
     stopping = threading.Event()

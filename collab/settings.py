@@ -80,7 +80,7 @@ ASGI_FAST = [
 # hopping to a thread per hook (collab/core/asgi_fast/middleware.py), or Django's own
 # classes with the `middleware` piece off. A new middleware must be async-capable too:
 # tests/core/test_middleware.py checks the list.
-MIDDLEWARE = [
+MIDDLEWARE = ["collab.core.api_errors.ApiErrorsAsJson"] + [
     f"collab.core.asgi_fast.middleware.{name}" if name and "middleware" in ASGI_FAST else stock
     for name, stock in [
         ("SecurityMiddleware", "django.middleware.security.SecurityMiddleware"),

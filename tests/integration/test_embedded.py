@@ -165,12 +165,25 @@ async def first_hour(base: str, ws_base: str) -> None:
             asset = await http.get(url)
             assert asset.status_code == 200 and asset.content, url
 
+        # DEBUG is on under make run: errors under /api/ still speak JSON, not debug pages.
+        for path, status, code in [("/api/nope", 404, "not_found"), ("/api/courses/", 404, "not_found")]:
+            answer = await http.get(path)
+            assert answer.status_code == status and answer.json()["error"]["code"] == code, (path, answer.text[:200])
+        big = await http.post(
+            "/api/auth/login", content=b"x" * (3 * 1024 * 1024), headers={"Content-Type": "application/json"}
+        )
+        assert big.status_code == 413 and big.json()["error"]["code"] == "request_too_large", big.text[:200]
+        host = await http.get("/api/courses", headers={"Host": "evil.example"})
+        assert host.status_code == 400 and host.json()["error"]["code"] == "bad_host", host.text[:200]
+
         teacher, teacher_auth = await login(INSTRUCTOR_EMAIL)
         learner, learner_auth = await login(STUDENT_EMAILS[0])
         (course,) = (await http.get("/api/courses", headers=learner_auth)).json()
 
         async with websockets.connect(f"{ws_base}?ticket={await ticket(teacher_auth)}") as teacher_ws:
-            async with websockets.connect(f"{ws_base}?ticket={await ticket(learner_auth)}") as learner_ws:
+            # The student comes from the console's page on this port (any PORT): its Origin
+            # must be allowed.
+            async with websockets.connect(f"{ws_base}?ticket={await ticket(learner_auth)}", origin=base) as learner_ws:
                 # Presence: the teacher's socket hears the student come online; the student
                 # reads the teacher online over REST.
                 await frame_where(teacher_ws, shows_online(learner["id"]), "presence of the student")
