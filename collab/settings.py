@@ -235,6 +235,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["djangorestframework_camel_case.render.CamelCaseJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["collab.core.parsers.JSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "collab.core.negotiation.ContentNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "collab.core.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
@@ -270,7 +271,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "REST API of collab, the real-time collaboration backend: accounts, courses, "
         "presence, live sessions, office hours and study groups. Bodies are camelCase; "
-        "errors share one shape: {error: {code, message, fields?}}."
+        "errors share one shape: {error: {code, message, fields?}}. Input is read as "
+        "typed: an id is a UUID string (8-4-4-4-12 hex digits), a number a JSON number, a "
+        "boolean true or false; nothing is coerced. A query parameter sent empty "
+        "(`?before=`) is refused (400 `invalid` naming it), not read as absent."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

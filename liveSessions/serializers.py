@@ -7,9 +7,15 @@ from rest_framework import serializers
 from collab.accounts.serializers import UserSummarySerializer
 from collab.chat.models import MESSAGE_MAX_LENGTH
 from collab.chat.serializers import ChatHistorySerializer, ChatMessageSerializer
-from collab.core.fields import BoundedDateTimeField
+from collab.core.fields import (
+    BoundedDateTimeField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+    StrictUUIDField,
+)
 from collab.core.text import TextField
-from liveSessions.models import CAPACITY_MAX, DURATION_MAX_MINUTES, LiveSession, SessionStatus
+from liveSessions.models import CAPACITY_MAX, DURATION_MAX_MINUTES, LiveSession
 
 # A class is planned weeks or months ahead; years ahead is a typo (and 9999 overflowed).
 SCHEDULE_MAX_AHEAD_DAYS = 730
@@ -37,8 +43,8 @@ class LiveSessionCreateSerializer(serializers.Serializer):
     scheduled_at = BoundedDateTimeField(
         help_text=f"ISO 8601 with a time zone; in the future, at most {SCHEDULE_MAX_AHEAD_DAYS} days ahead."
     )
-    duration = serializers.IntegerField(min_value=1, max_value=DURATION_MAX_MINUTES, help_text="Minutes.")
-    capacity = serializers.IntegerField(
+    duration = StrictIntegerField(min_value=1, max_value=DURATION_MAX_MINUTES, help_text="Minutes.")
+    capacity = StrictIntegerField(
         min_value=1,
         max_value=CAPACITY_MAX,
         required=False,
@@ -46,9 +52,7 @@ class LiveSessionCreateSerializer(serializers.Serializer):
         default=None,
         help_text="Seats (the host takes none); null or absent: no limit.",
     )
-    course_id = serializers.UUIDField(
-        required=False, allow_null=True, default=None, help_text="Absent: an open session."
-    )
+    course_id = StrictUUIDField(required=False, allow_null=True, default=None, help_text="Absent: an open session.")
     materials = MaterialSerializer(many=True, required=False, default=list, max_length=MATERIALS_MAX)
 
     def validate_scheduled_at(self, value):
@@ -66,10 +70,10 @@ class LiveSessionEndSerializer(serializers.Serializer):
 
 class LiveSessionSerializer(serializers.ModelSerializer):
     instructor = UserSummarySerializer(read_only=True)
-    course_id = serializers.UUIDField(read_only=True, allow_null=True)
+    course_id = StrictUUIDField(read_only=True, allow_null=True)
     materials = MaterialSerializer(many=True, read_only=True)
     recording_url = serializers.SerializerMethodField()
-    active_attendees = serializers.IntegerField(read_only=True, help_text="Attendees present now (the host excluded).")
+    active_attendees = StrictIntegerField(read_only=True, help_text="Attendees present now (the host excluded).")
 
     class Meta:
         model = LiveSession
@@ -98,36 +102,32 @@ class LiveSessionSerializer(serializers.ModelSerializer):
         return obj.recording_url or None
 
 
-class MySessionsQuerySerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=SessionStatus.choices, required=False)
-
-
 class AttendanceStateSerializer(serializers.Serializer):
     """Answer to join and leave: your own attendance and the seats taken now."""
 
-    session_id = serializers.UUIDField()
-    user_id = serializers.UUIDField()
-    present = serializers.BooleanField()
+    session_id = StrictUUIDField()
+    user_id = StrictUUIDField()
+    present = StrictBooleanField()
     joined_at = serializers.DateTimeField(allow_null=True, help_text="Start of your current stay.")
-    already_present = serializers.BooleanField(help_text="true: you were already in; nothing changed.")
-    active_attendees = serializers.IntegerField()
-    capacity = serializers.IntegerField(allow_null=True)
+    already_present = StrictBooleanField(help_text="true: you were already in; nothing changed.")
+    active_attendees = StrictIntegerField()
+    capacity = StrictIntegerField(allow_null=True)
 
 
 class AttendeeSerializer(serializers.Serializer):
-    user_id = serializers.UUIDField(allow_null=True)
-    name = serializers.CharField()
-    role = serializers.CharField()
-    is_host = serializers.BooleanField()
-    present = serializers.BooleanField(help_text="In the session now.")
+    user_id = StrictUUIDField(allow_null=True)
+    name = StrictCharField()
+    role = StrictCharField()
+    is_host = StrictBooleanField()
+    present = StrictBooleanField(help_text="In the session now.")
     present_since = serializers.DateTimeField(allow_null=True)
     first_joined_at = serializers.DateTimeField()
     last_left_at = serializers.DateTimeField(allow_null=True)
 
 
 class AttendeesSerializer(serializers.Serializer):
-    session_id = serializers.UUIDField()
-    active_attendees = serializers.IntegerField()
+    session_id = StrictUUIDField()
+    active_attendees = StrictIntegerField()
     attendees = AttendeeSerializer(many=True)
 
 
@@ -137,38 +137,38 @@ class IntervalSerializer(serializers.Serializer):
 
 
 class AttendanceRowSerializer(serializers.Serializer):
-    user_id = serializers.UUIDField(allow_null=True)
-    name = serializers.CharField()
+    user_id = StrictUUIDField(allow_null=True)
+    name = StrictCharField()
     first_joined_at = serializers.DateTimeField()
     last_left_at = serializers.DateTimeField(allow_null=True)
-    present = serializers.BooleanField()
-    joins = serializers.IntegerField()
-    attendance_seconds = serializers.IntegerField(help_text="Time present while the session was live.")
+    present = StrictBooleanField()
+    joins = StrictIntegerField()
+    attendance_seconds = StrictIntegerField(help_text="Time present while the session was live.")
     intervals = IntervalSerializer(many=True)
 
 
 class AttendanceReportSerializer(serializers.Serializer):
-    session_id = serializers.UUIDField()
-    title = serializers.CharField()
-    status = serializers.CharField()
+    session_id = StrictUUIDField()
+    title = StrictCharField()
+    status = StrictCharField()
     started_at = serializers.DateTimeField(allow_null=True)
     ended_at = serializers.DateTimeField(allow_null=True)
     attendees = AttendanceRowSerializer(many=True)
 
 
 class SessionSocketSerializer(serializers.Serializer):
-    session_id = serializers.UUIDField()
+    session_id = StrictUUIDField()
 
 
 class SessionMessageSocketSerializer(serializers.Serializer):
-    session_id = serializers.UUIDField()
+    session_id = StrictUUIDField()
     message = TextField(max_length=MESSAGE_MAX_LENGTH)
 
 
 class SessionMessageSerializer(ChatMessageSerializer):
     """A session chat message: REST history item and `session-new-message` payload."""
 
-    session_id = serializers.UUIDField()
+    session_id = StrictUUIDField()
 
 
 class SessionChatHistorySerializer(ChatHistorySerializer):

@@ -11,7 +11,14 @@ from rest_framework.views import APIView
 
 from collab.chat.serializers import history_response
 from collab.chat.services import HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT
-from collab.core.params import cursor_param, cursor_schema_parameters, datetime_param, limit_param
+from collab.core.params import (
+    choice_param,
+    cursor_param,
+    cursor_schema_parameters,
+    datetime_param,
+    limit_param,
+    limit_schema_parameter,
+)
 from collab.core.renderers import JsonForMetadataAndErrorsMixin, csv_download
 from liveSessions import selectors, services
 from liveSessions.models import SessionStatus
@@ -24,7 +31,6 @@ from liveSessions.serializers import (
     LiveSessionCreateSerializer,
     LiveSessionEndSerializer,
     LiveSessionSerializer,
-    MySessionsQuerySerializer,
     SessionChatHistorySerializer,
 )
 
@@ -35,7 +41,7 @@ ERRORS = {
     401: OpenApiResponse(description="No or bad access token"),
     404: OpenApiResponse(description="No such session, or you may not join it"),
 }
-LIMIT = OpenApiParameter("limit", int, description=f"1..{LIST_MAX}, default {LIST_DEFAULT}")
+LIMIT = limit_schema_parameter(default=LIST_DEFAULT, maximum=LIST_MAX)
 
 
 class _SessionView(APIView):
@@ -86,12 +92,9 @@ class MySessionsView(_SessionView):
         summary="The sessions I teach, latest first, optionally by status (instructors)",
     )
     def get(self, request):
-        query = MySessionsQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        status_filter = choice_param(request, "status", SessionStatus.values)
         limit = limit_param(request, default=LIST_DEFAULT, maximum=LIST_MAX)
-        sessions = selectors.session_list_for_instructor(
-            user=request.user, status=query.validated_data.get("status"), limit=limit
-        )
+        sessions = selectors.session_list_for_instructor(user=request.user, status=status_filter, limit=limit)
         return Response(LiveSessionSerializer(sessions, many=True).data)
 
 
@@ -171,7 +174,7 @@ class SessionLeaveView(_SessionView):
 
 class SessionAttendeesView(_SessionView):
     @extend_schema(
-        parameters=[OpenApiParameter("limit", int, description=f"1..{ATTENDEES_MAX}, default {ATTENDEES_DEFAULT}")],
+        parameters=[limit_schema_parameter(default=ATTENDEES_DEFAULT, maximum=ATTENDEES_MAX)],
         responses={200: AttendeesSerializer, **ERRORS},
         summary="Who joined, with who is present now first (those who may join)",
     )
@@ -200,7 +203,7 @@ class SessionMessagesView(_SessionView):
     @extend_schema(
         parameters=[
             *cursor_schema_parameters(what="messages"),
-            OpenApiParameter("limit", int, description=f"1..{HISTORY_MAX_LIMIT}, default {HISTORY_DEFAULT_LIMIT}"),
+            limit_schema_parameter(default=HISTORY_DEFAULT_LIMIT, maximum=HISTORY_MAX_LIMIT),
         ],
         responses={200: SessionChatHistorySerializer, **ERRORS},
         summary="Chat history, newest first (those who may join)",

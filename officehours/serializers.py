@@ -5,7 +5,14 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from collab.core.fields import WallClockTimeField
+from collab.core.fields import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictFloatField,
+    StrictIntegerField,
+    StrictUUIDField,
+    WallClockTimeField,
+)
 from collab.core.text import TextField
 from officehours.models import EntryStatus, OfficeHours
 from officehours.schedule import is_valid_timezone
@@ -17,12 +24,12 @@ ESTIMATE_HELP = (
 
 
 class UserRefSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    name = serializers.CharField()
+    id = StrictUUIDField()
+    name = StrictCharField()
 
 
 class OfficeHoursSerializer(serializers.ModelSerializer):
-    instructor_id = serializers.UUIDField(read_only=True)
+    instructor_id = StrictUUIDField(read_only=True)
     staff = serializers.SerializerMethodField(help_text="Who holds the slot: the instructor or one of their TAs")
     start_time = WallClockTimeField(read_only=True, help_text="Wall-clock time in `timezone`")
     end_time = WallClockTimeField(read_only=True, help_text="Wall-clock time in `timezone`, after startTime")
@@ -56,13 +63,13 @@ class OfficeHoursSerializer(serializers.ModelSerializer):
 class OfficeHoursWriteSerializer(serializers.Serializer):
     """Create (all required but location, meetingUrl, isActive, timezone) or PATCH (partial)."""
 
-    day_of_week = serializers.IntegerField(min_value=0, max_value=6, help_text="0 = Sunday ... 6 = Saturday")
+    day_of_week = StrictIntegerField(min_value=0, max_value=6, help_text="0 = Sunday ... 6 = Saturday")
     start_time = WallClockTimeField(help_text="Wall-clock time in `timezone`, HH:MM[:SS]")
     end_time = WallClockTimeField(help_text="After startTime, same day")
     timezone = TextField(max_length=64, required=False, default="UTC", help_text="IANA name")
     location = TextField(max_length=200, required=False, allow_blank=True, default="")
     meeting_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
-    is_active = serializers.BooleanField(required=False, default=True)
+    is_active = StrictBooleanField(required=False, default=True)
 
     def validate_timezone(self, value: str) -> str:
         if not is_valid_timezone(value):
@@ -77,7 +84,7 @@ class OfficeHoursWriteSerializer(serializers.Serializer):
 
 
 class OfficeHoursCreateSerializer(OfficeHoursWriteSerializer):
-    instructor_id = serializers.UUIDField(
+    instructor_id = StrictUUIDField(
         required=False,
         allow_null=True,
         help_text="Whose schedule (default: yours). A TA adds their own slot to their instructor's schedule.",
@@ -85,13 +92,13 @@ class OfficeHoursCreateSerializer(OfficeHoursWriteSerializer):
 
 
 class ScheduleSerializer(serializers.Serializer):
-    instructor_id = serializers.UUIDField()
-    is_open = serializers.BooleanField()
+    instructor_id = StrictUUIDField()
+    is_open = StrictBooleanField()
     slots = OfficeHoursSerializer(many=True)
-    rejoin_cooldown_minutes = serializers.IntegerField(
+    rejoin_cooldown_minutes = StrictIntegerField(
         allow_null=True, help_text="Minutes after a completed entry before the same student may join again"
     )
-    daily_question_cap = serializers.IntegerField(
+    daily_question_cap = StrictIntegerField(
         allow_null=True, help_text="Questions (entries admitted) per student per day, in the queue's time zone"
     )
 
@@ -99,14 +106,14 @@ class ScheduleSerializer(serializers.Serializer):
 class QueueRulesSerializer(serializers.Serializer):
     """PATCH the schedule's fairness rules (null removes a rule)."""
 
-    rejoin_cooldown_minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60, allow_null=True)
-    daily_question_cap = serializers.IntegerField(min_value=1, max_value=100, allow_null=True)
+    rejoin_cooldown_minutes = StrictIntegerField(min_value=1, max_value=7 * 24 * 60, allow_null=True)
+    daily_question_cap = StrictIntegerField(min_value=1, max_value=100, allow_null=True)
 
 
 class AnnouncementSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    instructor_id = serializers.UUIDField()
-    message = serializers.CharField()
+    id = StrictUUIDField()
+    instructor_id = StrictUUIDField()
+    message = StrictCharField()
     author = serializers.SerializerMethodField(help_text="The staff member who posted it (null: account deleted)")
     created_at = serializers.DateTimeField()
 
@@ -120,17 +127,17 @@ class AnnouncementWriteSerializer(serializers.Serializer):
 
 
 class QueueStateSerializer(serializers.Serializer):
-    instructor_id = serializers.UUIDField()
-    is_open = serializers.BooleanField()
-    manually_opened = serializers.BooleanField(help_text="Opened by hand: stays open until closed by hand")
+    instructor_id = StrictUUIDField()
+    is_open = StrictBooleanField()
+    manually_opened = StrictBooleanField(help_text="Opened by hand: stays open until closed by hand")
     manually_closed_at = serializers.DateTimeField(
         allow_null=True, help_text="Closed by hand at: no slot reopens it before the next slot starts"
     )
 
 
 class StudentSummarySerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    name = serializers.CharField()
+    id = StrictUUIDField()
+    name = StrictCharField()
 
 
 STAFF_HELP = (
@@ -141,54 +148,54 @@ STAFF_HELP = (
 
 
 class QueueStaffSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    name = serializers.CharField()
-    role = serializers.CharField(help_text="instructor or ta")
+    id = StrictUUIDField()
+    name = StrictCharField()
+    role = StrictCharField(help_text="instructor or ta")
 
 
 class InstructorQueueEntrySerializer(serializers.Serializer):
-    id = serializers.UUIDField()
+    id = StrictUUIDField()
     student = StudentSummarySerializer()
     status = serializers.ChoiceField(choices=EntryStatus.choices)
-    question = serializers.CharField()
-    position = serializers.IntegerField(allow_null=True, help_text="1-based place among waiting entries")
-    estimated_wait_minutes = serializers.IntegerField(allow_null=True, help_text=ESTIMATE_HELP)
+    question = StrictCharField()
+    position = StrictIntegerField(allow_null=True, help_text="1-based place among waiting entries")
+    estimated_wait_minutes = StrictIntegerField(allow_null=True, help_text=ESTIMATE_HELP)
     joined_queue_at = serializers.DateTimeField()
     admitted_at = serializers.DateTimeField(allow_null=True)
     admitted_by = UserRefSerializer(allow_null=True, help_text="The staff member serving the student")
-    waiting_minutes = serializers.IntegerField(help_text="Whole minutes since joinedQueueAt")
+    waiting_minutes = StrictIntegerField(help_text="Whole minutes since joinedQueueAt")
 
 
 class InstructorQueueSerializer(serializers.Serializer):
-    instructor_id = serializers.UUIDField()
+    instructor_id = StrictUUIDField()
     viewer = serializers.ChoiceField(
         choices=["instructor"], help_text="instructor (the staff view: the instructor, admins and TAs)"
     )
-    is_open = serializers.BooleanField()
-    queue_length = serializers.IntegerField(help_text="Waiting entries in this view (a TA: their courses' students)")
-    admitted_count = serializers.IntegerField()
-    mean_service_minutes = serializers.FloatField(help_text="Mean of the last 10 completed entries (default 10)")
+    is_open = StrictBooleanField()
+    queue_length = StrictIntegerField(help_text="Waiting entries in this view (a TA: their courses' students)")
+    admitted_count = StrictIntegerField()
+    mean_service_minutes = StrictFloatField(help_text="Mean of the last 10 completed entries (default 10)")
     entries = InstructorQueueEntrySerializer(many=True, help_text="Admitted first, then waiting in order")
     staff = QueueStaffSerializer(many=True, help_text=STAFF_HELP)
 
 
 class OwnEntrySerializer(serializers.Serializer):
-    id = serializers.UUIDField()
+    id = StrictUUIDField()
     status = serializers.ChoiceField(choices=EntryStatus.choices)
-    question = serializers.CharField()
-    position = serializers.IntegerField(allow_null=True, help_text="null once admitted")
-    estimated_wait_minutes = serializers.IntegerField(allow_null=True, help_text=ESTIMATE_HELP)
+    question = StrictCharField()
+    position = StrictIntegerField(allow_null=True, help_text="null once admitted")
+    estimated_wait_minutes = StrictIntegerField(allow_null=True, help_text=ESTIMATE_HELP)
     joined_queue_at = serializers.DateTimeField()
     admitted_at = serializers.DateTimeField(allow_null=True)
     admitted_by = UserRefSerializer(allow_null=True, required=False, help_text="Who is coming, once admitted")
 
 
 class StudentQueueSerializer(serializers.Serializer):
-    instructor_id = serializers.UUIDField()
+    instructor_id = StrictUUIDField()
     viewer = serializers.ChoiceField(choices=["student"], help_text="student")
-    is_open = serializers.BooleanField()
-    queue_length = serializers.IntegerField(help_text="Waiting entries (no names)")
-    estimated_wait_minutes = serializers.IntegerField(
+    is_open = StrictBooleanField()
+    queue_length = StrictIntegerField(help_text="Waiting entries (no names)")
+    estimated_wait_minutes = StrictIntegerField(
         help_text=ESTIMATE_HELP + " Yours while waiting, 0 when admitted, else what joining now would mean."
     )
     entry = OwnEntrySerializer(allow_null=True, help_text="Your open entry, if any")
@@ -199,16 +206,16 @@ class StudentQueueSerializer(serializers.Serializer):
 class EntrySerializer(serializers.Serializer):
     """An entry as returned to the instructor after an action on it."""
 
-    id = serializers.UUIDField()
-    instructor_id = serializers.UUIDField()
+    id = StrictUUIDField()
+    instructor_id = StrictUUIDField()
     student = StudentSummarySerializer()
     status = serializers.ChoiceField(choices=EntryStatus.choices)
-    question = serializers.CharField()
+    question = StrictCharField()
     joined_queue_at = serializers.DateTimeField()
     admitted_at = serializers.DateTimeField(allow_null=True)
     completed_at = serializers.DateTimeField(allow_null=True)
     ended_at = serializers.DateTimeField(allow_null=True)
-    removed_reason = serializers.CharField(allow_blank=True)
+    removed_reason = StrictCharField(allow_blank=True)
     admitted_by = serializers.SerializerMethodField(help_text="Who admitted the student (instructor or TA)")
     completed_by = serializers.SerializerMethodField(help_text="Who completed the meeting")
 
@@ -228,10 +235,10 @@ def _user_ref(user) -> dict:
 class LeftEntrySerializer(serializers.Serializer):
     """A student's own entry after leaving."""
 
-    id = serializers.UUIDField()
-    instructor_id = serializers.UUIDField()
+    id = StrictUUIDField()
+    instructor_id = StrictUUIDField()
     status = serializers.ChoiceField(choices=EntryStatus.choices)
-    question = serializers.CharField()
+    question = StrictCharField()
     joined_queue_at = serializers.DateTimeField()
     ended_at = serializers.DateTimeField(allow_null=True)
 
@@ -241,7 +248,7 @@ class JoinSerializer(serializers.Serializer):
 
 
 class AdmitSerializer(serializers.Serializer):
-    entry_id = serializers.UUIDField(required=False, allow_null=True, help_text="Omit to admit the next in line")
+    entry_id = StrictUUIDField(required=False, allow_null=True, help_text="Omit to admit the next in line")
 
 
 class RemoveSerializer(serializers.Serializer):
@@ -251,16 +258,16 @@ class RemoveSerializer(serializers.Serializer):
 class QueueRefSerializer(serializers.Serializer):
     """Socket frames join-/leave-office-hours-queue."""
 
-    instructor_id = serializers.UUIDField()
+    instructor_id = StrictUUIDField()
 
 
 class StatsBucketSerializer(serializers.Serializer):
-    joined = serializers.IntegerField(help_text="Entries that joined the queue")
-    served = serializers.IntegerField(help_text="Of those, admitted by staff")
-    left_or_removed = serializers.IntegerField(help_text="Left or removed before being admitted")
-    median_wait_minutes = serializers.FloatField(allow_null=True, help_text="joinedQueueAt -> admittedAt, median")
-    p90_wait_minutes = serializers.FloatField(allow_null=True, help_text="joinedQueueAt -> admittedAt, 90th pct.")
-    median_service_minutes = serializers.FloatField(
+    joined = StrictIntegerField(help_text="Entries that joined the queue")
+    served = StrictIntegerField(help_text="Of those, admitted by staff")
+    left_or_removed = StrictIntegerField(help_text="Left or removed before being admitted")
+    median_wait_minutes = StrictFloatField(allow_null=True, help_text="joinedQueueAt -> admittedAt, median")
+    p90_wait_minutes = StrictFloatField(allow_null=True, help_text="joinedQueueAt -> admittedAt, 90th pct.")
+    median_service_minutes = StrictFloatField(
         allow_null=True, help_text="admittedAt -> completedAt (time with staff), median"
     )
 
@@ -270,21 +277,21 @@ class StatsDaySerializer(StatsBucketSerializer):
 
 
 class StatsHourSerializer(StatsBucketSerializer):
-    day_of_week = serializers.IntegerField(help_text="0 = Sunday ... 6 = Saturday")
-    hour = serializers.IntegerField(help_text="0..23")
+    day_of_week = StrictIntegerField(help_text="0 = Sunday ... 6 = Saturday")
+    hour = StrictIntegerField(help_text="0..23")
 
 
 class StatsStaffSerializer(serializers.Serializer):
     staff = UserRefSerializer()
-    completed = serializers.IntegerField()
-    median_service_minutes = serializers.FloatField(allow_null=True)
+    completed = StrictIntegerField()
+    median_service_minutes = StrictFloatField(allow_null=True)
 
 
 class QueueStatsSerializer(serializers.Serializer):
-    instructor_id = serializers.UUIDField()
+    instructor_id = StrictUUIDField()
     # "from" is a Python keyword: declared below under its wire name.
     to = serializers.DateField()
-    timezone = serializers.CharField()
+    timezone = StrictCharField()
     totals = StatsBucketSerializer()
     by_day = StatsDaySerializer(many=True)
     by_hour = StatsHourSerializer(many=True, help_text="Per hour of the week the students joined in")

@@ -9,7 +9,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from collab.core.params import limit_param
+from collab.core.params import date_param, limit_param, limit_schema_parameter, query_value
 from collab.core.renderers import JsonForMetadataAndErrorsMixin, csv_download
 from officehours import selectors, services
 from officehours.permissions import OfficeHoursPermission
@@ -136,7 +136,9 @@ def _sent_keys(request) -> set[str]:
 
 class QueueView(Base):
     @extend_schema(
-        parameters=[OpenApiParameter("limit", int, description="Instructor view: at most this many entries (max 500)")],
+        parameters=[
+            limit_schema_parameter(default=200, maximum=500, what="Instructor view: at most this many entries")
+        ],
         responses={200: QUEUE_VIEW},
         summary="The queue: the instructor's full view, or an eligible student's own view",
         description=(
@@ -269,7 +271,11 @@ class QueueStatsView(JsonForMetadataAndErrorsMixin, Base):
         parameters=[
             OpenApiParameter("from", OpenApiTypes.DATE, description="First day (default: 27 days before `to`)"),
             OpenApiParameter("to", OpenApiTypes.DATE, description="Last day, inclusive (default: today)"),
-            OpenApiParameter("tz", str, description="IANA zone of days and hours (default: the queue's)"),
+            OpenApiParameter(
+                "tz",
+                {"type": "string", "minLength": 1},
+                description="IANA zone of days and hours (default: the queue's)",
+            ),
             OpenApiParameter("format", str, enum=["json", "csv"], description="csv: download as text/csv"),
         ],
         responses={
@@ -287,9 +293,9 @@ class QueueStatsView(JsonForMetadataAndErrorsMixin, Base):
         stats = selectors.queue_stats_get(
             viewer=request.user,
             instructor_id=instructor_id,
-            start=request.query_params.get("from"),
-            end=request.query_params.get("to"),
-            tz_name=request.query_params.get("tz"),
+            start=date_param(request, "from"),
+            end=date_param(request, "to"),
+            tz_name=query_value(request, "tz"),
         )
         if request.accepted_renderer.format == "csv":
             return csv_download(stats, name=f"office-hours-{instructor_id}")

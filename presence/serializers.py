@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from collab.core.fields import StrictBooleanField, StrictCharField, StrictIntegerField, StrictUUIDField
 from collab.core.text import TextField
 from presence.models import ACTIVITY_MAX_LENGTH, Status
 
@@ -14,12 +15,12 @@ LIST_MAX_LIMIT = 500
 class PresenceItemSerializer(serializers.Serializer):
     """One user's presence as the viewer sees it. `connected` only in one's own item."""
 
-    user_id = serializers.UUIDField()
-    name = serializers.CharField()
+    user_id = StrictUUIDField()
+    name = StrictCharField()
     status = serializers.ChoiceField(choices=Status.choices)
-    activity = serializers.CharField(allow_blank=True)
+    activity = StrictCharField(allow_blank=True)
     last_seen_at = serializers.DateTimeField(allow_null=True)
-    connected = serializers.BooleanField(
+    connected = StrictBooleanField(
         required=False, help_text="Only in your own item: whether any of your clients holds a live lease."
     )
 
@@ -33,20 +34,20 @@ class PresenceItemSerializer(serializers.Serializer):
 
 class OnlineListSerializer(serializers.Serializer):
     users = PresenceItemSerializer(many=True)
-    count = serializers.IntegerField(help_text="All visible online users, not only those returned.")
+    count = StrictIntegerField(help_text="All visible online users, not only those returned.")
 
 
 class CoursePresenceItemSerializer(PresenceItemSerializer):
-    staff = serializers.BooleanField(help_text="Staff of this course: its instructor or a TA")
+    staff = StrictBooleanField(help_text="Staff of this course: its instructor or a TA")
 
 
 class CourseOnlineSerializer(OnlineListSerializer):
-    course_id = serializers.UUIDField()
+    course_id = StrictUUIDField()
     users = CoursePresenceItemSerializer(many=True)
 
 
 class BulkRequestSerializer(serializers.Serializer):
-    user_ids = serializers.ListField(child=serializers.UUIDField(), max_length=BULK_MAX_IDS, allow_empty=True)
+    user_ids = serializers.ListField(child=StrictUUIDField(), max_length=BULK_MAX_IDS, allow_empty=True)
 
 
 class BulkResponseSerializer(serializers.Serializer):
@@ -67,4 +68,4 @@ class HeartbeatSerializer(serializers.Serializer):
 
 
 class HeartbeatResponseSerializer(PresenceItemSerializer):
-    expires_in = serializers.IntegerField(help_text="Seconds the lease lives without another heartbeat.")
+    expires_in = StrictIntegerField(help_text="Seconds the lease lives without another heartbeat.")

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from collab.accounts.revocation import credentials_revoked_cached
 from collab.core.asgi_fast.async_front import async_front
 from collab.core.errors import DomainError
-from collab.core.params import limit_param
+from collab.core.params import limit_param, limit_schema_parameter
 from collab.core.renderers import WireReadyJSONRenderer
 from collab.core.throttling import user_rate_allows
 from collab.core.tokens import bearer_credentials
@@ -31,7 +31,7 @@ from presence.serializers import (
     StatusUpdateSerializer,
 )
 
-LIMIT = OpenApiParameter("limit", int, description=f"1..{LIST_MAX_LIMIT}, default 100")
+LIMIT = limit_schema_parameter(default=100, maximum=LIST_MAX_LIMIT)
 
 
 class _PresenceView(APIView):

@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from collab.chat.models import MESSAGE_MAX_LENGTH
 from collab.chat.serializers import ChatHistorySerializer, ChatMessageSerializer
+from collab.core.fields import StrictBooleanField, StrictCharField, StrictIntegerField, StrictUUIDField
 from collab.core.text import TextField
 from studygroups.models import (
     DEFAULT_MAX_MEMBERS,
@@ -20,8 +21,8 @@ from studygroups.models import (
 class StudyGroupCreateSerializer(serializers.Serializer):
     name = TextField(max_length=NAME_MAX_LENGTH)
     description = TextField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False, default="")
-    course_id = serializers.UUIDField()
-    max_members = serializers.IntegerField(min_value=MIN_MEMBERS, max_value=MAX_MEMBERS, default=DEFAULT_MAX_MEMBERS)
+    course_id = StrictUUIDField()
+    max_members = StrictIntegerField(min_value=MIN_MEMBERS, max_value=MAX_MEMBERS, default=DEFAULT_MAX_MEMBERS)
 
 
 class StudyGroupUpdateSerializer(serializers.Serializer):
@@ -29,7 +30,7 @@ class StudyGroupUpdateSerializer(serializers.Serializer):
 
     name = TextField(max_length=NAME_MAX_LENGTH, required=False)
     description = TextField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False)
-    max_members = serializers.IntegerField(min_value=MIN_MEMBERS, max_value=MAX_MEMBERS, required=False)
+    max_members = StrictIntegerField(min_value=MIN_MEMBERS, max_value=MAX_MEMBERS, required=False)
 
     def validate(self, attrs):
         if not attrs:
@@ -40,7 +41,7 @@ class StudyGroupUpdateSerializer(serializers.Serializer):
 class GroupRefSerializer(serializers.Serializer):
     """A socket frame naming a group: {groupId}."""
 
-    group_id = serializers.UUIDField()
+    group_id = StrictUUIDField()
 
 
 class GroupMessageInSerializer(GroupRefSerializer):
@@ -53,18 +54,18 @@ class GroupMessageInSerializer(GroupRefSerializer):
 
 
 class PersonSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    name = serializers.CharField()
+    id = StrictUUIDField()
+    name = StrictCharField()
 
 
 class StudyGroupSerializer(serializers.ModelSerializer):
     """A group as the asking user sees it (the stats come from selectors.with_stats)."""
 
-    course_id = serializers.UUIDField(read_only=True)
+    course_id = StrictUUIDField(read_only=True)
     created_by = PersonSerializer(read_only=True, allow_null=True)
-    member_count = serializers.IntegerField(read_only=True)
-    is_member = serializers.BooleanField(read_only=True)
-    is_full = serializers.BooleanField(read_only=True)
+    member_count = StrictIntegerField(read_only=True)
+    is_member = StrictBooleanField(read_only=True)
+    is_full = StrictBooleanField(read_only=True)
     my_role = serializers.ChoiceField(
         choices=MemberRole.choices,
         read_only=True,
@@ -104,8 +105,8 @@ class StudyGroupEventSerializer(StudyGroupSerializer):
 
 
 class StudyGroupMemberSerializer(serializers.ModelSerializer):
-    user_id = serializers.UUIDField(read_only=True)
-    name = serializers.CharField(source="user.name", read_only=True)
+    user_id = StrictUUIDField(read_only=True)
+    name = StrictCharField(source="user.name", read_only=True)
 
     class Meta:
         model = StudyGroupMember
@@ -116,7 +117,7 @@ class StudyGroupMemberSerializer(serializers.ModelSerializer):
 class GroupMessageSerializer(ChatMessageSerializer):
     """A group chat message: REST history item and `study-group-new-message` payload."""
 
-    group_id = serializers.UUIDField()
+    group_id = StrictUUIDField()
 
 
 class GroupChatHistorySerializer(ChatHistorySerializer):

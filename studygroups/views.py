@@ -14,6 +14,7 @@ from collab.core.params import (
     cursor_schema_parameters,
     datetime_param,
     limit_param,
+    limit_schema_parameter,
     uuid_param,
 )
 from studygroups import selectors, services
@@ -27,7 +28,10 @@ from studygroups.serializers import (
 )
 
 TAG = ["study groups"]
-LIMIT = OpenApiParameter("limit", OpenApiTypes.INT, description="How many (bounded).")
+GROUPS_LIMIT = limit_schema_parameter(
+    default=selectors.GROUP_LIST_DEFAULT_LIMIT, maximum=selectors.GROUP_LIST_MAX_LIMIT
+)
+MESSAGES_LIMIT = limit_schema_parameter(default=HISTORY_DEFAULT_LIMIT, maximum=HISTORY_MAX_LIMIT)
 
 
 def _group_response(request, group_id, status_code=status.HTTP_200_OK) -> Response:
@@ -56,7 +60,7 @@ class CourseStudyGroupsView(APIView):
 
     @extend_schema(
         tags=TAG,
-        parameters=[LIMIT, *cursor_schema_parameters(what="groups")],
+        parameters=[GROUPS_LIMIT, *cursor_schema_parameters(what="groups")],
         responses={
             200: OpenApiResponse(
                 StudyGroupSerializer(many=True),
@@ -192,7 +196,7 @@ class StudyGroupMessagesView(APIView):
 
     @extend_schema(
         tags=TAG,
-        parameters=[LIMIT, *cursor_schema_parameters(what="messages")],
+        parameters=[MESSAGES_LIMIT, *cursor_schema_parameters(what="messages")],
         responses={200: GroupChatHistorySerializer},
         summary="Chat history, newest first (group members)",
     )

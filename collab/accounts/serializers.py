@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from collab.accounts.models import Role, User
+from collab.core.fields import StrictCharField, StrictIntegerField
 from collab.core.text import TextField
 
 
@@ -22,22 +23,22 @@ class UserSummarySerializer(serializers.ModelSerializer):
 
 class RegisterSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    password = StrictCharField(max_length=128, write_only=True, trim_whitespace=False)
     name = TextField(max_length=150)
 
 
 class LoginSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    password = StrictCharField(max_length=128, write_only=True, trim_whitespace=False)
 
 
 class RefreshSerializer(serializers.Serializer):
-    refresh = serializers.CharField(max_length=2048)
+    refresh = StrictCharField(max_length=2048)
 
 
 class TokenPairSerializer(serializers.Serializer):
-    access = serializers.CharField()
-    refresh = serializers.CharField()
+    access = StrictCharField()
+    refresh = StrictCharField()
 
 
 class AuthResponseSerializer(TokenPairSerializer):
@@ -45,8 +46,8 @@ class AuthResponseSerializer(TokenPairSerializer):
 
 
 class WsTicketSerializer(serializers.Serializer):
-    ticket = serializers.CharField()
-    expires_in = serializers.IntegerField(help_text="Seconds the ticket stays valid; it works once.")
+    ticket = StrictCharField()
+    expires_in = StrictIntegerField(help_text="Seconds the ticket stays valid; it works once.")
 
 
 class RoleField(serializers.ChoiceField):

@@ -1,14 +1,16 @@
 from rest_framework import serializers
 
+from collab.core.fields import StrictCharField, StrictUUIDField
+
 
 class ChatMessageSerializer(serializers.Serializer):
     """One message as REST history returns it and as `*-new-message` carries it: each
     app's subclass adds the id of what the message belongs to (sessionId, groupId)."""
 
-    id = serializers.UUIDField()
-    user_id = serializers.UUIDField(source="author_id", allow_null=True)
-    name = serializers.CharField(source="author_name")
-    message = serializers.CharField(source="body")
+    id = StrictUUIDField()
+    user_id = StrictUUIDField(source="author_id", allow_null=True)
+    name = StrictCharField(source="author_name")
+    message = StrictCharField(source="body")
     sent_at = serializers.DateTimeField()
 
 
@@ -16,7 +18,7 @@ class ChatHistorySerializer(serializers.Serializer):
     """A page of history; each app's subclass sets `messages` to its message serializer."""
 
     messages = ChatMessageSerializer(many=True)
-    next_cursor = serializers.CharField(
+    next_cursor = StrictCharField(
         allow_null=True, help_text="Pass as ?cursor= to get the next older page; null on the last page."
     )
 

@@ -1,4 +1,12 @@
-"""DRF fields for bounded input shared by the apps (free text lives in collab.core.text)."""
+"""DRF fields for input shared by the apps (free text lives in collab.core.text).
+
+Strict JSON types: DRF's own fields coerce what the OpenAPI schema calls invalid (a
+UUIDField takes integers and booleans, `false` is UUID 0; an IntegerField takes "60"; a
+BooleanField takes "yes" and 1; a CharField takes 5). The Strict* fields below take
+only the JSON type the schema documents, the same on REST and on the socket (whose
+frames go through the same serializers); every serializer of the apps uses them, as
+tests/core/test_strict_input.py checks. A refusal is 400 `invalid` naming the field
+(on the socket: an `error` frame, code `invalid`, with `fields`)."""
 
 from __future__ import annotations
 
@@ -10,7 +18,57 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from collab.core.errors import InvalidInput
-from collab.core.params import EARLIEST, LATEST, bounded_datetime
+from collab.core.params import EARLIEST, LATEST, MSG_NOT_UUID, bounded_datetime, strict_uuid
+
+
+class StrictUUIDField(serializers.UUIDField):
+    """A UUID as a JSON string in canonical 8-4-4-4-12 form (collab.core.params.strict_uuid):
+    never a number, a boolean, braces, a URN or bare hex."""
+
+    default_error_messages = {"invalid": MSG_NOT_UUID}
+
+    def to_internal_value(self, data):
+        try:
+            return strict_uuid(data)
+        except ValueError:
+            self.fail("invalid")
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer: not a string of digits, a boolean or a float."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictFloatField(serializers.FloatField):
+    """A JSON number: not a string of digits or a boolean."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON `true` or `false`: not "yes", "1" or 1."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string (not free text for people: that is collab.core.text.TextField), e.g.
+    a password or a token: not a number."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class BoundedDateTimeField(serializers.DateTimeField):

@@ -1,14 +1,15 @@
 from rest_framework import serializers
 
 from collab.accounts.serializers import UserSummarySerializer
+from collab.core.fields import StrictCharField, StrictIntegerField, StrictUUIDField
 from collab.core.text import TextField
 from collab.courses.models import Course, Enrollment, EnrollmentRole
 
 
 class CourseSerializer(serializers.ModelSerializer):
     instructor = UserSummarySerializer(read_only=True)
-    student_count = serializers.IntegerField(read_only=True, help_text="Enrolled students (TAs not counted)")
-    role = serializers.CharField(
+    student_count = StrictIntegerField(read_only=True, help_text="Enrolled students (TAs not counted)")
+    role = StrictCharField(
         source="viewer_role",
         read_only=True,
         allow_null=True,
@@ -18,7 +19,7 @@ class CourseSerializer(serializers.ModelSerializer):
     class Meta:
         model = Course
         fields = ["id", "title", "description", "instructor", "student_count", "role", "created_at"]
-        read_only_fields = ["id", "instructor", "student_count", "role", "created_at"]
+        read_only_fields = fields  # an answer only: a course is created with CourseCreateSerializer
 
 
 class CourseCreateSerializer(serializers.Serializer):
@@ -27,7 +28,7 @@ class CourseCreateSerializer(serializers.Serializer):
 
 
 class EnrollmentCreateSerializer(serializers.Serializer):
-    user_id = serializers.UUIDField(required=False)
+    user_id = StrictUUIDField(required=False)
     email = serializers.EmailField(required=False)
     role = serializers.ChoiceField(
         choices=EnrollmentRole.choices, required=False, default=EnrollmentRole.STUDENT, help_text="student or ta"
@@ -40,7 +41,7 @@ class EnrollmentCreateSerializer(serializers.Serializer):
 
 
 class EnrollmentSerializer(serializers.ModelSerializer):
-    course_id = serializers.UUIDField(read_only=True)
+    course_id = StrictUUIDField(read_only=True)
     user = UserSummarySerializer(read_only=True)
 
     class Meta:
@@ -53,7 +54,7 @@ class EnrollmentRoleSerializer(serializers.Serializer):
 
 
 class CourseMemberSerializer(serializers.Serializer):
-    id = serializers.UUIDField(source="user.id")
-    name = serializers.CharField(source="user.name")
-    role = serializers.CharField(help_text="instructor, ta or student: the member's role in this course")
+    id = StrictUUIDField(source="user.id")
+    name = StrictCharField(source="user.name")
+    role = StrictCharField(help_text="instructor, ta or student: the member's role in this course")
     enrolled_at = serializers.DateTimeField(allow_null=True)

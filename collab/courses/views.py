@@ -1,9 +1,9 @@
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from collab.core.params import limit_param
+from collab.core.params import limit_param, limit_schema_parameter
 from collab.courses import selectors, services
 from collab.courses.permissions import CoursePermission
 from collab.courses.serializers import (
@@ -24,6 +24,7 @@ ERRORS = {
 
 MEMBERS_DEFAULT_LIMIT = 1000
 MEMBERS_MAX_LIMIT = 5000
+MEMBERS_MAX_OFFSET = 10**6
 
 
 class CourseViewSet(viewsets.ViewSet):
@@ -31,7 +32,7 @@ class CourseViewSet(viewsets.ViewSet):
     lookup_url_kwarg = "course_id"
 
     @extend_schema(
-        parameters=[OpenApiParameter("limit", int, description="At most this many courses (1-500, default 500).")],
+        parameters=[limit_schema_parameter(default=500, maximum=500, what="At most this many courses")],
         responses={200: CourseSerializer(many=True)},
         summary="Courses I teach or am enrolled in",
     )
@@ -58,8 +59,14 @@ class CourseViewSet(viewsets.ViewSet):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("limit", int, description=f"1..{MEMBERS_MAX_LIMIT}, default {MEMBERS_DEFAULT_LIMIT}"),
-            OpenApiParameter("offset", int, description="members to skip (the instructor is member 0), default 0"),
+            limit_schema_parameter(default=MEMBERS_DEFAULT_LIMIT, maximum=MEMBERS_MAX_LIMIT),
+            limit_schema_parameter(
+                name="offset",
+                default=0,
+                minimum=0,
+                maximum=MEMBERS_MAX_OFFSET,
+                what="Members to skip (the instructor is member 0)",
+            ),
         ],
         responses={200: CourseMemberSerializer(many=True)},
         summary="The course's instructor and students, by name (bounded by ?limit=, paged by ?offset=)",
@@ -68,7 +75,7 @@ class CourseViewSet(viewsets.ViewSet):
     def members(self, request, course_id=None):
         course = selectors.course_get_visible(user=request.user, course_id=course_id)
         limit = limit_param(request, default=MEMBERS_DEFAULT_LIMIT, maximum=MEMBERS_MAX_LIMIT)
-        offset = limit_param(request, name="offset", default=0, maximum=10**6, minimum=0)
+        offset = limit_param(request, name="offset", default=0, maximum=MEMBERS_MAX_OFFSET, minimum=0)
         members = selectors.course_members(course=course, limit=limit, offset=offset)
         return Response(CourseMemberSerializer(members, many=True).data)
 

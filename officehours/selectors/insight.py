@@ -16,30 +16,22 @@ from officehours.schedule import is_valid_timezone, zone
 from officehours.selectors.schedule import instructor_get, queue_timezone
 
 
-def _date_param(name: str, raw: str | None) -> date | None:
-    if raw in (None, ""):
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a date (YYYY-MM-DD).", fields={name: ["Must be a date (YYYY-MM-DD)."]})
-
-
 def queue_stats_get(
-    *, viewer: User, instructor_id: uuid.UUID, start: str | None, end: str | None, tz_name: str | None
+    *, viewer: User, instructor_id: uuid.UUID, start: date | None, end: date | None, tz_name: str | None
 ) -> dict:
     """officehours.stats.queue_stats for the queue's staff (403 otherwise; a TA: their
-    courses' students). `start`/`end`: ISO dates, default the 28 days ending today in
-    `tz_name` (default: the queue's zone); 400 for bad dates, from > to, over 366 days
-    or an unknown zone."""
+    courses' students). `start`/`end`: days (parsed and bounded by
+    collab.core.params.date_param), default the 28 days ending today in `tz_name`
+    (default: the queue's zone); 400 `invalid` for from > to, over 366 days or an unknown
+    zone."""
     instructor = instructor_get(instructor_id=instructor_id)
     if not OfficeHoursPermission.can_serve(viewer, instructor.id):
         raise NotAllowed("Only the queue's staff can see its statistics.", code="not_queue_instructor")
-    tz_name = tz_name or queue_timezone(instructor_id=instructor.id)
+    tz_name = queue_timezone(instructor_id=instructor.id) if tz_name is None else tz_name
     if not is_valid_timezone(tz_name):
         raise InvalidInput("Unknown time zone.", fields={"tz": ["Use an IANA name such as Europe/Berlin."]})
-    end_day = _date_param("to", end) or timezone.now().astimezone(zone(tz_name)).date()
-    start_day = _date_param("from", start) or end_day - timedelta(days=27)
+    end_day = end or timezone.now().astimezone(zone(tz_name)).date()
+    start_day = start or end_day - timedelta(days=27)
     if start_day > end_day:
         raise InvalidInput("from must not be after to.", fields={"from": ["Must not be after to."]})
     if (end_day - start_day).days >= stats.MAX_RANGE_DAYS:

@@ -112,6 +112,9 @@ def test_register_applies_django_password_validators(password):
         ({"email": "n@example.com", "password": STRONG, "name": ""}, "name"),
         ({"email": "n@example.com", "password": STRONG, "name": "x" * 151}, "name"),
         ({"email": "n@example.com", "password": STRONG, "name": "a\x00b"}, "name"),
+        # issue 15 (negative_data_rejection): DRF's CharField took numbers as text.
+        ({"email": "n@example.com", "password": 123456789012, "name": "N"}, "password"),
+        ({"email": 5, "password": STRONG, "name": "N"}, "email"),
     ],
 )
 def test_register_refuses_bad_fields_with_field_errors(body, field):
@@ -166,6 +169,16 @@ def test_login_of_an_inactive_user_is_401(student):
 def test_login_with_missing_fields_is_400(db):
     error = assert_error(anon().post("/api/auth/login", {}, format="json"), 400, "invalid")
     assert set(error["fields"]) == {"email", "password"}
+
+
+def test_login_and_refresh_take_strings_only(student):
+    """issue 15 (negative_data_rejection): a number was read as its digits."""
+    error = assert_error(
+        anon().post("/api/auth/login", {"email": student.email, "password": 12345678}, format="json"), 400, "invalid"
+    )
+    assert list(error["fields"]) == ["password"]
+    error = assert_error(anon().post("/api/auth/refresh", {"refresh": 5}, format="json"), 400, "invalid")
+    assert list(error["fields"]) == ["refresh"]
 
 
 # -- me ---------------------------------------------------------------------------------

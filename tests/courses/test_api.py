@@ -150,9 +150,10 @@ def test_list_is_bounded_by_limit(api, instructor):
         CourseFactory(instructor=instructor, title=f"C{n}")
     body = api(instructor).get("/api/courses?limit=3").json()
     assert [c["title"] for c in body] == ["C0", "C1", "C2"]
-    for bad in ("0", "501", "-1", "abc"):
+    # "" (issue 15, negative_data_rejection): an empty value was read as absent.
+    for bad in ("0", "501", "-1", "abc", "", "%2B3", "3.0"):
         error = assert_error(api(instructor).get(f"/api/courses?limit={bad}"), 400, "invalid")
-        assert "limit" in error["fields"]
+        assert list(error["fields"]) == ["limit"]
 
 
 def test_course_shape(api, course, student, instructor):
@@ -186,6 +187,7 @@ def test_create_makes_me_the_instructor(api, instructor):
         ({"title": ""}, "title"),
         ({"title": "x" * 201}, "title"),
         ({"title": "T", "description": 5 * "x" * 1001}, "description"),
+        ({"title": 5}, "title"),
     ],
 )
 def test_create_refuses_bad_input(api, instructor, body, field):
@@ -257,11 +259,22 @@ def test_enroll_an_inactive_user_is_404(api, course, instructor):
         "both",
         {"userId": "not-a-uuid"},
         {"email": "not-an-email"},
+        # issue 15 (negative_data_rejection): DRF's UUIDField read `false` as UUID 0.
+        {"userId": False},
+        {"userId": 0},
+        {"userId": 7},
+        "bare-hex",
+        {"email": 5},
+        {"userId": "USER", "role": 1},
     ],
 )
 def test_enroll_with_a_bad_body_is_400(api, course, instructor, other_student, body):
     if body == "both":
         body = {"userId": str(other_student.id), "email": other_student.email}
+    elif body == "bare-hex":
+        body = {"userId": other_student.id.hex}
+    elif body.get("userId") == "USER":
+        body = {**body, "userId": str(other_student.id)}
     response = api(instructor).post(f"/api/courses/{course.id}/enrollments", body, format="json")
     assert_error(response, 400, "invalid")
     assert not Enrollment.objects.filter(course=course, user=other_student).exists()
@@ -335,7 +348,7 @@ def test_members_are_bounded_and_paged(api, course, instructor):
     last = client.get(f"/api/courses/{course.id}/members?limit=3&offset=6").json()
     assert [m["id"] for m in first + rest + last] == [m["id"] for m in everyone]
 
-    for bad in ("limit=0", "limit=5001", "limit=x", "offset=-1"):
+    for bad in ("limit=0", "limit=5001", "limit=x", "offset=-1", "offset=", "limit=", "offset=1000001"):
         response = client.get(f"/api/courses/{course.id}/members?{bad}")
         assert response.status_code == 400, bad
         assert response.json()["error"]["code"] == "invalid"

@@ -231,6 +231,14 @@ def test_create_without_capacity_has_no_limit(api, instructor):
         ({"title": ""}, "title"),
         ({"title": "x" * 201}, "title"),
         ({"courseId": "nope"}, "courseId"),
+        # issue 15 (negative_data_rejection): DRF coerced these to what the schema forbids.
+        ({"courseId": False}, "courseId"),
+        ({"courseId": 1}, "courseId"),
+        ({"duration": "60"}, "duration"),
+        ({"duration": 60.5}, "duration"),
+        ({"duration": True}, "duration"),
+        ({"capacity": "25"}, "capacity"),
+        ({"materials": [{"title": "a", "url": 5}]}, "materials"),
         ({"materials": [{"title": "a", "url": "javascript:alert(1)"}]}, "materials"),
         ({"materials": [{"title": "a", "url": "ftp://x.example/a"}]}, "materials"),
         ({"materials": "slides"}, "materials"),
@@ -308,6 +316,11 @@ def test_my_sessions_filters_by_status(api, instructor, make_session):
     assert [item["id"] for item in only_ended] == [str(ended.id)]
     assert api(instructor).get(f"{BASE}/instructor/my-sessions?status=bogus").status_code == 400
     assert api(instructor).get(f"{BASE}/instructor/my-sessions?limit=0").status_code == 400
+    # issue 15 (negative_data_rejection): `?status=` was read as absent (every session).
+    for query in ["status=", "limit=", "status=ENDED"]:
+        response = api(instructor).get(f"{BASE}/instructor/my-sessions?{query}")
+        assert response.status_code == 400, query
+        assert list(response.json()["error"]["fields"]) == [query.split("=")[0]]
     assert len(api(instructor).get(f"{BASE}/instructor/my-sessions?limit=1").json()) == 1
 
 
@@ -420,6 +433,10 @@ def test_history_pages_through_messages_sharing_a_timestamp_exactly_once(api, li
         "before=2020-01-01T00:00:00",
         "cursor=not-a-cursor",
         "cursor=WyJ4IiwieSJd",
+        # issue 15 (negative_data_rejection): an empty value was read as absent.
+        "before=",
+        "cursor=",
+        "limit=",
     ],
 )
 def test_messages_refuse_out_of_range_query_params_before_the_database(api, live, student, query):
@@ -467,6 +484,14 @@ def test_attendance_csv_errors_stay_json(api, live, student):
     anonymous = api(None).get(f"{BASE}/{live.id}/attendance?format=csv")
     assert anonymous.status_code == 401
     assert anonymous.json()["error"]["code"]
+
+
+def test_attendance_refuses_an_empty_format(api, live, instructor):
+    """issue 15: `?format=` was read as absent; the schema enumerates json and csv."""
+    response = api(instructor).get(f"{BASE}/{live.id}/attendance?format=")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["error"]["fields"] == {"format": ["May not be empty; leave the parameter out instead."]}
 
 
 def test_schema_documents_every_route(api, admin_user):

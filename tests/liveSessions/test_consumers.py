@@ -167,6 +167,30 @@ async def test_outsiders_and_bad_frames_are_refused(course, student):
         await learner.disconnect()
 
 
+BAD_IDS = [False, True, 0, 1, 1.5, "BARE_HEX", "BRACES", "URN", ""]
+
+
+async def test_a_session_id_that_is_not_a_uuid_string_is_invalid_naming_it(course, student):
+    """issue 15: every session event reads its id by the REST rule (StrictUUIDField):
+    DRF's UUIDField took `false` as UUID 0 and numbers as ids."""
+    session = await db(live_session)(course, status=S.LIVE)
+    learner = await ws_connect(student)
+    spelled = {"BARE_HEX": session.id.hex, "BRACES": f"{{{session.id}}}", "URN": f"urn:uuid:{session.id}"}
+    try:
+        for event in ["join-live-session", "leave-live-session", "session-message", "session-typing-start"]:
+            for bad in BAD_IDS:
+                value = spelled.get(bad, bad) if isinstance(bad, str) else bad
+                reply = await request(learner, event, {"sessionId": value, "message": "hi"})
+                assert reply["event"] == "error", (event, bad)
+                assert reply["data"]["code"] == "invalid", (event, bad)
+                assert list(reply["data"]["fields"]) == ["sessionId"], (event, bad)
+        assert await db(SessionMessage.objects.count)() == 0
+        ok = await request(learner, "join-live-session", {"sessionId": str(session.id).upper()})
+        assert ok["event"] == "ack", ok
+    finally:
+        await learner.disconnect()
+
+
 async def test_socket_join_respects_capacity(course, student):
     session = await db(live_session)(course, status=S.LIVE, capacity=1)
     other = await db(UserFactory)()

@@ -189,6 +189,14 @@ def test_schedule_of_a_non_instructor_is_404(api, student, other_student):
         ({**SLOT, "dayOfWeek": 7}, "dayOfWeek"),
         ({**SLOT, "dayOfWeek": -1}, "dayOfWeek"),
         ({**SLOT, "dayOfWeek": "monday"}, "dayOfWeek"),
+        # issue 15 (negative_data_rejection): DRF coerced these to what the schema forbids.
+        ({**SLOT, "dayOfWeek": "1"}, "dayOfWeek"),
+        ({**SLOT, "dayOfWeek": True}, "dayOfWeek"),
+        ({**SLOT, "dayOfWeek": 1.5}, "dayOfWeek"),
+        ({**SLOT, "isActive": "true"}, "isActive"),
+        ({**SLOT, "isActive": 1}, "isActive"),
+        ({**SLOT, "location": 12}, "location"),
+        ({**SLOT, "instructorId": False}, "instructorId"),
         ({**SLOT, "startTime": "25:00"}, "startTime"),
         ({**SLOT, "meetingUrl": "not a url"}, "meetingUrl"),
         ({k: v for k, v in SLOT.items() if k != "dayOfWeek"}, "dayOfWeek"),
@@ -232,6 +240,11 @@ def test_other_bad_input(api, open_queue, student):
         == 404
     )
     assert owner.get(f"{BASE}/queue/{open_queue.id}?limit=0").status_code == 400
+    # issue 15 (negative_data_rejection): ids are UUID strings, `false` is not UUID 0.
+    for entry_id in (False, 0, 1, open_queue.id.hex):
+        response = owner.post(f"{BASE}/queue/{open_queue.id}/admit", {"entryId": entry_id}, format="json")
+        assert response.status_code == 400 and list(response.json()["error"]["fields"]) == ["entryId"], entry_id
+    assert owner.get(f"{BASE}/queue/{open_queue.id}?limit=").status_code == 400
     entry = join(student, open_queue)
     for body in ({}, {"reason": ""}, {"reason": "r" * 201}):
         assert owner.post(f"{BASE}/queue/entries/{entry.id}/remove", body, format="json").status_code == 400

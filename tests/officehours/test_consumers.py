@@ -67,6 +67,23 @@ async def test_join_event_subscribes_eligible_users_and_refuses_others(instructo
             await comm.disconnect()
 
 
+async def test_an_instructor_id_that_is_not_a_uuid_string_is_invalid_naming_it(course, instructor, student):
+    """issue 15: the queue events read the id by the REST rule (StrictUUIDField): DRF's
+    UUIDField took `false` as UUID 0 and numbers as ids."""
+    ws_student = await ws_connect(student)
+    try:
+        for event in (events.JOIN_QUEUE, events.LEAVE_QUEUE):
+            for bad in [False, True, 0, 1, 1.5, instructor.id.hex, f"{{{instructor.id}}}", ""]:
+                reply = await request(ws_student, event, {"instructorId": bad})
+                assert reply["event"] == "error", (event, bad)
+                assert reply["data"]["code"] == "invalid", (event, bad)
+                assert list(reply["data"]["fields"]) == ["instructorId"], (event, bad)
+        ack = await request(ws_student, events.JOIN_QUEUE, {"instructorId": str(instructor.id)})
+        assert ack["event"] == "ack", ack
+    finally:
+        await ws_student.disconnect()
+
+
 async def test_positions_and_estimates_pushed_to_two_sockets_as_the_queue_moves(instructor, course):
     ann, bob, cat = await setup_queue(instructor, course, "Ann Student", "Bob Student", "Cat Student")
     ws_bob, ws_cat, ws_teacher = await ws_connect(bob), await ws_connect(cat), await ws_connect(instructor)

@@ -137,10 +137,22 @@ def test_stats_refusals(api, term, student, other_instructor):
         ({"from": "March"}, "from"),
         ({"from": "2025-01-01"}, "from"),
         ({"tz": "Mars/Olympus"}, "tz"),
+        # issue 15 (negative_data_rejection): an empty value was read as absent.
+        ({"to": ""}, "to"),
+        ({"from": ""}, "from"),
+        ({"tz": ""}, "tz"),
+        ({"format": ""}, "format"),
+        # Dates are YYYY-MM-DD within the API's years, no other ISO 8601 spelling.
+        ({"from": "20260301"}, "from"),
+        ({"from": "2026-W09-1"}, "from"),
+        # Year 1 minus the default 27 days left what Python's date can hold (OverflowError).
+        ({"from": "0001-01-01", "to": "0001-01-05"}, "from"),
+        ({"to": "9999-12-31"}, "to"),
     ]:
         response = owner.get(_url(instructor, **params))
         assert response.status_code == 400, params
-        assert field in response.json()["error"]["fields"]
+        assert response.json()["error"]["code"] == "invalid", params
+        assert field in response.json()["error"]["fields"], params
     assert owner.get(f"/api/office-hours/queue/{student.id}/stats").status_code == 404
 
 

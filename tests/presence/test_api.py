@@ -233,6 +233,9 @@ def test_online_lists_in_bounded_queries(api, course, student, django_assert_max
         ("get", "/api/presence/online?limit=0", None, "limit"),
         ("get", "/api/presence/online?limit=501", None, "limit"),
         ("get", "/api/presence/online?limit=abc", None, "limit"),
+        ("get", "/api/presence/online?limit=", None, "limit"),
+        ("put", "/api/presence/status", {"status": "away", "activity": 5}, "activity"),
+        ("put", "/api/presence/status", {"status": True}, "status"),
     ],
 )
 def test_bad_input_is_400_with_field_errors(api, student, method, path, body, field):
@@ -242,6 +245,38 @@ def test_bad_input_is_400_with_field_errors(api, student, method, path, body, fi
     error = response.json()["error"]
     assert error["code"] == "invalid"
     assert field in error["fields"]
+
+
+BULK_ID = "0b94422a-5f63-4fa4-8084-519342c80a7f"
+
+
+@pytest.mark.parametrize(
+    "user_id",
+    [
+        False,  # issue 15 (schemathesis, negative_data_rejection): DRF read it as UUID 0 and answered 200
+        True,
+        0,
+        1,
+        1.5,
+        None,
+        ["nested"],
+        BULK_ID.replace("-", ""),
+        "{" + BULK_ID + "}",
+        "urn:uuid:" + BULK_ID,
+    ],
+)
+def test_bulk_refuses_an_id_that_is_not_a_uuid_string(api, course, student, user_id):
+    response = api(student).post("/api/presence/bulk", {"userIds": [str(student.id), user_id]}, format="json")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert list(error["fields"]) == ["userIds"]
+    assert list(error["fields"]["userIds"]) == ["1"]  # the item refused, by index
+
+
+def test_bulk_reads_ids_in_either_case(api, course, live_student, instructor):
+    body = api(instructor).post("/api/presence/bulk", {"userIds": [str(live_student.id).upper()]}, format="json")
+    assert [item["userId"] for item in body.json()["users"]] == [str(live_student.id)]
 
 
 def test_activity_of_exactly_200_chars_is_fine(api, student):

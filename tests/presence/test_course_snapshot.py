@@ -186,7 +186,7 @@ def test_an_admin_outside_the_course_reads_through_the_database(api, class_onlin
     assert [item["userId"] for item in body["users"]] == [item["userId"] for item in expected["users"]]
 
 
-@pytest.mark.parametrize("limit", ["0", "501", "ten"])
+@pytest.mark.parametrize("limit", ["0", "501", "ten", "", "%2B5"])
 def test_a_bad_limit_is_400(api, class_online, course, student, limit):
     api(student).get(url(course))
     assert_error_shape(api(student).get(url(course, limit=limit)), 400, "invalid")

@@ -147,6 +147,14 @@ def test_create_defaults_max_members_to_ten(api, course, student):
         ({"description": "d" * 2001}, "description"),
         ({"courseId": "not-a-uuid"}, "courseId"),
         ({"courseId": None}, "courseId"),
+        # issue 15 (negative_data_rejection): DRF's UUIDField took numbers and booleans.
+        ({"courseId": False}, "courseId"),
+        ({"courseId": 0}, "courseId"),
+        ({"courseId": 12345}, "courseId"),
+        ({"maxMembers": "5"}, "maxMembers"),
+        ({"maxMembers": 5.5}, "maxMembers"),
+        ({"maxMembers": True}, "maxMembers"),
+        ({"name": 5}, "name"),
     ],
 )
 def test_create_refuses_bad_input_with_field_errors(api, course, student, body, field):
@@ -238,12 +246,25 @@ def test_list_pages_groups_created_at_the_same_instant_exactly_once(api, course,
 
 @pytest.mark.parametrize(
     "query",
-    ["limit=0", "limit=101", "limit=abc", "before=yesterday", "before=2020-01-01T00:00:00%2B16:00", "cursor=zz"],
+    [
+        "limit=0",
+        "limit=101",
+        "limit=abc",
+        "limit=%2B5",
+        "before=yesterday",
+        "before=2020-01-01T00:00:00%2B16:00",
+        "cursor=zz",
+        # issue 15 (negative_data_rejection): an empty value was read as absent.
+        "before=",
+        "cursor=",
+        "limit=",
+    ],
 )
 def test_list_refuses_bad_query_params(api, course, student, query):
     response = api(student).get(f"{BASE}/course/{course.id}?{query}")
     assert response.status_code == 400
-    assert response.json()["error"]["fields"]
+    error = response.json()["error"]
+    assert error["code"] == "invalid" and list(error["fields"]) == [query.split("=")[0]]
 
 
 def test_list_has_no_n_plus_one(api, course, student, django_assert_max_num_queries):
@@ -323,6 +344,8 @@ def test_group_admin_updates_and_members_are_told(api, cast, django_capture_on_c
         ({"name": "   "}, "name"),
         ({"maxMembers": 1}, "maxMembers"),
         ({"maxMembers": 101}, "maxMembers"),
+        ({"maxMembers": "5"}, "maxMembers"),
+        ({"maxMembers": False}, "maxMembers"),
         ({}, "nonFieldErrors"),
     ],
 )
@@ -538,11 +561,24 @@ def test_messages_history_is_newest_first_paged_and_hides_deleted(api, cast):
 
 
 @pytest.mark.parametrize(
-    "query", ["limit=0", "limit=101", "before=nope", "before=2020-01-01T00:00:00%2B16:00", "cursor=e30"]
+    "query",
+    [
+        "limit=0",
+        "limit=101",
+        "before=nope",
+        "before=2020-01-01T00:00:00%2B16:00",
+        "cursor=e30",
+        # issue 15 (negative_data_rejection): an empty value was read as absent.
+        "before=",
+        "cursor=",
+        "limit=",
+    ],
 )
 def test_messages_refuses_bad_query(api, cast, query):
     response = api(cast.member).get(f"{BASE}/{cast.group.id}/messages?{query}")
     assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid" and list(error["fields"]) == [query.split("=")[0]]
 
 
 def test_messages_has_no_n_plus_one(api, cast, django_assert_max_num_queries):
@@ -669,10 +705,18 @@ def test_removing_an_admin_while_another_admin_remains_needs_no_hand_over(api, c
     assert cast.group.memberships.get(user=cast.member).role == MemberRole.MEMBER
 
 
-@pytest.mark.parametrize("hand_over_to", ["not-a-uuid", "self", "course_mate", "unknown"])
+@pytest.mark.parametrize(
+    "hand_over_to", ["not-a-uuid", "self", "course_mate", "unknown", "empty", "zero", "false", "bare-hex"]
+)
 def test_a_bad_hand_over_is_400_and_changes_nothing(api, cast, hand_over_to):
     value = {
         "not-a-uuid": "not-a-uuid",
+        # issue 15 (negative_data_rejection): `?handOverTo=` was read as absent (409
+        # last_admin); refused as what it is, an empty value.
+        "empty": "",
+        "zero": "0",
+        "false": "false",
+        "bare-hex": cast.member.id.hex,
         "self": str(cast.group_admin.id),
         "course_mate": str(cast.course_mate.id),
         "unknown": str(uuid.uuid4()),

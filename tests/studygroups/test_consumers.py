@@ -114,6 +114,24 @@ async def test_bad_frames_get_error_frames_and_the_socket_stays_open(event, data
         await comm.disconnect()
 
 
+@pytest.mark.parametrize("event", ["join-study-group", "leave-study-group", "study-group-message"])
+@pytest.mark.parametrize("group_id", [False, 0, 1.5, "BARE_HEX", "BRACES"])
+async def test_a_group_id_that_is_not_a_uuid_string_is_invalid_naming_it(event, group_id):
+    """issue 15: the socket reads ids by the REST rule (collab.core.fields.StrictUUIDField):
+    `false` was UUID 0 to DRF, a number or another spelling is not the id's format."""
+    group, admin, *_ = await setup_group()
+    group_id = {"BARE_HEX": group.id.hex, "BRACES": f"{{{group.id}}}"}.get(group_id, group_id)
+    comm = await ws_connect(admin)
+    try:
+        reply = await request(comm, event, {"groupId": group_id, "message": "hi"})
+        assert reply["event"] == "error"
+        assert reply["data"]["code"] == "invalid"
+        assert list(reply["data"]["fields"]) == ["groupId"]
+        assert not await sync_to_async(StudyGroupMessage.objects.exists)()
+    finally:
+        await comm.disconnect()
+
+
 async def test_a_closed_group_room_cannot_be_joined():
     group, admin, *_ = await setup_group()
     await sync_to_async(StudyGroup.objects.filter(id=group.id).update)(is_active=False)
