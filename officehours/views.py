@@ -9,7 +9,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from collab.core.params import date_param, limit_param, limit_schema_parameter, query_value
+from collab.core.params import EARLIEST, LATEST, date_param, limit_param, limit_schema_parameter, query_value
 from collab.core.renderers import JsonForMetadataAndErrorsMixin, csv_download
 from officehours import selectors, services
 from officehours.permissions import OfficeHoursPermission
@@ -264,13 +264,16 @@ class AnnouncementDetailView(Base):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+YEARS = f"YYYY-MM-DD, {EARLIEST.year}..{LATEST.year - 1}"
+
+
 class QueueStatsView(JsonForMetadataAndErrorsMixin, Base):
     renderer_classes = [CamelCaseJSONRenderer, StatsCsvRenderer]
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("from", OpenApiTypes.DATE, description="First day (default: 27 days before `to`)"),
-            OpenApiParameter("to", OpenApiTypes.DATE, description="Last day, inclusive (default: today)"),
+            OpenApiParameter("from", OpenApiTypes.DATE, description=f"First day, {YEARS} (default: to - 27 days)"),
+            OpenApiParameter("to", OpenApiTypes.DATE, description=f"Last day, inclusive, {YEARS} (default: today)"),
             OpenApiParameter(
                 "tz",
                 {"type": "string", "minLength": 1},

@@ -173,7 +173,7 @@ class StudyGroupMemberDetailView(APIView):
                 '(reason "removed"; "left" when you remove yourself, as POST …/leave), and '
                 "the member's sockets leave the group room"
             ),
-            400: OpenApiResponse(description="invalid: handOverTo is not a UUID or not another member"),
+            400: OpenApiResponse(description="invalid: handOverTo is empty, not a UUID or not another member"),
             401: None,
             403: OpenApiResponse(description="not_group_admin: only the group's admins and staff remove others"),
             404: OpenApiResponse(description="study_group_not_found, or member_not_found (the user is not a member)"),
