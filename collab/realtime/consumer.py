@@ -95,12 +95,11 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
             await self._run_hook(hook)
 
     async def __call__(self, scope, receive, send) -> None:
-        # Timers of this socket (credential expiry, lease renewal) queue their messages
-        # here, to be handled in turn like any other (collab/core/asgi_fast/consumer_loop.py).
-        self._local: asyncio.Queue = asyncio.Queue()
+        # The loop is collab/core/asgi_fast/consumer_loop.py's; the socket's timer
+        # (credential expiry, lease renewal) is cancelled with it.
         self._tick_handle: asyncio.TimerHandle | None = None
         try:
-            await super().__call__(scope, receive, self._send_unless_closed(send), extra_sources=[self._local.get])
+            await super().__call__(scope, receive, self._send_unless_closed(send))
         finally:
             if self._tick_handle is not None:
                 self._tick_handle.cancel()
@@ -162,9 +161,7 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
         delay = max(min(moments) - time.time(), 0.0)
         if self._tick_handle is not None:
             self._tick_handle.cancel()
-        self._tick_handle = asyncio.get_running_loop().call_later(
-            delay, self._local.put_nowait, {"type": "socket.tick"}
-        )
+        self._tick_handle = asyncio.get_running_loop().call_later(delay, self.handle_soon, {"type": "socket.tick"})
 
     async def socket_tick(self, message: dict) -> None:
         now = time.time()
