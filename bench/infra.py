@@ -249,10 +249,13 @@ class Stack:
                 "collab.asgi:application",
             ]
         if kind in ("uvicorn", "uvicorn-deflate", "uvicorn-legacy"):
-            # "uvicorn" turns permessage-deflate off: browsers offer it and uvicorn accepts it
-            # by default, which costs a zlib context per socket (about 90 KiB) and a
-            # compression per recipient per frame; daphne does not negotiate it at all.
-            deflate = ["--ws-per-message-deflate", "false"] if kind == "uvicorn" else []
+            # The Procfile turns permessage-deflate off, and so do "uvicorn" and
+            # "uvicorn-legacy": browsers offer it and uvicorn accepts it by default, which
+            # costs a zlib context per socket (about 90 KiB) and a compression per recipient
+            # per frame; daphne does not negotiate it at all. "uvicorn-deflate" keeps it on.
+            # (Until 2026-11-30 the legacy kind ran with it on, and its memory per socket was
+            # compared with the deflate-less one's.)
+            deflate = ["--ws-per-message-deflate", "false"] if kind != "uvicorn-deflate" else []
             return [
                 PYTHON,
                 "-m",
@@ -271,6 +274,8 @@ class Stack:
                 # `websockets` implementation (deprecated since uvicorn 0.35, it warns at
                 # start-up), kept to compare (docs/performance.md).
                 "websockets" if kind == "uvicorn-legacy" else "websockets-sansio",
+                "--ws-max-size",
+                os.environ.get("SOCKET_MAX_FRAME_BYTES", "65536"),
                 "--lifespan",
                 "off",
                 "--no-access-log",

@@ -69,6 +69,9 @@ class Worker(ClassStormCommands):
         self.chat_all: dict[str, array] = defaultdict(lambda: array("d"))
         self.errors: Counter = Counter()
         self.retries: Counter = Counter()
+        # Sockets that ended without this side closing them, by close code (1011: the
+        # server's keepalive ping went unanswered; 1006: no close frame).
+        self.closed_by_server: Counter = Counter()
         self.frames = 0
         self.frame_events: Counter = Counter()
         self.last_frame = 0.0
@@ -226,6 +229,8 @@ class Worker(ClassStormCommands):
         except Exception:
             pass
         finally:
+            if not sock.closed:
+                self.closed_by_server[str(getattr(ws, "close_code", None))] += 1
             sock.closed = True
 
     async def cmd_connect(
@@ -356,6 +361,7 @@ class Worker(ClassStormCommands):
             "errors": dict(self.errors),
             "events": dict(self.frame_events),
             "retries": dict(self.retries),
+            "closed_by_server": dict(self.closed_by_server),
         }
 
     async def cmd_reset_counters(self) -> dict:
@@ -385,9 +391,9 @@ class Worker(ClassStormCommands):
         socks = self._group(group) if group else [s for s in self.sockets if not s.closed]
 
         async def close(sock: Sock) -> None:
+            sock.closed = True  # first: the reader then knows this side closed it
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(sock.ws.close(), 5)
-            sock.closed = True
 
         gate = asyncio.Semaphore(500)
 

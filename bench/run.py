@@ -228,8 +228,9 @@ def run_versus(args, config: dict, stack: infra.Stack, phase, only: set[int]) ->
             log(f"socket.io peer on port {port} (pid {proc.pid})")
     if missing:
         log(f"the Socket.IO peer is not run: {missing}; collab's side only")
-    ctx = phase("uvicorn", count=1)
+    ctx = phase(args.versus_server, count=1)
     result = versus.side_by_side(ctx, peer, targets.collab_target(ctx), config["versus"], log, only)
+    result["server"] = args.versus_server
     if missing:
         result["peer_missing"] = missing
     return result
@@ -246,6 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--only", default="1,2,3,4,5,6", help="workloads to run, e.g. 1,6")
     parser.add_argument("--rounds", type=int, default=None, help="side-by-side rounds (full: 2, quick: 1)")
+    parser.add_argument(
+        "--versus-server",
+        default="uvicorn",
+        help="collab's server for workloads 1 and 6 (default the Procfile's uvicorn; uvicorn-legacy to compare)",
+    )
     parser.add_argument("--no-peer", action="store_true", help="skip the Socket.IO peer (collab's figures only)")
     parser.add_argument("--out", default=None, help="result file (default bench/results/<date>.json)")
     parser.add_argument("--profile", action="store_true", help="py-spy the servers during fan-out and REST")

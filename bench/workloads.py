@@ -311,12 +311,18 @@ def sockets_held(ctx: Ctx, steps: list[int], hold: float, heartbeat: float = 60.
         cpu = cpu_percent_since(ctx, cpu0)
         status = ctx.gen.call_all("status")
         held = sum(s["sockets"] for s in status)
+        closed: dict[str, int] = {}
+        for s in status:
+            for code, n in s.get("closed_by_server", {}).items():
+                closed[code] = closed.get(code, 0) + n
         rss = server_rss(ctx)
         rows.append(
             {
                 "target": step,
                 "held": held,
                 "connect_failed": result["failed"],
+                # Opened, then ended by the server (close code: count); a drop in "held".
+                "closed_by_server": closed,
                 "failures": result["failures"],
                 "connect_seconds": result["seconds"],
                 "server_rss_mb": round(rss / 2**20, 1),

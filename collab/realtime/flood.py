@@ -13,7 +13,6 @@ than half of all its frames in that window, is abusive. A client briefly over it
 from __future__ import annotations
 
 import time
-from collections import deque
 
 
 class TokenBucket:
@@ -44,13 +43,15 @@ class FloodGuard:
     def __init__(self, *, rate: float, burst: int, limit: int, window: int):
         self.bucket = TokenBucket(rate, burst)
         self.limit, self.window = limit, max(int(window), 1)
-        self.slots: deque[list[int]] = deque()  # [second, accepted, refused]
+        # [second, accepted, refused], at most `window` of them: a list, not a deque
+        # (an empty deque holds a 64-slot block, 760 bytes on every idle socket).
+        self.slots: list[list[int]] = []
         self.accepted = self.refused = 0
 
     def _slot(self) -> list[int]:
         second = int(time.monotonic())
         while self.slots and self.slots[0][0] <= second - self.window:
-            _, accepted, refused = self.slots.popleft()
+            _, accepted, refused = self.slots.pop(0)
             self.accepted -= accepted
             self.refused -= refused
         if not self.slots or self.slots[-1][0] != second:

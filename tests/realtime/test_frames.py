@@ -6,11 +6,13 @@ import asyncio
 import json
 
 import pytest
+from channels.layers import get_channel_layer
 from rest_framework import serializers
 
 from collab.core.errors import Conflict
 from collab.realtime.consumer import CLOSE_ABUSIVE
 from collab.realtime.dispatch import socket_event, validate
+from collab.realtime.rooms import user_room
 from tests.conftest import ws_connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -220,6 +222,32 @@ async def test_a_crashing_handler_answers_internal_error_and_the_socket_survives
     assert reply["data"]["code"] == "internal_error"
     assert "boom" not in reply["data"]["message"]
     await assert_alive(sock)
+
+
+# -- the consumer's loop: the client read in the socket's task, the channel layer by one
+# reader task, timers in short tasks (collab/realtime/consumer.py) ------------------------
+
+
+async def test_a_layer_message_without_a_handler_ends_the_socket_with_its_error(student):
+    """A bug on the channel-layer side is not swallowed by the reader task: the socket
+    ends with the error, as it did when every source had a reader of its own."""
+    communicator = await ws_connect(student)
+    await assert_alive(communicator, "before")
+    await get_channel_layer().group_send(user_room(student.id), {"type": "test.no_such_handler"})
+    # The application itself ends (shield: waiting must not be what cancels it).
+    with pytest.raises(ValueError, match="No handler for message type"):
+        await asyncio.wait_for(asyncio.shield(communicator.future), timeout=10)
+
+
+async def test_client_and_layer_messages_interleave_on_one_socket(student, sock):
+    """Frames of both sources keep flowing after each other: a broadcast between two
+    client frames arrives, and the socket still answers."""
+    await assert_alive(sock, "a")
+    await get_channel_layer().group_send(
+        user_room(student.id), {"type": "room.frame", "text": '{"event":"test-layer","data":{}}'}
+    )
+    assert await sock.receive_json_from(timeout=5) == {"event": "test-layer", "data": {}}
+    await assert_alive(sock, "b")
 
 
 # -- rate limit -------------------------------------------------------------------------
