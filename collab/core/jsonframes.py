@@ -10,7 +10,6 @@ convention of the socket, shared by every app:
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,26 +23,6 @@ def dumps(value: Any) -> str:
 
 def loads(text: str | bytes) -> Any:
     return orjson.loads(text)
-
-
-def loads_frame(text: str | bytes) -> Any:
-    """A client's frame. orjson refuses the JSON escape of a lone surrogate (`"\\ud800"`),
-    which is valid JSON; the standard library reads it, so the text rule can refuse the
-    field that holds it by name, as REST does, instead of the whole frame. ValueError for
-    what is not JSON at all."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
-
-
-def is_text(value: str) -> bool:
-    """Whether `value` can be sent back (no lone surrogate): UTF-8 encodable."""
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def iso(value: datetime | None) -> str | None:

@@ -14,7 +14,7 @@ from django.conf import settings
 from collab.core.asgi_fast.consumer_loop import LeanConsumerLoop
 from collab.core.asgi_fast.socket_db import socket_db
 from collab.core.errors import DomainError, ServiceUnavailable, is_service_outage
-from collab.core.jsonframes import dumps, is_text, loads_frame
+from collab.core.jsonframes import dumps, loads
 from collab.core.tokens import Credentials, leeway_seconds
 from collab.realtime import dispatch, lifetime, outbox, supervisor
 from collab.realtime.auth import authenticate_socket, origin_allowed
@@ -294,7 +294,7 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
             return
 
         try:
-            frame = loads_frame(text_data)
+            frame = loads(text_data)
         except ValueError:
             await self.send_error("invalid_json", "The frame is not valid JSON.")
             return
@@ -302,14 +302,11 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
             await self.send_error("invalid_frame", 'A frame is an object: {"event", "data", "ref"?}.')
             return
         ref = frame.get("ref")
-        if isinstance(ref, str) and not is_text(ref):
-            await self.send_error("invalid_frame", "ref must be text (it holds an unpaired surrogate).")
-            return
         if ref is not None and not (isinstance(ref, (str, int)) and len(str(ref)) <= 64):
             await self.send_error("invalid_frame", "ref must be a string or number of at most 64 characters.")
             return
         event = frame.get("event")
-        if not isinstance(event, str) or not event or not is_text(event):
+        if not isinstance(event, str) or not event:
             await self.send_error("invalid_frame", "The frame has no event name.", ref)
             return
         handler = dispatch.handler_for(event)

@@ -112,9 +112,6 @@ BAD_FRAMES = [
     ('{"event": "test-echo", "ref": [1]}', "invalid_frame"),
     ('{"event": "test-echo", "ref": 1.5}', "invalid_frame"),
     ('{"event": "test-echo", "ref": "' + "r" * 65 + '"}', "invalid_frame"),
-    # Lone surrogates: valid JSON, but not text that could be answered back.
-    ('{"event": "test-echo", "ref": "\\ud800"}', "invalid_frame"),
-    ('{"event": "test-\\udfff"}', "invalid_frame"),
 ]
 
 
