@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 
 import orjson
@@ -58,7 +59,7 @@ class JsonForMetadataAndErrorsMixin:
         return super().finalize_response(request, response, *args, **kwargs)
 
 
-class CsvRenderer(BaseRenderer):
+class CsvRenderer(BaseRenderer, ABC):
     """Base of every CSV report: a subclass names its `columns` and yields its rows
     (`rows(data)`, one sequence of raw values per line, in column order); the cell rules
     are applied here, the same for every report."""
@@ -68,8 +69,9 @@ class CsvRenderer(BaseRenderer):
     charset = "utf-8"
     columns: Sequence[str] = ()
 
+    @abstractmethod
     def rows(self, data) -> Iterable[Sequence]:
-        raise NotImplementedError
+        """The report's lines: one sequence of raw values per line, in column order."""
 
     def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
         out = io.StringIO()
