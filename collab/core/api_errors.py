@@ -20,10 +20,9 @@ from collab.core import views
 
 def _is_debug_error_page(request: HttpRequest, response: HttpResponse) -> bool:
     return (
-        response.status_code >= 400
+        response.status_code in (400, 403, 404, 500)
         and request.path.startswith("/api/")
         and not response.get("Content-Type", "").startswith("application/json")
-        and response.status_code in (400, 403, 404, 500)
     )
 
 
