@@ -19,8 +19,10 @@ format:
 # redis-server, Celery and two ASGI servers itself. `make bench ARGS=--quick` < 2 minutes.
 bench:
 	bash scripts/services.sh
+	bash scripts/venv.sh requirements-dev.txt
 	.venv/bin/python -m bench.run $(ARGS)
 
 bench-quick:
 	bash scripts/services.sh
+	bash scripts/venv.sh requirements-dev.txt
 	.venv/bin/python -m bench.run --quick $(ARGS)
