@@ -311,7 +311,7 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
             return
         handler = dispatch.handler_for(event)
         if handler is None:
-            await self.send_error("unknown_event", f"Unknown event {event[:64]!r}.", ref)
+            await self.send_error("unknown_event", f'Unknown event "{event[:64]}".', ref)
             return
         data = frame.get("data", {})
         if data is None:

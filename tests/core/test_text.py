@@ -135,3 +135,23 @@ def test_admin_forms_follow_the_rule(client, admin_user, instructor):
     response = client.post(url, data)
     course.refresh_from_db()
     assert course.title == "Café", getattr(response, "context", None) and response.context["adminform"].form.errors
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_socket_refuses_a_lone_surrogate_in_one_field_with_invalid(instructor):
+    """orjson refuses a whole frame for an escaped lone surrogate (answered invalid_json,
+    without the ref); the socket reads it and refuses the field as REST does."""
+    from tests.conftest import ws_connect
+
+    socket = await ws_connect(instructor)
+    try:
+        await socket.send_to(text_data='{"event": "update-activity", "data": {"activity": "a\\ud800"}, "ref": "r"}')
+        reply = await socket.receive_json_from(timeout=5)
+        assert reply["event"] == "error" and reply["ref"] == "r", reply
+        assert reply["data"]["code"] == "invalid" and "activity" in reply["data"]["fields"], reply
+        # Echoed in an error message, a lone surrogate is written as U+FFFD, not a crash.
+        await socket.send_to(text_data='{"event": "no-such-\\udc00", "ref": "u"}')
+        reply = await socket.receive_json_from(timeout=5)
+        assert reply["data"]["code"] == "unknown_event" and "\ufffd" in reply["data"]["message"], reply
+    finally:
+        await socket.disconnect()

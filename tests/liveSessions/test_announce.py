@@ -10,6 +10,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from collab.core.redis_client import sync_redis
+from collab.realtime.broadcast import broadcast_committed
 from collab.realtime.coalesce import BATCHED, SINGLE, Coalescer
 from collab.realtime.testing import capture_broadcasts
 from liveSessions import services
@@ -169,6 +170,34 @@ async def test_a_refused_join_hears_nothing_of_the_room(course, instructor, sett
     finally:
         for comm in (teacher, stranger, learner):
             await comm.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_frame_committed_right_after_a_join_reaches_the_joiner(course, instructor, monkeypatch):
+    """The joiner's seq is read before its join, not after: a frame of the room committed
+    between the join's commit and that read (the next joiner of a storm) counted as
+    delivered and was dropped (1 of 100 storm members had an incomplete attendee list)."""
+    session = await db(live_session)(course=course, status=SessionStatus.LIVE)
+    sid = str(session.id)
+    (member,) = await db(students)(course, 1)
+    real_join = services.attendance_join
+
+    def join_then_someone_else_writes(**kwargs):
+        outcome = real_join(**kwargs)  # committed (its own transaction)
+        if kwargs["actor"].id == member.id:
+            broadcast_committed(f"session-{sid}", "test-right-after", {"n": 1})
+        return outcome
+
+    monkeypatch.setattr(services, "attendance_join", join_then_someone_else_writes)
+    learner = await ws_connect(member)
+    try:
+        await learner.send_json_to({"event": "join-live-session", "data": {"sessionId": sid}, "ref": "j"})
+        seen = []
+        while "test-right-after" not in seen:
+            seen.append((await learner.receive_json_from(timeout=5))["event"])
+        assert "ack" in seen
+    finally:
+        await learner.disconnect()
 
 
 # -- on real sockets ----------------------------------------------------------------------
