@@ -72,17 +72,39 @@ def _session_lifetime() -> timedelta:
 # -- the check -------------------------------------------------------------------------
 
 
+# The check of a caller that loaded the user row, in one round trip: is the session
+# signed out (KEYS[2], when the token has one), and the user's generation cached for the
+# database-free presence read, only ever upwards (it is lost when Redis restarts, and a
+# token minted without a login, e.g. by a script, never had it cached).
+_CHECK = """
+if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then
+  return 1
+end
+local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if tonumber(ARGV[1]) > current then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+end
+return 0
+"""
+
+
 def credentials_revoked(credentials: Credentials, *, user_generation: int) -> bool:
     """Whether `credentials` were revoked, for a caller that loaded the user row
-    (`user_generation` is its `token_generation`). Sync: REST, handshake, tickets."""
+    (`user_generation` is its `token_generation`). Sync: REST, handshake, tickets.
+    One Redis round trip, which also re-caches the user's generation for
+    credentials_revoked_cached; the database when Redis cannot answer."""
     if credentials.generation < user_generation:
         return True
-    if credentials.session_id is None:
-        return False
+    keys = [generation_key(credentials.user_id)]
+    if credentials.session_id is not None:
+        keys.append(session_key(credentials.session_id))
+    ttl = int(_session_lifetime().total_seconds())
     try:
-        return bool(sync_redis().exists(session_key(credentials.session_id)))
+        return bool(sync_redis().register_script(_CHECK)(keys=keys, args=[user_generation, ttl]))
     except redis.RedisError:
         log.warning("revocation check: Redis unavailable, asking the database")
+        if credentials.session_id is None:
+            return False
         return RevokedSession.objects.filter(session_id=credentials.session_id).exists()
 
 

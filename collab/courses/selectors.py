@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import Case, CharField, Count, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, CharField, Count, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 
 from collab.accounts.models import User
 from collab.core.errors import NotFound
 from collab.courses import membership
 from collab.courses.models import Course, Enrollment, EnrollmentRole
 
-# studentCount counts students only: TAs are staff.
-STUDENT_COUNT = Count("enrollments", filter=Q(enrollments__role=EnrollmentRole.STUDENT))
+# studentCount counts students only: TAs are staff. A subquery rather than a Count over
+# joined enrollments: the join made a course read group 500 rows (and evaluate the
+# viewer's role 500 times) for a class of 500, 5 ms per read of one course.
+STUDENT_COUNT = Coalesce(
+    Subquery(
+        Enrollment.objects.filter(course_id=OuterRef("pk"), role=EnrollmentRole.STUDENT)
+        .order_by()
+        .values("course_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    ),
+    0,
+)
 
 
 def viewer_role(user_id: uuid.UUID | str) -> Case:
