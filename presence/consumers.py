@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import time
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
+from collab.core.asgi_fast.socket_db import socket_db
 from collab.realtime import leases, supervisor
 from collab.realtime.dispatch import (
     Socket,
@@ -54,7 +54,7 @@ async def _renew(socket: Socket) -> bool:
     socket.state[STATE_RENEWED] = time.monotonic()
     first = await leases.lease_touch_async(user_id=socket.user.id, lease_id=lease_id)
     if first:
-        await database_sync_to_async(services.presence_sync)(user_id=socket.user.id, seen_at=timezone.now())
+        await socket_db(services.presence_sync)(user_id=socket.user.id, seen_at=timezone.now())
     return first
 
 
@@ -77,20 +77,20 @@ async def presence_release_lease(socket: Socket) -> None:
     if lease_id is None:
         return
     if await leases.lease_release_async(user_id=socket.user.id, lease_id=lease_id):
-        await database_sync_to_async(services.presence_sync)(user_id=socket.user.id, seen_at=timezone.now())
+        await socket_db(services.presence_sync)(user_id=socket.user.id, seen_at=timezone.now())
 
 
 @socket_event(events.UPDATE_PRESENCE)
 async def update_presence(socket: Socket, data: dict) -> dict:
     body = validate(StatusUpdateSerializer, data)
-    view = await database_sync_to_async(services.presence_update)(user=socket.user, **body)
+    view = await socket_db(services.presence_update)(user=socket.user, **body)
     return presence_payload(view)
 
 
 @socket_event(events.UPDATE_ACTIVITY)
 async def update_activity(socket: Socket, data: dict) -> dict:
     body = validate(ActivityUpdateSerializer, data)
-    view = await database_sync_to_async(services.presence_set_activity)(user=socket.user, activity=body["activity"])
+    view = await socket_db(services.presence_set_activity)(user=socket.user, activity=body["activity"])
     return presence_payload(view)
 
 
@@ -100,7 +100,7 @@ async def presence_heartbeat(socket: Socket, data: dict) -> dict:
     first = await _renew(socket)
     # On a first lease the sync just wrote lastSeenAt; otherwise only a free slot writes.
     if not first and await leases.seen_write_slot_take_async(user_id=socket.user.id):
-        await database_sync_to_async(services.presence_write_last_seen)(user_id=socket.user.id)
+        await socket_db(services.presence_write_last_seen)(user_id=socket.user.id)
     return {"expiresIn": leases.lease_ttl()}
 
 
@@ -117,7 +117,7 @@ async def presence_reassert_leases(sockets: list) -> None:
         if socket.state.get(STATE_LEASE):
             socket.state[STATE_RENEWED] = now
     for user_id in firsts:
-        await database_sync_to_async(services.presence_sync)(user_id=user_id)
+        await socket_db(services.presence_sync)(user_id=user_id)
 
 
 supervisor.on_redis_back(presence_reassert_leases)
@@ -132,5 +132,5 @@ async def presence_batch_on_resume(socket: Socket, room: str) -> None:
     not history: no replay)."""
     if not room.startswith(_COURSE_PREFIX):
         return
-    users = await database_sync_to_async(selectors.course_presence_payloads)(course_id=room[len(_COURSE_PREFIX) :])
+    users = await socket_db(selectors.course_presence_payloads)(course_id=room[len(_COURSE_PREFIX) :])
     await socket.send_event(events.PRESENCE_BATCH, {"users": users}, room=room)

@@ -10,10 +10,13 @@ and the live-session join share no thread-bound state, so they go to a thread po
 instead (the join's order against other joins and leaves of its session is the session
 row lock's, not the thread's), as many at once as the pool has threads; each call still runs its
 service's transaction whole, closes old connections before and after (Channels'
-DatabaseSyncToAsync), and a socket still handles one frame at a time. Connect and
-disconnect hooks keep Channels' single thread: their order relative to each other is
-what presence and attendance were built and tested on. With `socket_db` off (or
-SOCKET_DB_THREADS=0) these calls take Channels' single thread like everything else.
+DatabaseSyncToAsync), and a socket still handles one frame at a time. Presence's
+writes came here too (docs/performance.md change S5): each is a reconciler that locks
+the user's presence row and reads the leases under the lock, so two of them may run in
+either order and the last one still announces the truth; on the single thread a class's
+500 first-lease syncs ran one after another and held up every join of the class-start
+storm. Attendance's disconnect exit keeps Channels' single thread. With `socket_db` off
+(or SOCKET_DB_THREADS=0) these calls take Channels' single thread like everything else.
 docs/performance.md change 14: a 20,000 frames/s step went from p50 1,690 ms to 136 ms.
 """
 
