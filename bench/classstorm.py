@@ -34,6 +34,7 @@ class ClassStormCommands:
                     failures[f"connect {error}"] += 1
                     return
                 self.sockets.append(sock)
+                opened = time.time()
                 ref = self._next_ref()
                 waiter = asyncio.get_running_loop().create_future()
                 sock.pending[ref] = waiter
@@ -49,6 +50,7 @@ class ClassStormCommands:
                 return
             members[sock.uid] = {
                 "started": started,
+                "opened": opened,
                 "done": done,
                 "position": (frame.get("data") or {}).get("activeAttendees"),
             }

@@ -93,6 +93,9 @@ def class_storm(ctx: Ctx, target: Target, members: int, concurrency: int) -> dic
     ctx.wait_quiet(timeout=60)
     ctx.wait_idle()
     each = [m["done"] - m["started"] for m in joined.values()]
+    # Where a member's time goes: ticket + handshake (the peer: handshake), then the join.
+    opening = [m["opened"] - m["started"] for m in joined.values()]
+    joining = [m["done"] - m["opened"] for m in joined.values()]
     return {
         "target": target.name,
         "loadavg": load,
@@ -103,6 +106,8 @@ def class_storm(ctx: Ctx, target: Target, members: int, concurrency: int) -> dic
         "seconds": round(last - first, 2),
         "join_p50_ms": ms(percentile(each, 50)),
         "join_p99_ms": ms(percentile(each, 99)),
+        "open_p50_ms": ms(percentile(opening, 50)),
+        "join_only_p50_ms": ms(percentile(joining, 50)),
         "frames_received": frames,
         "frames_per_member": round(frames / max(1, len(joined)), 1),
         "positions_unique": unique,
