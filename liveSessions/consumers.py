@@ -12,7 +12,9 @@ ends); chat also re-checks "live and allowed" in one lock-free query.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 
 from channels.db import database_sync_to_async
 
@@ -28,6 +30,20 @@ from liveSessions.serializers import SessionMessageSocketSerializer, SessionSock
 log = logging.getLogger(__name__)
 
 STATE_KEY = "live_sessions"
+
+# One join of a session at a time per process, before a database thread is taken: the
+# joins of a session run one at a time anyway (its row lock), and in a class-start
+# storm the joins waiting on that lock held every socket database thread, so the
+# class's handshakes and presence writes queued behind them (docs/performance.md S6).
+# Across processes the row lock still orders them.
+_join_gates: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+def _join_gate(room: str) -> asyncio.Lock:
+    gate = _join_gates.get(room)
+    if gate is None:
+        gate = _join_gates[room] = asyncio.Lock()
+    return gate
 
 
 def _entered(socket) -> set:
@@ -54,9 +70,10 @@ async def join_live_session(socket, data: dict) -> dict:
     # database thread behind each other and every handshake (bench profile); joins of
     # one session are still one at a time, under its row lock.
     try:
-        seq, outcome = await socket_db(_join_from_seq)(
-            room=room, actor=socket.user, session_id=session_id, channel_name=socket.channel_name
-        )
+        async with _join_gate(room):
+            seq, outcome = await socket_db(_join_from_seq)(
+                room=room, actor=socket.user, session_id=session_id, channel_name=socket.channel_name
+            )
     except BaseException:
         await socket.unlisten(room)
         raise
