@@ -36,11 +36,11 @@ class InvalidInput(DomainError):
     default_message = "The input is not valid."
 
     @classmethod
-    def for_fields(cls, fields: dict) -> InvalidInput:
+    def for_fields(cls, fields: dict, *, code: str | None = None) -> InvalidInput:
         """The refusal of `fields` ({field: [message, …]}, nested as DRF nests them), with
         the one message REST and the socket give for it (`invalid_message`)."""
         fields = error_fields(fields)
-        return cls(invalid_message(fields), fields=fields)
+        return cls(invalid_message(fields), code=code, fields=fields)
 
 
 # Keys DRF gives errors that belong to no field: their message is shown without a path.

@@ -150,3 +150,49 @@ def _leaves(value):
     if isinstance(value, list):
         return [leaf for item in value for leaf in _leaves(item)]
     return [value]
+
+
+# -- one situation, one message: REST and the socket refuse the same input alike ------------
+
+SAME_INPUT = [
+    # (REST method, path, body; socket event, data) that run the same serializer or service.
+    ("put", "/api/presence/status", {"status": 7}, "update-presence", {"status": 7}),
+    ("put", "/api/presence/status", {"status": ["online"]}, "update-presence", {"status": ["online"]}),
+    ("put", "/api/presence/status", {"status": "gone"}, "update-presence", {"status": "gone"}),
+    ("put", "/api/presence/status", {}, "update-presence", {}),
+    ("put", "/api/presence/activity", {"activity": "a\u0000b"}, "update-activity", {"activity": "a\u0000b"}),
+    ("put", "/api/presence/activity", {"activity": "x" * 1000}, "update-activity", {"activity": "x" * 1000}),
+    ("put", "/api/presence/activity", {"activity": {"a": 1}}, "update-activity", {"activity": {"a": 1}}),
+]
+MISSING = "00000000-0000-4000-8000-000000000000"
+
+
+@pytest.mark.parametrize(("method", "path", "body", "event", "data"), SAME_INPUT)
+async def test_rest_and_the_socket_refuse_the_same_input_with_one_message(
+    student, sock, method, path, body, event, data
+):
+    from channels.db import database_sync_to_async
+
+    from tests.conftest import client_for
+
+    @database_sync_to_async
+    def over_rest():
+        return getattr(client_for(student), method)(path, body, format="json")
+
+    response = await over_rest()
+    assert response.status_code == 400, response.content
+    reply = await ask(sock, event, data, "same")
+    assert reply["event"] == "error", reply
+    assert reply["data"] == response.json()["error"]
+
+
+async def test_a_missing_session_is_one_message_on_both_doors(student, sock):
+    from channels.db import database_sync_to_async
+
+    from tests.conftest import client_for
+
+    response = await database_sync_to_async(
+        lambda: client_for(student).post(f"/api/live-sessions/{MISSING}/join", format="json")
+    )()
+    reply = await ask(sock, "join-live-session", {"sessionId": MISSING}, "gone")
+    assert reply["data"] == response.json()["error"] and reply["data"]["code"] == "session_not_found"
