@@ -335,7 +335,7 @@ NO_REST_OBJECT = {
     "study-group-participant-joined": "a socket entered the room: userId, name",
     "study-group-participant-left": "a socket left the room: userId, name",
     "session-user-typing": "typing state: ids, name",
-    "session-user-stop-typing": "typing state: ids",
+    "session-user-stop-typing": "typing state: ids, name",
     # A student's own place in the queue, told to them alone.
     "office-hours-student-left": "to staff: ids and the student who withdrew",
     "office-hours-position-changed": "position and estimate of one's own entry",
