@@ -75,12 +75,14 @@ def announce_on_commit(
     joined: bool,
     active_attendees: int,
     attendee: bool,
+    attendance=None,
     participant: bool,
     exclude_channel: str | None = None,
     between=None,
 ) -> None:
     """Once the surrounding transaction commits, tells `session`'s room that `user`
-    joined (`joined`) or left: `attendee` for a change of presence (attendee-*),
+    joined (`joined`) or left: `attendee` for a change of presence (attendee-*, which
+    carry `attendance` as the REST attendee list shows it now, so it is required then),
     `participant` for their first / last socket in the room (session-participant-*).
     Neither join event goes to `exclude_channel` (the joining socket), nor
     session-participant-left to the leaving one. `between()`, if given, runs after the attendee event and
@@ -90,6 +92,9 @@ def announce_on_commit(
     if not (attendee or participant or between):
         return
     room = events.session_room(session.id)
+    # The attendee item as it is now, in this transaction: a plain dict, serialized only
+    # if the change goes out alone (a batch lists ids and names).
+    row = events.attendee_row(session, attendance, user) if attendee else None
     change = {
         "userId": str(user.id),
         "name": user.name,
@@ -116,7 +121,7 @@ def announce_on_commit(
             _send_history(
                 room,
                 event,
-                events.attendee_payload(session.id, user, active_attendees=active_attendees),
+                events.attendee_payload(session.id, row, active_attendees=active_attendees),
                 exclude_channel if joined else None,
             )
         if between:

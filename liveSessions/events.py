@@ -83,12 +83,36 @@ def ending_soon_payload(session: LiveSession, *, ends_at: datetime, minutes: int
     return {"sessionId": str(session.id), "autoEndAt": iso(ends_at), "minutesLeft": minutes}
 
 
-def attendee_payload(session_id: uuid.UUID, user: User, *, active_attendees: int) -> dict:
+def attendee_row(session: LiveSession, attendance, user: User | None = None) -> dict:
+    """One attendance as an item of the REST attendee list (AttendeeSerializer's input):
+    the view lists these, attendee-joined/left carry one. `user`: the attendance's user
+    when the caller has it at hand (spares a query)."""
+    user = user if user is not None else attendance.user
+    return {
+        "user_id": attendance.user_id,
+        "name": user.name if user else "Deleted user",
+        "role": user.role if user else "",
+        "is_host": attendance.user_id == session.instructor_id,
+        "present": attendance.present_since is not None,
+        "present_since": attendance.present_since,
+        "first_joined_at": attendance.first_joined_at,
+        "last_left_at": attendance.last_left_at,
+    }
+
+
+def attendee_payload(session_id: uuid.UUID, row: dict, *, active_attendees: int) -> dict:
+    """attendee-joined / attendee-left: ids and the seat count, and `attendee`, the item of
+    `GET /api/live-sessions/:id/attendees` as it is after the change (`row`, an
+    attendee_row; same serializer), so a client updates its attendee list from the frame
+    alone, without reloading it."""
+    from liveSessions.serializers import AttendeeSerializer
+
     return {
         "sessionId": str(session_id),
-        "userId": str(user.id),
-        "name": user.name,
+        "userId": str(row["user_id"]),
+        "name": row["name"],
         "activeAttendees": active_attendees,
+        "attendee": rest_payload(AttendeeSerializer, row),
     }
 
 

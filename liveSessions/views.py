@@ -20,7 +20,7 @@ from collab.core.params import (
     limit_schema_parameter,
 )
 from collab.core.renderers import JsonForMetadataAndErrorsMixin, csv_download
-from liveSessions import selectors, services
+from liveSessions import events, selectors, services
 from liveSessions.models import SessionStatus
 from liveSessions.permissions import LiveSessionPermission
 from liveSessions.renderers import AttendanceCsvRenderer
@@ -182,19 +182,7 @@ class SessionAttendeesView(_SessionView):
         session = selectors.session_get_joinable(user=request.user, session_id=session_id)
         limit = limit_param(request, default=ATTENDEES_DEFAULT, maximum=ATTENDEES_MAX)
         attendances = selectors.session_attendees(session=session, limit=limit)
-        rows = [
-            {
-                "user_id": a.user_id,
-                "name": a.user.name if a.user else "Deleted user",
-                "role": a.user.role if a.user else "",
-                "is_host": a.user_id == session.instructor_id,
-                "present": a.present_since is not None,
-                "present_since": a.present_since,
-                "first_joined_at": a.first_joined_at,
-                "last_left_at": a.last_left_at,
-            }
-            for a in attendances
-        ]
+        rows = [events.attendee_row(session, a) for a in attendances]
         data = {"session_id": session.id, "active_attendees": session.active_attendees, "attendees": rows}
         return Response(AttendeesSerializer(data).data)
 

@@ -8,6 +8,7 @@ from rest_framework import serializers
 from collab.core.fields import (
     StrictBooleanField,
     StrictCharField,
+    StrictChoiceField,
     StrictFloatField,
     StrictIntegerField,
     StrictUUIDField,
@@ -156,7 +157,7 @@ class QueueStaffSerializer(serializers.Serializer):
 class InstructorQueueEntrySerializer(serializers.Serializer):
     id = StrictUUIDField()
     student = StudentSummarySerializer()
-    status = serializers.ChoiceField(choices=EntryStatus.choices)
+    status = StrictChoiceField(choices=EntryStatus.choices)
     question = StrictCharField()
     position = StrictIntegerField(allow_null=True, help_text="1-based place among waiting entries")
     estimated_wait_minutes = StrictIntegerField(allow_null=True, help_text=ESTIMATE_HELP)
@@ -168,7 +169,7 @@ class InstructorQueueEntrySerializer(serializers.Serializer):
 
 class InstructorQueueSerializer(serializers.Serializer):
     instructor_id = StrictUUIDField()
-    viewer = serializers.ChoiceField(
+    viewer = StrictChoiceField(
         choices=["instructor"], help_text="instructor (the staff view: the instructor, admins and TAs)"
     )
     is_open = StrictBooleanField()
@@ -181,7 +182,7 @@ class InstructorQueueSerializer(serializers.Serializer):
 
 class OwnEntrySerializer(serializers.Serializer):
     id = StrictUUIDField()
-    status = serializers.ChoiceField(choices=EntryStatus.choices)
+    status = StrictChoiceField(choices=EntryStatus.choices)
     question = StrictCharField()
     position = StrictIntegerField(allow_null=True, help_text="null once admitted")
     estimated_wait_minutes = StrictIntegerField(allow_null=True, help_text=ESTIMATE_HELP)
@@ -192,7 +193,7 @@ class OwnEntrySerializer(serializers.Serializer):
 
 class StudentQueueSerializer(serializers.Serializer):
     instructor_id = StrictUUIDField()
-    viewer = serializers.ChoiceField(choices=["student"], help_text="student")
+    viewer = StrictChoiceField(choices=["student"], help_text="student")
     is_open = StrictBooleanField()
     queue_length = StrictIntegerField(help_text="Waiting entries (no names)")
     estimated_wait_minutes = StrictIntegerField(
@@ -209,7 +210,7 @@ class EntrySerializer(serializers.Serializer):
     id = StrictUUIDField()
     instructor_id = StrictUUIDField()
     student = StudentSummarySerializer()
-    status = serializers.ChoiceField(choices=EntryStatus.choices)
+    status = StrictChoiceField(choices=EntryStatus.choices)
     question = StrictCharField()
     joined_queue_at = serializers.DateTimeField()
     admitted_at = serializers.DateTimeField(allow_null=True)
@@ -237,7 +238,7 @@ class LeftEntrySerializer(serializers.Serializer):
 
     id = StrictUUIDField()
     instructor_id = StrictUUIDField()
-    status = serializers.ChoiceField(choices=EntryStatus.choices)
+    status = StrictChoiceField(choices=EntryStatus.choices)
     question = StrictCharField()
     joined_queue_at = serializers.DateTimeField()
     ended_at = serializers.DateTimeField(allow_null=True)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from collab.core.fields import StrictBooleanField, StrictCharField, StrictIntegerField, StrictUUIDField
+from collab.core.fields import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictChoiceField,
+    StrictIntegerField,
+    StrictUUIDField,
+)
 from collab.core.text import TextField
 from presence.models import ACTIVITY_MAX_LENGTH, Status
 
@@ -17,7 +23,7 @@ class PresenceItemSerializer(serializers.Serializer):
 
     user_id = StrictUUIDField()
     name = StrictCharField()
-    status = serializers.ChoiceField(choices=Status.choices)
+    status = StrictChoiceField(choices=Status.choices)
     activity = StrictCharField(allow_blank=True)
     last_seen_at = serializers.DateTimeField(allow_null=True)
     connected = StrictBooleanField(
@@ -55,7 +61,7 @@ class BulkResponseSerializer(serializers.Serializer):
 
 
 class StatusUpdateSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=Status.choices, help_text="offline = invisible")
+    status = StrictChoiceField(choices=Status.choices, help_text="offline = invisible")
     activity = TextField(max_length=ACTIVITY_MAX_LENGTH, allow_blank=True, required=False)
 
 

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from collab.accounts.models import Role, User
-from collab.core.fields import StrictCharField, StrictIntegerField
+from collab.core.fields import StrictCharField, StrictChoiceField, StrictIntegerField
 from collab.core.text import TextField
 
 
@@ -50,6 +50,6 @@ class WsTicketSerializer(serializers.Serializer):
     expires_in = StrictIntegerField(help_text="Seconds the ticket stays valid; it works once.")
 
 
-class RoleField(serializers.ChoiceField):
+class RoleField(StrictChoiceField):
     def __init__(self, **kwargs):
         super().__init__(choices=Role.choices, **kwargs)

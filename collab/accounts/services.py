@@ -38,7 +38,7 @@ def user_create(*, email: str, password: str, name: str, role: str = Role.STUDEN
     """Creates an account; the only place a role other than student is given (staff tools)."""
     email = User.objects.normalize_email(email).lower()
     if role not in Role.values:
-        raise InvalidInput(f"Unknown role {role!r}.", fields={"role": [f"Must be one of {', '.join(Role.values)}."]})
+        raise InvalidInput.for_fields({"role": [f"Must be one of: {', '.join(Role.values)}."]})
     candidate = User(email=email, name=name, role=role)
     try:
         validate_password(password, user=candidate)

@@ -35,6 +35,66 @@ class InvalidInput(DomainError):
     default_code = "invalid"
     default_message = "The input is not valid."
 
+    @classmethod
+    def for_fields(cls, fields: dict, *, code: str | None = None) -> InvalidInput:
+        """The refusal of `fields` ({field: [message, …]}, nested as DRF nests them), with
+        the one message REST and the socket give for it (`invalid_message`)."""
+        fields = error_fields(fields)
+        return cls(invalid_message(fields), code=code, fields=fields)
+
+
+# Keys DRF gives errors that belong to no field: their message is shown without a path.
+_NON_FIELD_KEYS = frozenset({"non_field_errors", "nonFieldErrors"})
+
+
+def error_fields(detail) -> dict:
+    """A validation error's detail as the `fields` of the error body: plain JSON (string
+    keys, string messages, DRF's ErrorDetail and list indices included), a dict at the
+    top (a bare list of messages belongs to `nonFieldErrors`)."""
+
+    def plain(value):
+        if isinstance(value, dict):
+            return {str(key): plain(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(item) for item in value]
+        return str(value)
+
+    if isinstance(detail, dict):
+        return plain(detail)
+    return {"nonFieldErrors": plain(detail if isinstance(detail, (list, tuple)) else [detail])}
+
+
+def invalid_message(fields) -> str:
+    """The one human message of a validation error, on REST and on the socket: the first
+    message found, after the dotted path of its field, e.g. `sessionId: Must be a UUID
+    string …` or `userIds.0: …`; a message of no field stands alone. Never a repr."""
+    path: list[str] = []
+    value = fields
+    while True:
+        if isinstance(value, dict):
+            if not value:
+                break
+            key, value = next(iter(value.items()))
+            if str(key) not in _NON_FIELD_KEYS:
+                path.append(str(key))
+        elif isinstance(value, (list, tuple)):
+            if not value:
+                break
+            if not isinstance(value[0], (dict, list, tuple)):
+                value = value[0]
+                break
+            # A list of per-item errors (a list of objects): the first item that has one.
+            index = next((n for n, item in enumerate(value) if item), 0)
+            path.append(str(index))
+            value = value[index]
+        else:
+            break
+    text = str(value) if isinstance(value, str) and value else DEFAULT_INVALID
+    return f"{'.'.join(path)}: {text}" if path else text
+
+
+DEFAULT_INVALID = "The input is not valid."
+
 
 class NotAllowed(DomainError):
     status = 403

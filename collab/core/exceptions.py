@@ -6,11 +6,12 @@ import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from djangorestframework_camel_case.util import camelize
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from collab.core.errors import DomainError, ServiceUnavailable, is_service_outage
+from collab.core.errors import DomainError, InvalidInput, ServiceUnavailable, is_service_outage
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +68,9 @@ def api_exception_handler(exc, context):
         return None
 
     if isinstance(exc, exceptions.ValidationError):
-        detail = exc.detail
-        fields = detail if isinstance(detail, dict) else {"nonFieldErrors": detail}
-        message = "The input is not valid: " + _first_message(detail)
-        response.data = error_body("invalid", message, fields)
+        # The same message and fields as the socket's for the same input (dispatch.validate).
+        refused = InvalidInput.for_fields(camelize(exc.detail))
+        response.data = error_body(refused.code, refused.message, refused.fields)
         return response
 
     code = _DEFAULT_CODES.get(response.status_code, "error")

@@ -71,6 +71,21 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class StrictChoiceField(serializers.ChoiceField):
+    """One of the listed words, as a JSON string. DRF's ChoiceField looks up str(value) and
+    echoes it in its message, so `["online"]` or `{"a": 1}` came back as a Python repr
+    (`"['online']" is not a valid choice.`); here anything else is refused with the list."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and data in self.choice_strings_to_values:
+            return self.choice_strings_to_values[data]
+        if data == "" and self.allow_blank:
+            return ""
+        raise serializers.ValidationError(
+            "Must be one of: " + ", ".join(map(str, self.choice_strings_to_values)) + ".", code="invalid_choice"
+        )
+
+
 class BoundedDateTimeField(serializers.DateTimeField):
     """An ISO 8601 date-time with a zone, returned in UTC, refused (400 `invalid`) unless
     its UTC offset is within ±14:00 and it lies in [2000-01-01, 2100-01-01) UTC: adding

@@ -56,7 +56,7 @@ def _params(request):
 
 
 def _refuse(name: str, message: str) -> InvalidInput:
-    return InvalidInput(f"{name}: {message}", fields={name: [message]})
+    return InvalidInput.for_fields({name: [message]})
 
 
 def query_value(request, name: str) -> str | None:
@@ -91,10 +91,7 @@ def limit_param(request, *, default: int = 50, maximum: int = 100, minimum: int 
         return default
     value = int(raw) if _INTEGER_TEXT.fullmatch(raw) else None
     if value is None or not minimum <= value <= maximum:
-        raise InvalidInput(
-            f"{name} must be an integer from {minimum} to {maximum}.",
-            fields={name: [f"Must be an integer from {minimum} to {maximum}."]},
-        )
+        raise InvalidInput.for_fields({name: [f"Must be an integer from {minimum} to {maximum}."]})
     return value
 
 

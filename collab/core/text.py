@@ -79,7 +79,7 @@ def clean_text(value: object, *, field: str, max_length: int | None, min_length:
     try:
         return normalize_text(value, max_length=max_length, min_length=min_length)
     except TextRefused as exc:
-        raise InvalidInput(f"{field}: {exc}", fields={field: [str(exc)]}) from None
+        raise InvalidInput.for_fields({field: [str(exc)]}) from None
 
 
 class TextField(serializers.CharField):

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from collab.accounts.serializers import UserSummarySerializer
-from collab.core.fields import StrictCharField, StrictIntegerField, StrictUUIDField
+from collab.core.fields import StrictCharField, StrictChoiceField, StrictIntegerField, StrictUUIDField
 from collab.core.text import TextField
 from collab.courses.models import Course, Enrollment, EnrollmentRole
 
@@ -30,7 +30,7 @@ class CourseCreateSerializer(serializers.Serializer):
 class EnrollmentCreateSerializer(serializers.Serializer):
     user_id = StrictUUIDField(required=False)
     email = serializers.EmailField(required=False)
-    role = serializers.ChoiceField(
+    role = StrictChoiceField(
         choices=EnrollmentRole.choices, required=False, default=EnrollmentRole.STUDENT, help_text="student or ta"
     )
 
@@ -43,6 +43,7 @@ class EnrollmentCreateSerializer(serializers.Serializer):
 class EnrollmentSerializer(serializers.ModelSerializer):
     course_id = StrictUUIDField(read_only=True)
     user = UserSummarySerializer(read_only=True)
+    role = StrictChoiceField(choices=EnrollmentRole.choices)
 
     class Meta:
         model = Enrollment
@@ -50,7 +51,7 @@ class EnrollmentSerializer(serializers.ModelSerializer):
 
 
 class EnrollmentRoleSerializer(serializers.Serializer):
-    role = serializers.ChoiceField(choices=EnrollmentRole.choices, help_text="student or ta")
+    role = StrictChoiceField(choices=EnrollmentRole.choices, help_text="student or ta")
 
 
 class CourseMemberSerializer(serializers.Serializer):

@@ -143,12 +143,14 @@ def socket_rooms(hook: RoomsHook) -> RoomsHook:
 
 
 def validate(serializer_class: type[serializers.Serializer], data: dict) -> dict:
-    """Validates a frame's `data` with a DRF serializer (camelCase keys, as on the wire)."""
+    """Validates a frame's `data` with a DRF serializer (camelCase keys, as on the wire).
+
+    Refused: InvalidInput (`invalid`) with `fields` = the serializer's errors, camelCased,
+    whatever their nesting, and the message REST gives for the same errors
+    (`InvalidInput.for_fields`: `<field path>: <first message>`)."""
     from djangorestframework_camel_case.util import camelize, underscoreize
 
     body = serializer_class(data=underscoreize(data))
     if not body.is_valid():
-        fields = camelize(body.errors)
-        first = next(iter(fields.items()), ("data", ["invalid"]))
-        raise InvalidInput(f"{first[0]}: {first[1][0] if first[1] else 'invalid'}", fields=fields)
+        raise InvalidInput.for_fields(camelize(body.errors))
     return body.validated_data

@@ -33,7 +33,7 @@ async def reauth(socket: Socket, data: dict) -> dict:
     """`{"token": …}` or `{"ticket": …}` → ack `{expiresAt}`; refused with
     `reauth_failed` (the socket keeps its old credentials and deadline)."""
     if not isinstance(data.get("token"), str) and not isinstance(data.get("ticket"), str):
-        raise InvalidInput("Send a token or a ticket.", fields={"token": ["A token or a ticket is required."]})
+        raise InvalidInput.for_fields({"token": ["A token or a ticket (a string) is required."]})
     credentials = await reauthenticate(socket.user, data)
     if credentials is None:
         raise NotAuthenticated("The token or ticket is not valid for this socket.", code="reauth_failed")

@@ -48,13 +48,13 @@ def _parse(data: dict) -> dict[str, tuple[int, uuid.UUID | None]]:
     is the one the client saw (a database restored or reset numbers rooms anew)."""
     rooms = data.get("rooms")
     if not isinstance(rooms, dict):
-        raise InvalidInput("rooms: an object of room name -> last seq.", fields={"rooms": ["required"]})
+        raise InvalidInput.for_fields({"rooms": ["Must be an object of room name to last seq."]})
     if len(rooms) > MAX_ROOMS:
-        raise InvalidInput(f"rooms: at most {MAX_ROOMS} rooms.", fields={"rooms": ["too many"]})
+        raise InvalidInput.for_fields({"rooms": [f"At most {MAX_ROOMS} rooms."]})
     parsed: dict[str, tuple[int, uuid.UUID | None]] = {}
     for room, value in rooms.items():
         if not isinstance(room, str) or not room or len(room) > 120:
-            raise InvalidInput("rooms: each key is a room name.", fields={"rooms": ["bad room name"]})
+            raise InvalidInput.for_fields({"rooms": ["Each key must be a room name of 1 to 120 characters."]})
         last, event_id = _seq(value), None
         if isinstance(value, dict):
             last = _seq(value.get("seq"))
@@ -63,8 +63,8 @@ def _parse(data: dict) -> dict[str, tuple[int, uuid.UUID | None]]:
             except (TypeError, ValueError, AttributeError):
                 last = None
         if last is None:
-            raise InvalidInput(
-                f"rooms.{room}: a seq (an integer >= 0) or {{seq, id}}.", fields={"rooms": {room: ["invalid"]}}
+            raise InvalidInput.for_fields(
+                {"rooms": {room: ["Must be a seq (an integer >= 0) or an object with seq and id."]}}
             )
         parsed[room] = (last, event_id)
     return parsed

@@ -143,6 +143,7 @@ def attendance_join(*, actor: User, session_id: uuid.UUID, channel_name: str | N
         joined=True,
         active_attendees=active,
         attendee=newly_present,
+        attendance=attendance,
         participant=first_socket,
         exclude_channel=channel_name,
     )
@@ -193,6 +194,7 @@ def _leave_everywhere(session: LiveSession, attendance: SessionAttendance, user:
         joined=False,
         active_attendees=active,
         attendee=True,
+        attendance=attendance,
         participant=had_sockets,
         between=move_sockets_out if had_sockets else None,
     )
@@ -255,6 +257,7 @@ def attendance_socket_exit(
         joined=False,
         active_attendees=active,
         attendee=left,
+        attendance=attendance,
         participant=last_socket,
         exclude_channel=channel_name,
     )

@@ -50,7 +50,7 @@ def live_session_create(
         if not LiveSessionPermission.can_create(actor, course):
             raise NotAllowed("Only the course's instructor can schedule its sessions.", code="not_course_instructor")
     if scheduled_at <= timezone.now():
-        raise InvalidInput("scheduledAt must be in the future.", fields={"scheduledAt": ["Must be in the future."]})
+        raise InvalidInput.for_fields({"scheduledAt": ["Must be in the future."]})
     session = LiveSession.objects.create(
         course=course,
         instructor=actor,

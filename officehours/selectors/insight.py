@@ -29,13 +29,13 @@ def queue_stats_get(
         raise NotAllowed("Only the queue's staff can see its statistics.", code="not_queue_instructor")
     tz_name = queue_timezone(instructor_id=instructor.id) if tz_name is None else tz_name
     if not is_valid_timezone(tz_name):
-        raise InvalidInput("Unknown time zone.", fields={"tz": ["Use an IANA name such as Europe/Berlin."]})
+        raise InvalidInput.for_fields({"tz": ["Unknown time zone; use an IANA name such as Europe/Berlin."]})
     end_day = end or timezone.now().astimezone(zone(tz_name)).date()
     start_day = start or end_day - timedelta(days=27)
     if start_day > end_day:
-        raise InvalidInput("from must not be after to.", fields={"from": ["Must not be after to."]})
+        raise InvalidInput.for_fields({"from": ["Must not be after to."]})
     if (end_day - start_day).days >= stats.MAX_RANGE_DAYS:
-        raise InvalidInput("At most 366 days at once.", fields={"from": ["At most 366 days before to."]})
+        raise InvalidInput.for_fields({"from": ["At most 366 days before to."]})
     return stats.queue_stats(
         instructor_id=instructor.id,
         start=start_day,

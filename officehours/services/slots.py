@@ -29,7 +29,7 @@ def _check_slot(slot: OfficeHours) -> None:
     if isinstance(slot.start_time, time) and isinstance(slot.end_time, time) and slot.end_time <= slot.start_time:
         fields["endTime"] = ["Must be after startTime."]
     if fields:
-        raise InvalidInput("The office hours are not valid.", fields=fields)
+        raise InvalidInput.for_fields(fields)
 
 
 def _announce_schedule(instructor_id: uuid.UUID) -> None:

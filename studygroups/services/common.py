@@ -27,22 +27,16 @@ from studygroups.selectors import groups_visible_to
 def clean_name(raw: str) -> str:
     name = (raw or "").strip()
     if not name:
-        raise InvalidInput("name may not be empty.", code="invalid_name", fields={"name": ["May not be empty."]})
+        raise InvalidInput.for_fields({"name": ["May not be empty."]}, code="invalid_name")
     if len(name) > NAME_MAX_LENGTH:
-        raise InvalidInput(
-            f"name is longer than {NAME_MAX_LENGTH} characters.",
-            code="invalid_name",
-            fields={"name": [f"At most {NAME_MAX_LENGTH} characters."]},
-        )
+        raise InvalidInput.for_fields({"name": [f"At most {NAME_MAX_LENGTH} characters."]}, code="invalid_name")
     return name
 
 
 def check_max_members(value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not MIN_MEMBERS <= value <= MAX_MEMBERS:
-        raise InvalidInput(
-            f"maxMembers must be from {MIN_MEMBERS} to {MAX_MEMBERS}.",
-            code="invalid_max_members",
-            fields={"maxMembers": [f"Must be an integer from {MIN_MEMBERS} to {MAX_MEMBERS}."]},
+        raise InvalidInput.for_fields(
+            {"maxMembers": [f"Must be an integer from {MIN_MEMBERS} to {MAX_MEMBERS}."]}, code="invalid_max_members"
         )
     return value
 

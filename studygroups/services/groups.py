@@ -73,10 +73,9 @@ def study_group_update(
     if max_members is not None:
         check_max_members(max_members)
         if max_members < member_count:
-            raise InvalidInput(
-                f"The group already has {member_count} members; maxMembers cannot be lower.",
+            raise InvalidInput.for_fields(
+                {"maxMembers": [f"Must be at least the current member count ({member_count})."]},
                 code="max_members_below_count",
-                fields={"maxMembers": [f"Must be at least the current member count ({member_count})."]},
             )
         group.max_members = max_members
     group.save()

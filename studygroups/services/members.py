@@ -95,11 +95,7 @@ def study_group_member_remove(
             .first()
         )
         if heir is None:
-            raise InvalidInput(
-                "The hand-over must go to another member of the group.",
-                code="invalid",
-                fields={"handOverTo": ["Not another member of this group."]},
-            )
+            raise InvalidInput.for_fields({"handOverTo": ["Must be another member of this group."]})
     elif target.is_admin and not (
         group.memberships.filter(role=MemberRole.ADMIN).exclude(id=target.id).exists()
         or not group.memberships.exclude(id=target.id).exists()

@@ -23,6 +23,7 @@ from collab.core.fields import (
     BoundedDateTimeField,
     StrictBooleanField,
     StrictCharField,
+    StrictChoiceField,
     StrictFloatField,
     StrictIntegerField,
     StrictUUIDField,
@@ -98,6 +99,7 @@ def test_a_uuid_field_still_writes_uuids_as_rest_always_did():
         (StrictFloatField(), [0, 1.5, -2], ["1.5", True, None, []]),
         (StrictBooleanField(), [True, False], ["true", "yes", "1", 1, 0, None, []]),
         (StrictCharField(allow_blank=True), ["", "x", "5"], [5, 5.5, True, None, [], {}]),
+        (StrictChoiceField(choices=["a", "b"]), ["a", "b"], ["", "c", ["a"], {"a": 1}, 1, True, None]),
     ],
 )
 def test_strict_fields_take_their_json_type_only(field, accepted, refused):
@@ -106,6 +108,12 @@ def test_strict_fields_take_their_json_type_only(field, accepted, refused):
     for value in refused:
         with pytest.raises(serializers.ValidationError):
             field.run_validation(value)
+
+
+def test_a_refused_choice_lists_the_choices_and_never_echoes_the_input():
+    with pytest.raises(serializers.ValidationError) as refused:
+        StrictChoiceField(choices=["online", "away"]).run_validation(["online"])
+    assert refused.value.detail == ["Must be one of: online, away."]
 
 
 # -- every serializer uses them ------------------------------------------------------------
@@ -128,6 +136,8 @@ COERCING = (
     serializers.DecimalField,
     serializers.BooleanField,
     serializers.CharField,
+    # Not a coercion, but its refusal echoed str(value): `"['online']" is not a valid choice.`
+    serializers.ChoiceField,
 )
 STRICT = (
     StrictUUIDField,
@@ -135,6 +145,7 @@ STRICT = (
     StrictFloatField,
     StrictBooleanField,
     StrictCharField,
+    StrictChoiceField,
     TextField,  # str only (collab.core.text)
     # CharFields that a number can never satisfy: the validator refuses what str() made of it.
     serializers.EmailField,

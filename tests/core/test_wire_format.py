@@ -133,6 +133,43 @@ def _live_session_cancelled(w):
     return cancelled.data["session"], _rest_session(w, session.id)
 
 
+def _rest_attendee(w, session_id, user) -> dict:
+    """The attendee list's item for `user`, with the list's seat count."""
+    listing = rest(w.instructor, f"/api/live-sessions/{session_id}/attendees")
+    item = next(item for item in listing["attendees"] if item["userId"] == str(user.id))
+    return {"activeAttendees": listing["activeAttendees"], "attendee": item}
+
+
+def _attendee_frame(frame, session, user) -> object:
+    """The ids of an attendee frame are the attendee's; its `attendee` item and seat count
+    are compared with REST's."""
+    assert without(frame.data, "attendee", "activeAttendees") == {
+        "sessionId": str(session.id),
+        "userId": str(user.id),
+        "name": user.name,
+    }
+    return {"activeAttendees": frame.data["activeAttendees"], "attendee": frame.data["attendee"]}
+
+
+@case("attendee-joined")
+def _attendee_joined(w):
+    """The REST attendee list item after the join: a client adds it to its list as is."""
+    session = schedule(w.instructor, w.course)
+    sessions.live_session_start(actor=w.instructor, session_id=session.id)
+    (joined,) = w.send(lambda: sessions.attendance_join(actor=w.student, session_id=session.id), "attendee-joined")
+    return _attendee_frame(joined, session, w.student), _rest_attendee(w, session.id, w.student)
+
+
+@case("attendee-left")
+def _attendee_left(w):
+    """The item after the leave (present false, lastLeftAt set): the list keeps it, updated."""
+    session = schedule(w.instructor, w.course)
+    sessions.live_session_start(actor=w.instructor, session_id=session.id)
+    sessions.attendance_join(actor=w.student, session_id=session.id)
+    (left,) = w.send(lambda: sessions.attendance_leave(actor=w.student, session_id=session.id), "attendee-left")
+    return _attendee_frame(left, session, w.student), _rest_attendee(w, session.id, w.student)
+
+
 def _group(w):
     return groups.study_group_create(actor=w.student, course_id=w.course.id, name="G", max_members=3)
 
@@ -288,15 +325,17 @@ NO_REST_OBJECT = {
     "office-hours-opened": "the open state: ids, manual, at",
     "office-hours-closed": "the open state: ids, manual, at",
     # Changes of who is in a room (per socket or per seat), coalesced in large rooms.
-    "attendee-joined": "a change of presence in the room: userId, name, activeAttendees",
-    "attendee-left": "a change of presence in the room: userId, name, activeAttendees",
     "session-participant-joined": "a socket entered the room: userId, name",
     "session-participant-left": "a socket left the room: userId, name",
-    "session-participants-batch": "coalesced joins and leaves: userId, name",
+    "session-participants-batch": (
+        "coalesced joins and leaves of a large room: userId and name only, to keep a class-start"
+        " storm cheap; a client marks those users present or absent and reads a new attendee's"
+        " full item over REST (docs/protocol/liveSessions.md)"
+    ),
     "study-group-participant-joined": "a socket entered the room: userId, name",
     "study-group-participant-left": "a socket left the room: userId, name",
     "session-user-typing": "typing state: ids, name",
-    "session-user-stop-typing": "typing state: ids",
+    "session-user-stop-typing": "typing state: ids, name",
     # A student's own place in the queue, told to them alone.
     "office-hours-student-left": "to staff: ids and the student who withdrew",
     "office-hours-position-changed": "position and estimate of one's own entry",

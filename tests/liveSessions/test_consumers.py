@@ -74,7 +74,9 @@ async def test_lifecycle_seen_by_instructor_and_student_and_nobody_outside(cours
             "userId": str(student.id),
             "name": student.name,
             "activeAttendees": 1,
+            "attendee": joined["data"]["attendee"],  # the REST list item: tests/core/test_wire_format.py
         }
+        assert joined["data"]["attendee"]["userId"] == str(student.id) and joined["data"]["attendee"]["present"]
         assert participant["data"] == {"sessionId": str(session.id), "userId": str(student.id), "name": student.name}
 
         # Chat reaches both, the sender included, once; its ack carries the id.

@@ -254,13 +254,17 @@ def test_join_and_leave_tell_the_session_room(live, student, django_capture_on_c
         services.attendance_leave(actor=student, session_id=live.id)
     assert sent.events() == ["attendee-joined", "attendee-left"]
     assert {b.room for b in sent} == {f"session-{live.id}"}
-    assert sent[0].data == {
+    joined, left = sent[0].data, sent[1].data
+    assert {key: joined[key] for key in ("sessionId", "userId", "name", "activeAttendees")} == {
         "sessionId": str(live.id),
         "userId": str(student.id),
         "name": student.name,
         "activeAttendees": 1,
     }
-    assert sent[1].data["activeAttendees"] == 0
+    # The attendee as the REST attendee list shows it (tests/core/test_wire_format.py).
+    assert joined["attendee"]["present"] and joined["attendee"]["lastLeftAt"] is None
+    assert left["activeAttendees"] == 0
+    assert not left["attendee"]["present"] and left["attendee"]["lastLeftAt"]
 
 
 def test_a_socket_join_needs_a_live_session(session, student):
