@@ -21,7 +21,6 @@ from channels.db import database_sync_to_async
 from collab.core.asgi_fast.socket_db import socket_db
 from collab.core.errors import Conflict, DomainError
 from collab.core.jsonframes import iso
-from collab.realtime import outbox
 from collab.realtime.broadcast import call_tracking_delivery
 from collab.realtime.dispatch import on_socket_disconnect, room_entry, socket_event, validate
 from liveSessions import events, services, typing_lifetime
@@ -71,14 +70,14 @@ async def join_live_session(socket, data: dict) -> dict:
     # one session are still one at a time, under its row lock.
     try:
         async with _join_gate(room):
-            seq, outcome = await socket_db(_join_from_seq)(
-                room=room, actor=socket.user, session_id=session_id, channel_name=socket.channel_name
+            outcome = await socket_db(services.attendance_join)(
+                actor=socket.user, session_id=session_id, channel_name=socket.channel_name
             )
     except BaseException:
         await socket.unlisten(room)
         raise
     # The room heard of the join on commit (liveSessions.announce).
-    await socket.join_room(room, seq=seq)
+    await socket.join_room(room, seq=outcome.room_seq)
     _entered(socket).add(str(session_id))
     return {
         "sessionId": str(session_id),
@@ -86,19 +85,6 @@ async def join_live_session(socket, data: dict) -> dict:
         "activeAttendees": outcome.active_attendees,
         "capacity": outcome.session.capacity,
     }
-
-
-def _join_from_seq(*, room: str, **join) -> tuple[int, services.JoinOutcome]:
-    """(the room's seq read just before the join, the join's outcome), in one thread hop.
-
-    Why before: the socket already listens (subscribed), so every frame committed after
-    this read reaches it live with a higher seq. Read after the join's commit (as it
-    was), the seq counted as delivered the frames of joins committed in between, which
-    the socket then dropped: 1 of 100 storm members with an incomplete attendee list
-    (docs/performance.md, "The outbox's cost"). The frames between this read and the
-    join's commit are older changes, delivered as well."""
-    seq = outbox.room_seqs([room])[room]
-    return seq, services.attendance_join(**join)
 
 
 @room_entry("session-")

@@ -40,7 +40,8 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from collab.core.db import before_commit
@@ -223,6 +224,12 @@ def room_seqs(rooms: list[str]) -> dict[str, int]:
         return {}
     found = dict(RoomSequence.objects.filter(room__in=rooms).values_list("room", "seq"))
     return {room: int(found.get(room, 0)) for room in rooms}
+
+
+def room_seq_expression(room: str) -> Coalesce:
+    """An annotation: the current seq of `room` (0 if it never had one), for a hot path
+    that reads it in a query it makes anyway (the live-session join's lock query)."""
+    return Coalesce(Subquery(RoomSequence.objects.filter(room=room).values("seq")[:1]), Value(0))
 
 
 def room_history(*, room: str, after: int, upto: int | None = None) -> tuple[int, list[ReplayFrame]]:

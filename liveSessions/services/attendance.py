@@ -40,7 +40,7 @@ from django.utils import timezone
 from collab.accounts.models import User
 from collab.core.errors import Conflict, NotFound
 from collab.courses.models import Course
-from collab.realtime import leases
+from collab.realtime import leases, outbox
 from collab.realtime.broadcast import sockets_control_on_commit
 from collab.realtime.rooms import user_room
 from liveSessions import events
@@ -68,6 +68,7 @@ class JoinOutcome:
     active_attendees: int
     newly_present: bool
     first_socket: bool = False
+    room_seq: int = 0
 
 
 @dataclass
@@ -107,8 +108,17 @@ def _open_interval(
 @transaction.atomic
 def attendance_join(*, actor: User, session_id: uuid.UUID, channel_name: str | None = None) -> JoinOutcome:
     """Marks `actor` present. Idempotent: joining while present changes nothing.
-    With `channel_name` (a socket entering the room) the session must be live."""
-    session = session_lock(session_id)
+    With `channel_name` (a socket entering the room) the session must be live.
+
+    `JoinOutcome.room_seq` is the session room's seq as of the lock statement's start
+    (collab.realtime.outbox): a socket joining counts the frames up to it as delivered;
+    every frame committed later has a higher seq, and those in between describe earlier
+    changes. Under the lock: the lock statement (with the permission and the seq), the
+    attendance row, one seat count, the writes, COMMIT; every extra round trip here is
+    waited for by the next join of a class-start storm (docs/performance.md S6)."""
+    session = session_lock(session_id, room_seq=outbox.room_seq_expression(events.session_room(session_id)))
+    # After the lock, not in its statement: an unenrolment that held the lock meanwhile
+    # must be seen (tests/courses/test_unenrollment.py).
     if not LiveSessionPermission.can_join(actor, session):
         raise NotFound("Live session not found.", code="session_not_found")
     if channel_name is not None:
@@ -123,20 +133,18 @@ def attendance_join(*, actor: User, session_id: uuid.UUID, channel_name: str | N
     first_socket = channel_name is not None and channel_name not in held and not held
     if channel_name is not None and channel_name not in held:
         held.append(channel_name)
+    # Under the lock: nobody else can take or free a seat of this session meanwhile.
+    active = seats_taken(session)
     if newly_present:
-        # Under the lock: nobody else can take or free a seat of this session meanwhile.
-        if (
-            session.capacity is not None
-            and LiveSessionPermission.takes_seat(actor.id, session)
-            and seats_taken(session) >= session.capacity
-        ):
+        takes_seat = LiveSessionPermission.takes_seat(actor.id, session)
+        if session.capacity is not None and takes_seat and active >= session.capacity:
             raise Conflict("The session is full.", code="session_full")
         attendance = _open_interval(session, actor, attendance, held)
+        active += 1 if takes_seat else 0
     elif held != attendance.socket_channels:
         attendance.socket_channels = held
         attendance.save(update_fields=["socket_channels"])
 
-    active = seats_taken(session)
     announce_on_commit(
         session,
         actor,
@@ -147,7 +155,7 @@ def attendance_join(*, actor: User, session_id: uuid.UUID, channel_name: str | N
         participant=first_socket,
         exclude_channel=channel_name,
     )
-    return JoinOutcome(session, attendance, active, newly_present, first_socket)
+    return JoinOutcome(session, attendance, active, newly_present, first_socket, room_seq=session.room_seq)
 
 
 def _close_interval(session: LiveSession, attendance: SessionAttendance, *, reason: str) -> None:

@@ -9,14 +9,20 @@ from collab.core.errors import Conflict, NotFound
 from liveSessions.models import LiveSession, SessionAttendance, SessionStatus
 
 
-def session_lock(session_id: uuid.UUID | str) -> LiveSession:
+def session_lock(session_id: uuid.UUID | str, **annotations) -> LiveSession:
     """The session, its row locked FOR UPDATE until the transaction ends. Every change of
     status and every join or leave takes this lock first, so status checks and seat
     counts made under it cannot race. `of=("self",)`: the nullable course join may not
-    be locked on PostgreSQL, and need not be."""
+    be locked on PostgreSQL, and need not be.
+
+    `annotations` ride along in the same statement (the join's room seq: each round trip
+    under the lock is a wait for the next join of the class). They are read as of the
+    statement's start, not after its wait for the lock, so only what may be that old
+    goes here: never a permission, the seat count or an attendance row."""
     session = (
         LiveSession.objects.select_for_update(of=("self",))
         .select_related("course", "instructor")
+        .annotate(**annotations)
         .filter(id=session_id)
         .first()
     )
