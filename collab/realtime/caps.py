@@ -6,6 +6,11 @@ fewer than the cap, in one Lua script, so handshakes racing on several processes
 never take more; otherwise the new socket is refused (close 4008) and the user's open
 sockets are left alone. Sockets renew their lease while open and drop it on disconnect;
 a crashed process's leases lapse by themselves after SOCKET_LEASE_SECONDS.
+
+Renewal is per process, not per socket: every SOCKET_LEASE_SECONDS / 3 the web process's
+supervisor renews the leases of all its open sockets in one pipelined round trip
+(`socket_leases_renew`). A timer per socket cost 10,000 idle sockets 333 Redis calls and
+short tasks a second (docs/performance.md change S9).
 """
 
 from __future__ import annotations
@@ -65,3 +70,22 @@ async def socket_lease_drop(user_id: uuid.UUID, channel_name: str) -> None:
         await async_redis().zrem(_key(user_id), channel_name)
     except redis.RedisError:
         log.warning("socket cap: could not drop a lease; it lapses in %s s", SOCKET_LEASE_SECONDS)
+
+
+async def socket_leases_renew(sockets: list) -> None:
+    """Renews the lease of every open socket in `sockets` (authenticated ones) in one
+    pipelined round trip; a supervisor hook. Redis trouble is logged: the leases lapse
+    only after SOCKET_LEASE_SECONDS, and the next period tries again."""
+    held = [(socket.user.id, socket.channel_name) for socket in sockets if getattr(socket, "user", None) is not None]
+    if not held:
+        return
+    now = time.time()
+    try:
+        pipe = async_redis().pipeline(transaction=False)
+        for user_id, channel_name in held:
+            key = _key(user_id)
+            pipe.zadd(key, {channel_name: now + SOCKET_LEASE_SECONDS})
+            pipe.expire(key, SOCKET_LEASE_SECONDS * 2)
+        await pipe.execute()
+    except redis.RedisError:
+        log.warning("socket cap: could not renew %d leases; retried next period", len(held))

@@ -18,7 +18,7 @@ from collab.core.jsonframes import dumps, loads
 from collab.core.tokens import Credentials, leeway_seconds
 from collab.realtime import dispatch, lifetime, outbox, supervisor
 from collab.realtime.auth import authenticate_socket, origin_allowed
-from collab.realtime.caps import SOCKET_LEASE_SECONDS, socket_lease_drop, socket_lease_take
+from collab.realtime.caps import SOCKET_LEASE_SECONDS, socket_lease_drop, socket_lease_take, socket_leases_renew
 from collab.realtime.flood import FloodGuard
 from collab.realtime.rooms import signin_room, user_room
 from collab.realtime.sequencer import Outcome, RoomSequencer
@@ -88,7 +88,6 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
             return
         await self.accept()
         supervisor.socket_opened(self)
-        self._lease_renew_at = time.time() + SOCKET_LEASE_SECONDS / 3
         self._reauth_sent = False
         self._tick_soon()
         for hook in dispatch.connect_hooks:
@@ -96,7 +95,7 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
 
     async def __call__(self, scope, receive, send) -> None:
         # The loop is collab/core/asgi_fast/consumer_loop.py's; the socket's timer
-        # (credential expiry, lease renewal) is cancelled with it.
+        # (the reauth notice and the credentials' expiry) is cancelled with it.
         self._tick_handle: asyncio.TimerHandle | None = None
         try:
             await super().__call__(scope, receive, self._send_unless_closed(send))
@@ -152,10 +151,10 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
     # -- credentials and lease over time (collab/realtime/lifetime.py) ----------------
 
     def _tick_soon(self) -> None:
-        """Schedules the next `socket.tick`: the reauth notice, the expiry or the lease
-        renewal, whichever comes first."""
+        """Schedules the next `socket.tick`: the reauth notice or the expiry,
+        whichever comes first."""
         expires_at = self.credentials.expires_at + leeway_seconds()
-        moments = [expires_at, self._lease_renew_at]
+        moments = [expires_at]
         if not self._reauth_sent:
             moments.append(self.credentials.expires_at - settings.SOCKET_REAUTH_NOTICE)
         delay = max(min(moments) - time.time(), 0.0)
@@ -172,9 +171,6 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
             self._reauth_sent = True
             payload = lifetime.reauth_required_payload(self.credentials.expires_at, now)
             await self.send(text_data=dumps({"event": lifetime.REAUTH_REQUIRED, "data": payload}))
-        if now >= self._lease_renew_at:
-            self._lease_renew_at = now + SOCKET_LEASE_SECONDS / 3
-            await socket_lease_take(self.user.id, self.channel_name)
         self._tick_soon()
 
     async def credentials_renewed(self, credentials: Credentials) -> None:
@@ -378,3 +374,7 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
                 await self.deliver(room, self.sequencer.live(room, message["seq"], message["text"]))
         if message.get("close"):
             await self.close(code=CLOSE_LOGGED_OUT)
+
+
+# The socket cap's leases, renewed for the whole process at once (collab.realtime.caps).
+supervisor.every(lambda: SOCKET_LEASE_SECONDS / 3, socket_leases_renew)

@@ -44,3 +44,29 @@ async def test_sockets_opened_at_once_never_exceed_the_cap(student, settings):
     finally:
         for communicator in communicators:
             await communicator.disconnect()
+
+
+async def test_the_supervisor_renews_every_open_sockets_lease_in_one_go(student):
+    """The leases are renewed per process (a supervisor hook), not by a timer per socket:
+    after the renewal each open socket's lease lapses SOCKET_LEASE_SECONDS from now."""
+    import time
+
+    from collab.core.redis_client import async_redis
+    from collab.realtime import caps, supervisor
+
+    sockets = [await ws_connect(student) for _ in range(2)]
+    try:
+        key = caps._key(student.id)
+        before = dict(await async_redis().zrange(key, 0, -1, withscores=True))
+        assert len(before) == 2
+        await asyncio.sleep(0.05)
+        opened = [socket for socket in supervisor.open_sockets() if getattr(socket, "user", None) == student]
+        assert len(opened) == 2
+        await caps.socket_leases_renew(opened)
+        after = dict(await async_redis().zrange(key, 0, -1, withscores=True))
+        assert set(after) == set(before)
+        assert all(after[member] > before[member] for member in after)
+        assert all(abs(after[member] - (time.time() + caps.SOCKET_LEASE_SECONDS)) < 5 for member in after)
+    finally:
+        for socket in sockets:
+            await socket.disconnect()
