@@ -115,7 +115,7 @@ def attendance_join(*, actor: User, session_id: uuid.UUID, channel_name: str | N
     every frame committed later has a higher seq, and those in between describe earlier
     changes. Under the lock: the lock statement (with the permission and the seq), the
     attendance row, one seat count, the writes, COMMIT; every extra round trip here is
-    waited for by the next join of a class-start storm (docs/performance.md S6)."""
+    waited for by the next join of a class-start storm (docs/performance.md S6b)."""
     session = session_lock(session_id, room_seq=outbox.room_seq_expression(events.session_room(session_id)))
     # After the lock, not in its statement: an unenrolment that held the lock meanwhile
     # must be seen (tests/courses/test_unenrollment.py).
