@@ -10,8 +10,10 @@ from collab.realtime.broadcast import Broadcast
 
 
 class CapturedBroadcasts(list):
-    def events(self) -> list[str]:
-        return [item.event for item in self]
+    def events(self, prefix: str = "") -> list[str]:
+        """Event names in the order sent; with `prefix`, only those starting with it (a
+        test's own events, when a connecting socket's presence frame may land too)."""
+        return [item.event for item in self if item.event.startswith(prefix)]
 
     def to_room(self, room: str) -> list[Broadcast]:
         return [item for item in self if item.room == room]

@@ -73,7 +73,7 @@ async def test_a_rolled_back_savepoint_drops_its_broadcast_but_the_outer_commit_
             await in_transaction(work)
         # Only this test's events: the student's own coalesced presence frame from its
         # connect may be sent while the capture is on.
-        assert [event for event in sent.events() if event.startswith("test-")] == ["test-outer"]
+        assert sent.events("test-") == ["test-outer"]
         assert (await socket.receive_json_from(timeout=3))["event"] == "test-outer"
         assert await socket.receive_nothing(timeout=0.3)
     finally:
@@ -162,7 +162,7 @@ async def test_control_join_then_event_then_room_traffic(student, other_student)
                     user_room(student.id), join=[extra_room], event="test-joined", data={"room": extra_room}
                 )
             )
-        assert [event for event in sent.events() if event.startswith("test-")] == ["test-joined"]
+        assert sent.events("test-") == ["test-joined"]
         frame = await socket.receive_json_from(timeout=3)
         assert frame.pop("seq") == 1 and frame.pop("id")
         assert frame == {
@@ -241,7 +241,7 @@ async def test_broadcast_now_excludes_the_sender(course, student, instructor):
         # Only the sending socket is excluded, not the user's other tabs.
         assert await sender_other_tab.receive_json_from(timeout=3) == expected
         assert await sender.receive_nothing(timeout=0.3)
-        assert [event for event in sent.events() if event.startswith("test-")] == ["test-shouted"]
+        assert sent.events("test-") == ["test-shouted"]
     finally:
         for socket in (sender, sender_other_tab, teacher):
             await socket.disconnect()
