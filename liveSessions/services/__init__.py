@@ -1,15 +1,14 @@
 """Every write of the liveSessions app. Split by job; import from here."""
 
 from liveSessions.services.attendance import (
-    JoinOutcome,
     LeaveOutcome,
     attendance_end_for_unenrolled,
-    attendance_join,
     attendance_leave,
     attendance_release_lapsed,
     attendance_socket_exit,
 )
 from liveSessions.services.chat import session_message_delete, session_message_send
+from liveSessions.services.joins import JoinOutcome, JoinRequest, attendance_join, attendance_join_many
 from liveSessions.services.lifecycle import (
     live_session_cancel,
     live_session_create,
@@ -20,9 +19,11 @@ from liveSessions.services.schedule import live_session_auto_end_overdue, live_s
 
 __all__ = [
     "JoinOutcome",
+    "JoinRequest",
     "LeaveOutcome",
     "attendance_end_for_unenrolled",
     "attendance_join",
+    "attendance_join_many",
     "attendance_leave",
     "attendance_release_lapsed",
     "attendance_socket_exit",

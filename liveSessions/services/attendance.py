@@ -1,9 +1,8 @@
-"""Joining and leaving: attendance with a capacity that holds under concurrency.
+"""Attendance after the join (joins: liveSessions.services.joins): leaving, the sockets
+that hold an attendance, and seats freed when a process died.
 
-Every join and leave locks the session row first (session_lock), so the status check,
-the seat count and the write happen as one step for that session: 50 concurrent joins
-of a 10-seat session leave exactly 10 present, and a user joining 20 times at once gets
-one attendance row with one open interval (the unique constraints back this up).
+Every leave locks the session row first (session_lock), as every join does, so the seat
+count and the write happen as one step for that session.
 
 Two doors lead in. REST `/join` records attendance. The socket event
 `join-live-session` records attendance too (a socket in the room is someone present)
@@ -34,13 +33,13 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from collab.accounts.models import User
 from collab.core.errors import Conflict, NotFound
 from collab.courses.models import Course
-from collab.realtime import leases, outbox
+from collab.realtime import leases
 from collab.realtime.broadcast import sockets_control_on_commit
 from collab.realtime.rooms import user_room
 from liveSessions import events
@@ -54,21 +53,11 @@ from liveSessions.models import (
     live_overlap,
 )
 from liveSessions.permissions import LiveSessionPermission
-from liveSessions.services.common import join_conflict, seats_taken, session_lock, state_conflict
+from liveSessions.services.common import seats_taken, session_lock
 
 log = logging.getLogger(__name__)
 
 OPEN_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.LIVE)
-
-
-@dataclass
-class JoinOutcome:
-    session: LiveSession
-    attendance: SessionAttendance
-    active_attendees: int
-    newly_present: bool
-    first_socket: bool = False
-    room_seq: int = 0
 
 
 @dataclass
@@ -78,84 +67,6 @@ class LeaveOutcome:
     active_attendees: int
     left: bool
     last_socket: bool = False
-
-
-def _open_interval(
-    session: LiveSession, user: User, attendance: SessionAttendance | None, channels: list[str]
-) -> SessionAttendance:
-    """Opens a presence interval; `channels` (the row's socket channels afterwards) go in
-    the same write. Runs under the session lock: one INSERT or UPDATE of the row and one
-    INSERT of the interval, nothing more, since every statement here lengthens the time
-    the next join of the class waits for the lock (bench profile of the class-start storm)."""
-    now = timezone.now()
-    if attendance is None:
-        try:
-            attendance = SessionAttendance.objects.create(
-                session=session, user=user, first_joined_at=now, present_since=now, socket_channels=channels
-            )
-        except IntegrityError:
-            # Only reachable without the lock (it is always held); kept as a clear error.
-            # The caller's transaction rolls back whole.
-            raise Conflict("Already joined.", code="already_joined")
-    else:
-        attendance.present_since = now
-        attendance.socket_channels = channels
-        attendance.save(update_fields=["present_since", "socket_channels"])
-    AttendanceInterval.objects.create(attendance=attendance, joined_at=now)
-    return attendance
-
-
-@transaction.atomic
-def attendance_join(*, actor: User, session_id: uuid.UUID, channel_name: str | None = None) -> JoinOutcome:
-    """Marks `actor` present. Idempotent: joining while present changes nothing.
-    With `channel_name` (a socket entering the room) the session must be live.
-
-    `JoinOutcome.room_seq` is the session room's seq as of the lock statement's start
-    (collab.realtime.outbox): a socket joining counts the frames up to it as delivered;
-    every frame committed later has a higher seq, and those in between describe earlier
-    changes. Under the lock: the lock statement (with the permission and the seq), the
-    attendance row, one seat count, the writes, COMMIT; every extra round trip here is
-    waited for by the next join of a class-start storm (docs/performance.md S6b)."""
-    session = session_lock(session_id, room_seq=outbox.room_seq_expression(events.session_room(session_id)))
-    # After the lock, not in its statement: an unenrolment that held the lock meanwhile
-    # must be seen (tests/courses/test_unenrollment.py).
-    if not LiveSessionPermission.can_join(actor, session):
-        raise NotFound("Live session not found.", code="session_not_found")
-    if channel_name is not None:
-        if session.status != SessionStatus.LIVE:
-            raise state_conflict(session, wanted="live")
-    elif session.status not in (SessionStatus.SCHEDULED, SessionStatus.LIVE):
-        raise join_conflict(session)
-
-    attendance = SessionAttendance.objects.filter(session=session, user=actor).first()
-    newly_present = attendance is None or attendance.present_since is None
-    held = list(attendance.socket_channels) if attendance is not None else []
-    first_socket = channel_name is not None and channel_name not in held and not held
-    if channel_name is not None and channel_name not in held:
-        held.append(channel_name)
-    # Under the lock: nobody else can take or free a seat of this session meanwhile.
-    active = seats_taken(session)
-    if newly_present:
-        takes_seat = LiveSessionPermission.takes_seat(actor.id, session)
-        if session.capacity is not None and takes_seat and active >= session.capacity:
-            raise Conflict("The session is full.", code="session_full")
-        attendance = _open_interval(session, actor, attendance, held)
-        active += 1 if takes_seat else 0
-    elif held != attendance.socket_channels:
-        attendance.socket_channels = held
-        attendance.save(update_fields=["socket_channels"])
-
-    announce_on_commit(
-        session,
-        actor,
-        joined=True,
-        active_attendees=active,
-        attendee=newly_present,
-        attendance=attendance,
-        participant=first_socket,
-        exclude_channel=channel_name,
-    )
-    return JoinOutcome(session, attendance, active, newly_present, first_socket, room_seq=session.room_seq)
 
 
 def _close_interval(session: LiveSession, attendance: SessionAttendance, *, reason: str) -> None:

@@ -180,15 +180,15 @@ async def test_a_frame_committed_right_after_a_join_reaches_the_joiner(course, i
     session = await db(live_session)(course=course, status=SessionStatus.LIVE)
     sid = str(session.id)
     (member,) = await db(students)(course, 1)
-    real_join = services.attendance_join
+    real_join = services.attendance_join_many
 
     def join_then_someone_else_writes(**kwargs):
-        outcome = real_join(**kwargs)  # committed (its own transaction)
-        if kwargs["actor"].id == member.id:
+        outcomes = real_join(**kwargs)  # committed (its own transaction)
+        if any(request.actor.id == member.id for request in kwargs["requests"]):
             broadcast_committed(f"session-{sid}", "test-right-after", {"n": 1})
-        return outcome
+        return outcomes
 
-    monkeypatch.setattr(services, "attendance_join", join_then_someone_else_writes)
+    monkeypatch.setattr(services, "attendance_join_many", join_then_someone_else_writes)
     learner = await ws_connect(member)
     try:
         await learner.send_json_to({"event": "join-live-session", "data": {"sessionId": sid}, "ref": "j"})
