@@ -11,7 +11,11 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from collab.realtime import log_redaction  # noqa: E402
 from collab.realtime.routing import websocket_urlpatterns  # noqa: E402
+
+# uvicorn has set up its loggers by the time it imports this module.
+log_redaction.install()
 
 # A web process holding thousands of sockets keeps hundreds of thousands of long-lived
 # objects, and each full collection scans all of them with the event loop stopped

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,10 +126,13 @@ def _announce_when_healthy(env: dict[str, str], honcho: subprocess.Popen, stop: 
         stop.wait(0.5)
 
 
-def main() -> int:
-    env = dict(os.environ)
-    run_dir = Path(env.get("COLLAB_RUN_DIR") or ROOT / ".run")
-    run_dir.mkdir(parents=True, exist_ok=True)
+def run_environment(environ: Mapping[str, str], run_dir: Path) -> dict[str, str]:
+    """The environment the set-up and web, worker and beat run with: `environ` (the
+    caller's) plus make run's defaults (DEBUG on, 127.0.0.1:8000, the embedded flag). The
+    console's own origins on PORT are always allowed to open /ws/, added to any
+    SOCKET_ALLOWED_ORIGINS given (the page must keep its socket when another origin is
+    allowed too); without one they are the only ones."""
+    env = dict(environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "collab.settings")
     # The Procfile's commands (uvicorn, celery) come from this interpreter's environment.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
@@ -144,8 +147,16 @@ def main() -> int:
     origins = {f"http://127.0.0.1:{env['PORT']}", f"http://localhost:{env['PORT']}"}
     if env["HOST"] not in ("0.0.0.0", "::", "", "127.0.0.1", "localhost"):
         origins.add(f"http://{env['HOST']}:{env['PORT']}")
-    env.setdefault("SOCKET_ALLOWED_ORIGINS", ",".join(sorted(origins)))
+    given = [origin.strip() for origin in env.get("SOCKET_ALLOWED_ORIGINS", "").split(",") if origin.strip()]
+    env["SOCKET_ALLOWED_ORIGINS"] = ",".join(dict.fromkeys([*given, *sorted(origins)]))
     env.setdefault("CELERY_BEAT_SCHEDULE_FILENAME", str(run_dir / "celerybeat-schedule"))
+    return env
+
+
+def main() -> int:
+    run_dir = Path(os.environ.get("COLLAB_RUN_DIR") or ROOT / ".run")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    env = run_environment(os.environ, run_dir)
 
     stopping = threading.Event()
     honcho: subprocess.Popen | None = None

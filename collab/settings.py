@@ -414,6 +414,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # Django's default config gives "django" a console handler of its own when DEBUG is on
+    # (make run): every 4xx/5xx record was printed twice, once without its level. Its
+    # records go to the root handler only.
+    "loggers": {"django": {"handlers": [], "level": env("LOG_LEVEL", default="INFO"), "propagate": True}},
 }
 
 # Admin static files are served by the app itself (whitenoise), also under daphne.

@@ -7,6 +7,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from collab.courses import demo
+
 
 def content_security_policy(request: HttpRequest) -> str:
     """Scripts, styles and calls only from this origin (and its own socket): nothing
@@ -30,7 +32,15 @@ def content_security_policy(request: HttpRequest) -> str:
 @require_GET
 def console_page(request: HttpRequest) -> HttpResponse:
     """GET / : the console's single page (signed out until the browser logs in over REST)."""
-    response = render(request, "console/index.html")
+    # The sign-in hint names the logins `make run` seeds, from the one list seed_demo uses.
+    context = {
+        "demo_password": demo.DEMO_PASSWORD,
+        "demo_instructor": demo.INSTRUCTOR_EMAIL,
+        "demo_ta": demo.TA_EMAIL,
+        "demo_first_student": demo.STUDENT_EMAILS[0],
+        "demo_last_student": demo.STUDENT_EMAILS[-1],
+    }
+    response = render(request, "console/index.html", context)
     response["Content-Security-Policy"] = content_security_policy(request)
     response["Cache-Control"] = "no-cache"
     return response

@@ -79,6 +79,11 @@ def api_exception_handler(exc, context):
         # simplejwt puts its own code and message in a dict (e.g. token_not_valid).
         code = str(detail.get("code", code))
         message = str(detail.get("detail", "")) or _first_message(detail)
+        # "Given token not valid for any token type" says nothing of why; with one token
+        # class there is one reason ("Token is expired", "… wrong type", "… invalid").
+        reasons = detail.get("messages")
+        if isinstance(reasons, list) and reasons and isinstance(reasons[0], dict) and reasons[0].get("message"):
+            message = str(reasons[0]["message"])
     else:
         if detail is not None and getattr(detail, "code", None) not in (None, "error"):
             code = str(detail.code) if response.status_code != 401 else code

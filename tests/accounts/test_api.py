@@ -385,3 +385,27 @@ def test_refresh_token_issued_by_simplejwt_for_user_works(student):
     refresh = RefreshToken.for_user(student)
     response = anon().post("/api/auth/refresh", {"refresh": str(refresh)}, format="json")
     assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_refused_access_token_says_why_under_its_stable_code(student):
+    """The code stays token_not_valid (clients refresh on it); the message was SimpleJWT's
+    "Given token not valid for any token type" whatever the reason, also for an expired one."""
+    from datetime import timedelta
+
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    expired = AccessToken.for_user(student)
+    expired.set_exp(lifetime=timedelta(seconds=-5))
+    cases = {
+        str(expired): "Token is expired",
+        str(RefreshToken.for_user(student)): "Token has wrong type",
+        "garbage": "Token is invalid",
+    }
+    for token, message in cases.items():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        response = client.get("/api/auth/me")
+        assert response.status_code == 401
+        assert response.json() == {"error": {"code": "token_not_valid", "message": message}}

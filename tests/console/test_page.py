@@ -126,3 +126,12 @@ def test_the_client_calls_only_routes_the_api_has():
         except Resolver404:
             pytest.fail(f"the console calls {path}, which the API does not have")
         assert match.route.startswith("api/"), path
+
+
+def test_the_sign_in_hint_names_every_demo_login(client):
+    """The hint lists what `make run` seeds and prints (collab/courses/demo.py), the TA too."""
+    from collab.courses.demo import DEMO_PASSWORD, INSTRUCTOR_EMAIL, STUDENT_EMAILS, TA_EMAIL
+
+    hint = re.search(r'<p class="hint">(.*?)</p>', client.get("/").content.decode(), re.S).group(1)
+    for login in (INSTRUCTOR_EMAIL, TA_EMAIL, STUDENT_EMAILS[0], STUDENT_EMAILS[-1], DEMO_PASSWORD):
+        assert f"<code>{login}</code>" in hint, login

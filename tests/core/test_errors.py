@@ -215,6 +215,18 @@ def test_the_admin_keeps_its_html_for_a_bad_host(client):
     assert response.status_code == 400 and not response["Content-Type"].startswith("application/json")
 
 
+def test_a_format_the_route_does_not_offer_is_406_naming_those_it_does(api):
+    # It was a 404 "Not found." (DRF's): the resource exists, and 404 is not among the
+    # statuses the schema lists for most routes; 406 is, for every one.
+    course = CourseFactory()
+    client = api(course.instructor)
+    error = assert_error_shape(client.get("/api/auth/me?format=xml"), 406, "not_acceptable")
+    assert error["message"] == 'format: "xml" is not offered here; one of: json.'
+    assert client.get("/api/auth/me?format=json").status_code == 200
+    error = assert_error_shape(client.get(f"/api/courses/{course.id}?format=yaml"), 406, "not_acceptable")
+    assert "one of: json." in error["message"]
+
+
 @pytest.mark.parametrize("query", ["", "?format=csv", "?format=json", "?format=xml"])
 def test_options_and_head_on_every_route_never_fail(api, query):
     course = CourseFactory()

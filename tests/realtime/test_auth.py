@@ -18,6 +18,7 @@ from collab.core.redis_client import sync_redis
 from collab.core.tokens import Credentials
 from collab.realtime.consumer import CLOSE_ORIGIN_REFUSED, CLOSE_UNAUTHENTICATED
 from collab.realtime.rooms import course_room, user_room
+from collab.realtime.routing import CLOSE_NO_SUCH_ROUTE
 from collab.realtime.tickets import _key as ticket_key
 from collab.realtime.tickets import ticket_issue
 from tests.conftest import access_token_for, client_for, ws_connect
@@ -75,6 +76,14 @@ async def test_no_credentials_is_refused():
 
 async def test_no_credentials_with_an_allowed_origin_is_refused():
     await assert_refused(headers=[ALLOWED_ORIGIN])
+
+
+async def test_a_socket_at_an_unknown_path_is_refused_before_accept(student):
+    # Signed in or not: only /ws/ has a socket. (Channels' router raised: a 500 and an ERROR.)
+    token = await database_sync_to_async(access_token_for)(student)
+    bearer = (b"authorization", f"Bearer {token}".encode())
+    for path in ("/wsx/", "/ws/extra/", "/api/ws/", "/"):
+        await assert_refused(path, headers=[ALLOWED_ORIGIN, bearer], code=CLOSE_NO_SUCH_ROUTE)
 
 
 async def test_unknown_ticket_is_refused(student):
