@@ -6,6 +6,7 @@ from rest_framework.views import APIView
 
 from collab.accounts import services
 from collab.accounts.authentication import request_credentials
+from collab.accounts.revocation import credentials_revoked_cached
 from collab.accounts.serializers import (
     AuthResponseSerializer,
     LoginSerializer,
@@ -15,6 +16,9 @@ from collab.accounts.serializers import (
     UserSerializer,
     WsTicketSerializer,
 )
+from collab.core.asgi_fast.async_front import async_front
+from collab.core.throttling import rates_allow
+from collab.core.tokens import bearer_credentials
 
 _ERROR = inline_serializer(
     "Error",
@@ -157,6 +161,19 @@ class MeView(APIView):
 
 
 class WsTicketView(APIView):
+    """The request every student's client makes when a class starts (hundreds within
+    seconds): the ticket is one Redis SET, but the DRF path around it (a worker thread,
+    authentication reading the user row, throttles, rendering) was 11 % of the web
+    process's CPU in a profile of the bench's class-start storm (500 members, issue 16).
+
+    A valid bearer token that Redis vouches for (not signed out, generation current),
+    within both rates DRF applies here, gets its ticket on the event loop (the same body,
+    the same counters, no query). Every other request (no or bad token, signed out, a
+    generation Redis does not know, over a rate, Redis down) takes the DRF path below,
+    which answers or refuses as before. A ticket is only a promise to try the handshake:
+    the handshake reads the user row and refuses an inactive, deleted or signed-out user
+    (collab.realtime.auth), whichever path issued it."""
+
     throttle_scope = "ws-ticket"
 
     @extend_schema(
@@ -171,3 +188,42 @@ class WsTicketView(APIView):
     def post(self, request):
         issued = services.ws_ticket_issue(user=request.user, credentials=request_credentials(request))
         return Response(WsTicketSerializer(issued).data)
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        return async_front(super().as_view(**initkwargs), _ws_ticket_on_the_loop)
+
+
+def _json_accepted(accept: str) -> bool:
+    """Whether DRF would answer an `Accept` header with plain JSON: no media parameters
+    (`; indent=4`, q-values: DRF honours them) and a JSON or wildcard type."""
+    return ";" not in accept and ("application/json" in accept or "*/*" in accept or "application/*" in accept)
+
+
+async def _ws_ticket_on_the_loop(request) -> bytes | None:
+    """The ticket body, or None for the DRF path to handle the request."""
+    if (
+        request.method != "POST"
+        or request.META.get("QUERY_STRING")
+        or not _json_accepted(request.headers.get("Accept", "*/*"))
+    ):
+        return None
+    authorization = request.headers.get("Authorization", "")
+    if not authorization.startswith("Bearer "):  # SimpleJWT reads only this, case and all
+        return None
+    credentials = bearer_credentials(authorization)
+    if credentials is None:
+        return None
+    # The revocation check REST authentication makes, from Redis only: a signed-out
+    # session, an older generation (log out everywhere, a new password, a deactivation
+    # moves it on) or one Redis does not know takes the DRF path, which reads the row.
+    if await credentials_revoked_cached(credentials) is not False:
+        return None
+    # Over a rate, DRF counts the request again and answers its 429 with Retry-After.
+    if not await rates_allow(credentials.user_id, scope=WsTicketView.throttle_scope):
+        return None
+    issued = await services.ws_ticket_issue_async(credentials=credentials)
+    return _RENDERER.render(issued)
+
+
+_RENDERER = WsTicketView.renderer_classes[0]()

@@ -80,17 +80,33 @@ class ScopedRedisThrottle(ScopedRateThrottle, RedisCounterThrottle):
 async def user_rate_allows(user_id: uuid.UUID) -> bool:
     """UserRedisThrottle for an async view outside DRF: counts the request on the same
     counter as the user's DRF requests and says whether it is within the rate."""
+    return await rates_allow(user_id)
+
+
+async def rates_allow(user_id: uuid.UUID, *, scope: str | None = None) -> bool:
+    """The throttles DRF applies to an authenticated request, for an async view outside
+    DRF: UserRedisThrottle and, with `scope` (a view's `throttle_scope`),
+    ScopedRedisThrottle. Counts the request on the same counters as the user's DRF
+    requests, in one round trip, and says whether it is within every rate. True when
+    Redis cannot count (the throttles fail open, as DRF's do)."""
     throttle = UserRedisThrottle()
-    if throttle.rate is None:
+    counters = []
+    if throttle.rate is not None:
+        counters.append((throttle.scope, throttle.num_requests, throttle.duration))
+    rate = ScopedRedisThrottle.THROTTLE_RATES.get(scope) if scope is not None else None
+    if rate is not None:
+        counters.append((scope, *throttle.parse_rate(rate)))
+    if not counters:
         return True
-    key = throttle.cache_format % {"scope": throttle.scope, "ident": user_id}
+    now = time.time()
     try:
         pipe = async_redis().pipeline(transaction=False)
-        _count(pipe, key, throttle.duration, time.time())
-        count, _ = await pipe.execute()
+        for name, _, duration in counters:
+            _count(pipe, throttle.cache_format % {"scope": name, "ident": user_id}, duration, now)
+        replies = await pipe.execute()
     except redis.RedisError:
         return True
-    return count <= throttle.num_requests
+    return all(count <= limit for count, (_, limit, _) in zip(replies[::2], counters, strict=True))
 
 
 def scope_rate_wait(scope: str, ident: str) -> float | None:

@@ -19,15 +19,29 @@ def _key(ticket: str) -> str:
     return f"{settings.CACHES['default']['KEY_PREFIX']}:ws-ticket:{ticket}"
 
 
-def ticket_issue(*, credentials: Credentials) -> str:
-    ticket = secrets.token_urlsafe(32)
+def _new_ticket(credentials: Credentials) -> tuple[str, str]:
+    """A fresh ticket and the JSON value stored under it."""
     value = {
         "user": str(credentials.user_id),
         "sid": credentials.session_id,
         "gen": credentials.generation,
         "exp": credentials.expires_at,
     }
-    sync_redis().set(_key(ticket), json.dumps(value), ex=settings.WS_TICKET_TTL_SECONDS)
+    return secrets.token_urlsafe(32), json.dumps(value)
+
+
+def ticket_issue(*, credentials: Credentials) -> str:
+    """A new single-use ticket carrying `credentials`, valid WS_TICKET_TTL_SECONDS (one
+    Redis SET). Raises redis.RedisError when Redis cannot store it."""
+    ticket, value = _new_ticket(credentials)
+    sync_redis().set(_key(ticket), value, ex=settings.WS_TICKET_TTL_SECONDS)
+    return ticket
+
+
+async def ticket_issue_async(*, credentials: Credentials) -> str:
+    """ticket_issue() on the event loop (the ticket route's async fast path)."""
+    ticket, value = _new_ticket(credentials)
+    await async_redis().set(_key(ticket), value, ex=settings.WS_TICKET_TTL_SECONDS)
     return ticket
 
 
