@@ -29,6 +29,7 @@ from django.utils.deprecation import MiddlewareMixin
 from rest_framework.views import APIView
 from whitenoise.middleware import WhiteNoiseMiddleware
 
+from collab.accounts.views import WsTicketView
 from collab.core import asgi_fast
 from collab.core.asgi_fast import middleware
 from collab.core.asgi_fast.consumer_loop import LeanConsumerLoop
@@ -181,10 +182,11 @@ async def test_socket_db_calls_run_on_the_pool_and_on_channels_thread_when_off(s
 # -- async front ----------------------------------------------------------------------------------
 
 
-def test_the_fronted_view_carries_what_django_and_the_schema_read(settings):
-    fronted = CourseOnlineView.as_view()
+@pytest.mark.parametrize("view_class", [CourseOnlineView, WsTicketView], ids=lambda view: view.__name__)
+def test_the_fronted_view_carries_what_django_and_the_schema_read(settings, view_class):
+    fronted = view_class.as_view()
     assert inspect.iscoroutinefunction(fronted)
-    assert fronted.cls is CourseOnlineView and fronted.initkwargs == {} and fronted.csrf_exempt
+    assert fronted.cls is view_class and fronted.initkwargs == {} and fronted.csrf_exempt
     settings.ASGI_FAST = [piece for piece in asgi_fast.PIECES if piece != "async_front"]
-    plain = CourseOnlineView.as_view()
-    assert not inspect.iscoroutinefunction(plain) and plain.cls is CourseOnlineView
+    plain = view_class.as_view()
+    assert not inspect.iscoroutinefunction(plain) and plain.cls is view_class
