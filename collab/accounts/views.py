@@ -161,19 +161,6 @@ class MeView(APIView):
 
 
 class WsTicketView(APIView):
-    """The request every student's client makes when a class starts (hundreds within
-    seconds): the ticket is one Redis SET, but the DRF path around it (a worker thread,
-    authentication reading the user row, throttles, rendering) was 11 % of the web
-    process's CPU in a profile of the bench's class-start storm (500 members, issue 16).
-
-    A valid bearer token that Redis vouches for (not signed out, generation current),
-    within both rates DRF applies here, gets its ticket on the event loop (the same body,
-    the same counters, no query). Every other request (no or bad token, signed out, a
-    generation Redis does not know, over a rate, Redis down) takes the DRF path below,
-    which answers or refuses as before. A ticket is only a promise to try the handshake:
-    the handshake reads the user row and refuses an inactive, deleted or signed-out user
-    (collab.realtime.auth), whichever path issued it."""
-
     throttle_scope = "ws-ticket"
 
     @extend_schema(
@@ -191,6 +178,20 @@ class WsTicketView(APIView):
 
     @classmethod
     def as_view(cls, **initkwargs):
+        """The view behind an async fast path (piece `async_front`). Every student's client
+        asks for a ticket when a class starts (hundreds within seconds): the ticket is one
+        Redis SET, but the DRF path around it (a worker thread, authentication reading the
+        user row, throttles, rendering) was 11 % of the web process's CPU in a profile of
+        the bench's class-start storm (500 members, issue 16).
+
+        A valid bearer token that Redis vouches for (not signed out, generation current),
+        within both rates DRF applies here, gets its ticket on the event loop: the same
+        body, the same counters, no query. Every other request (no or bad token, signed
+        out, a generation Redis does not know, over a rate, Redis down) takes the DRF path
+        above, which answers or refuses as before. A ticket is only a promise to try the
+        handshake: that reads the user row and refuses an inactive, deleted or signed-out
+        user (collab.realtime.auth), whichever path issued the ticket. (Not the class
+        docstring: that is the route's OpenAPI description.)"""
         return async_front(super().as_view(**initkwargs), _ws_ticket_on_the_loop)
 
 
