@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -73,14 +74,17 @@ def _group_send_sync(room: str, message: dict) -> bool:
         return False
 
 
-def _record_and_send_on_commit(room: str, event: str | None, data: Any, message: dict, history: bool) -> None:
+def _record_and_send_on_commit(
+    room: str, event: str | None, data: Any, message: dict, history: bool, joins: tuple[str, ...] = ()
+) -> None:
     from collab.realtime import outbox
 
+    record = partial(outbox.outbox_record, room=room, event=event, data=data, message=message, history=history)
     if transaction.get_connection().in_atomic_block:
-        frame = outbox.outbox_record(room=room, event=event, data=data, message=message, history=history)
+        frame = record(joins=joins)
     else:
         with transaction.atomic():
-            frame = outbox.outbox_record(room=room, event=event, data=data, message=message, history=history)
+            frame = record(joins=joins)
 
     def send() -> None:
         if not frame.written:
@@ -143,6 +147,10 @@ async def broadcast_now(room: str, event: str, data: Any, *, exclude_channel: st
 
 
 def control_message(*, join: Iterable[str] = (), leave: Iterable[str] = (), close: bool = False) -> dict:
+    """The channel-layer message of a control: `{"type": "room.control", "join": [room…],
+    "leave": [room…], "close": bool}`; the outbox adds `"join_seqs": {room: seq}` for the
+    joined rooms when it writes it (collab.realtime.outbox). A message without
+    `join_seqs` (written before they existed) is still handled: see room_control."""
     return {"type": "room.control", "join": list(join), "leave": list(leave), "close": close}
 
 
@@ -159,9 +167,15 @@ def sockets_control_on_commit(
     `event` (if given, a history frame of `room` with its seq) and is closed if `close`.
     The event is sent after the room moves so a socket that just joined a room hears
     about it before anything sent to that room. Stored in the outbox like a frame, so a
-    failed send is relayed (a control without event carries no seq and is not replayed)."""
+    failed send is relayed (a control without event carries no seq and is not replayed).
+
+    Each joined room's seq is read (and locked) in this transaction, just before its
+    COMMIT, and travels in the message: a joining socket starts from it, so it gets every
+    frame of the room committed after the grant, also those sent before the control
+    message reached it (read from the outbox), and none committed before."""
+    join = list(join)
     message = control_message(join=join, leave=leave, close=close)
-    _record_and_send_on_commit(room, event, data, message, True)
+    _record_and_send_on_commit(room, event, data, message, True, tuple(join))
 
 
 def call_tracking_delivery(service: Callable[..., Any], /, **kwargs: Any) -> tuple[Any, str]:

@@ -196,7 +196,8 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
 
     async def join_room(self, room: str, *, seq: int | None = None) -> None:
         """Enters `room`. Frames of it up to its current seq (read now unless given, or the
-        resume point when a resume is under way) count as delivered."""
+        resume point when a resume is under way) count as delivered. A `seq` given is the
+        room's seq at the commit of the change that let the socket in."""
         if room not in self.rooms:
             await self.channel_layer.group_add(room, self.channel_name)
             self.rooms.add(room)
@@ -249,6 +250,18 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
         if outcome.gap is not None:
             log.warning("frames after %s of %s are no longer in the outbox; skipping", outcome.gap[0], room)
             await self.send_texts(self.sequencer.skip_gap(room).send)
+
+    async def catch_up(self, room: str, after: int) -> None:
+        """Sends the frames of `room` with seq > `after` committed before this socket was
+        in the room (a control's join point); later ones arrive live, behind them."""
+        if not self.sequencer.tracks(room):
+            return
+        current, frames = await socket_db(outbox.room_history)(room=room, after=after)
+        await self.send_texts(self.sequencer.fill(room, [(frame.seq, frame.text) for frame in frames]).send)
+        if self.sequencer.last.get(room, current) < current:
+            # No longer in the outbox (a control relayed after retention): nothing to send.
+            log.warning("frames after %s of %s are no longer in the outbox; skipping", after, room)
+            self.sequencer.track(room, current)
 
     async def send_event(self, event: str, data: Any, *, room: str | None = None) -> None:
         frame: dict[str, Any] = {"event": event, "data": data}
@@ -362,16 +375,27 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
         await self.deliver(room, self.sequencer.live(room, seq, None if excluded else message["text"]))
 
     async def room_control(self, message: dict) -> None:
+        """broadcast.sockets_control_on_commit: leave, join, its event, close. A joined
+        room starts at its seq at the grant's commit (`join_seqs`), frames sent before the
+        socket was in it are read from the outbox after the event. Without `join_seqs`
+        (an older release's message, relayed after a deploy): the room's seq now."""
         for room in message.get("leave", ()):
             await self.leave_room(room)
+        join_seqs = message.get("join_seqs") or {}
+        catch_up: list[tuple[str, int]] = []
         for room in message.get("join", ()):
-            await self.join_room(room)
+            seq = join_seqs.get(room)
+            if seq is not None and not self.sequencer.tracks(room):
+                catch_up.append((room, seq))
+            await self.join_room(room, seq=seq)
         if message.get("text"):
             if message.get("seq") is None:
                 await self.send(text_data=message["text"])
             else:
                 room = message["room"]
                 await self.deliver(room, self.sequencer.live(room, message["seq"], message["text"]))
+        for room, seq in catch_up:
+            await self.catch_up(room, seq)
         if message.get("close"):
             await self.close(code=CLOSE_LOGGED_OUT)
 

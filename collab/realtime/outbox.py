@@ -4,7 +4,10 @@ Writes (inside the caller's transaction):
 - `outbox_record(room, event, data, message)`: queues one outgoing message; just before
   the transaction commits (collab.core.db.before_commit) all the messages it queued are
   written at once: each room's seq counter is bumped, in sorted room order, each frame
-  encoded once with its `seq` and `id`, and the rows inserted in one statement.
+  encoded once with its `seq` and `id`, and the rows inserted in one statement. A control
+  message that makes sockets join rooms (`joins`) gets each joined room's seq as of this
+  commit in `message["join_seqs"]` (the room's counter is locked like a bumped one, so no
+  frame of it can commit between that read and this COMMIT).
 
 Why at the end and in sorted order: bumping a room's counter locks its row until COMMIT,
 and a transaction that broadcasts to several rooms (a group room and its course room, a
@@ -69,6 +72,7 @@ class OutboxFrame:
     message: dict
     history: bool
     id: uuid.UUID
+    joins: tuple[str, ...] = ()  # rooms whose seq at commit goes in message["join_seqs"]
     seq: int | None = None
     pos: int | None = None
     written: bool = False
@@ -95,7 +99,9 @@ def _encode(frame: OutboxFrame) -> str:
     return dumps(body)
 
 
-def outbox_record(*, room: str, event: str | None, data: Any, message: dict, history: bool) -> OutboxFrame:
+def outbox_record(
+    *, room: str, event: str | None, data: Any, message: dict, history: bool, joins: tuple[str, ...] = ()
+) -> OutboxFrame:
     """Queues one outgoing message in the current transaction (see the module docstring).
 
     `message` is the channel-layer message without its text; for a frame (`event` given)
@@ -103,6 +109,9 @@ def outbox_record(*, room: str, event: str | None, data: Any, message: dict, his
     written, and for a history frame (`history=True`) `message["room"]` and
     `message["seq"]` for the sockets' duplicate check. `data` is encoded now: changing
     it afterwards changes nothing. A control-only message (`event` None) gets no seq.
+    `joins` (a control message's `join` rooms): `message["join_seqs"]` = {room: the room's
+    seq before this transaction's own frames of it}, read and locked just before COMMIT,
+    so a socket that joins later knows exactly which frames came after the grant.
     Must run inside `transaction.atomic()`."""
     frame = OutboxFrame(
         room=room,
@@ -111,6 +120,7 @@ def outbox_record(*, room: str, event: str | None, data: Any, message: dict, his
         message=message,
         history=history and event is not None,
         id=uuid.uuid4(),
+        joins=tuple(joins),
     )
     # One hook per frame: a frame queued in a savepoint that rolls back loses its hook.
     before_commit(partial(_stage, frame))
@@ -132,10 +142,18 @@ def _write_staged() -> None:
     if not frames:
         return
     counts = Counter(frame.room for frame in frames if frame.history)
-    following: dict[str, int] = {}
-    for room in sorted(counts):  # one lock order for every transaction
-        following[room] = _bump_seqs(room, counts[room]) - counts[room] + 1
+    joined = {room for frame in frames for room in frame.joins}
+    # Each room's seq before this transaction's frames. A joined room without frames here
+    # is "bumped" by 0: that reads its committed seq and locks it to our COMMIT, so a
+    # frame of it is either at or below the read (committed before the grant) or above it
+    # (after): the joining sockets start exactly there (consumer.room_control).
+    before: dict[str, int] = {}
+    for room in sorted(counts.keys() | joined):  # one lock order for every transaction
+        before[room] = _bump_seqs(room, counts[room]) - counts[room]
+    following = {room: seq + 1 for room, seq in before.items()}
     for frame in frames:  # seqs of a room in the order its frames were recorded
+        if frame.joins:
+            frame.message["join_seqs"] = {room: before[room] for room in frame.joins}
         if frame.history:
             frame.seq = following[frame.room]
             following[frame.room] += 1

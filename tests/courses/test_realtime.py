@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from channels.db import database_sync_to_async
 
-from collab.realtime.broadcast import broadcast_now
+from collab.realtime import broadcast
+from collab.realtime.broadcast import broadcast_committed, broadcast_now
 from collab.realtime.rooms import course_room, user_room
 from tests.conftest import client_for, ws_connect
 from tests.factories import CourseFactory
@@ -109,3 +110,73 @@ async def test_creating_a_course_puts_the_instructors_sockets_in_its_room(instru
         assert (await teacher.receive_json_from(timeout=3))["data"] == {"n": 3}
     finally:
         await teacher.disconnect()
+
+
+def _commit_in_the_window(monkeypatch, room: str, event: str) -> None:
+    """Commits a frame of `room` after the change that grants it has committed but before
+    its control message (the one that makes the user's sockets join `room`) is sent:
+    the window between the grant's commit and the socket handling the control."""
+    real_send = broadcast._group_send_sync
+
+    def send(target: str, message: dict) -> bool:
+        if message.get("type") == "room.control" and room in message.get("join", ()):
+            broadcast_committed(room, event, {"n": 2})
+        return real_send(target, message)
+
+    monkeypatch.setattr(broadcast, "_group_send_sync", send)
+
+
+async def test_a_course_frame_committed_before_the_enrolment_control_arrives_reaches_the_new_member(
+    instructor, other_student, monkeypatch
+):
+    """The socket's starting point in the course room is the room's seq as of the
+    enrolment's commit, not as of the control message's arrival: a frame committed in
+    between reached nobody new and was counted as delivered (only `resume` brought it)."""
+    course = await database_sync_to_async(CourseFactory)(instructor=instructor)
+    room = course_room(course.id)
+    # Before the grant: not theirs (seq 1).
+    await database_sync_to_async(broadcast_committed)(room, "test-before-grant", {"n": 1})
+    learner = await ws_connect(other_student)
+    try:
+        _commit_in_the_window(monkeypatch, room, "test-in-the-window")  # seq 2
+        status, _ = await rest(
+            instructor, "post", f"/api/courses/{course.id}/enrollments", {"userId": str(other_student.id)}
+        )
+        assert status == 201
+        monkeypatch.undo()
+        await database_sync_to_async(broadcast_committed)(room, "test-after", {"n": 3})  # seq 3
+
+        frames = [await learner.receive_json_from(timeout=3) for _ in range(3)]
+        assert [(f["event"], f["room"]) for f in frames] == [
+            ("course-enrolled", user_room(other_student.id)),
+            ("test-in-the-window", room),
+            ("test-after", room),
+        ]
+        assert [f["seq"] for f in frames[1:]] == [2, 3]
+        assert await learner.receive_nothing(timeout=0.5)
+    finally:
+        await learner.disconnect()
+
+
+async def test_a_course_frame_committed_before_the_enrolment_is_not_sent_to_the_new_member(instructor, other_student):
+    """Joining through enrolment starts at the room's seq of the enrolment's commit:
+    the course's earlier history is not replayed to the new member (the client reads the
+    course over REST), as on connect."""
+    course = await database_sync_to_async(CourseFactory)(instructor=instructor)
+    room = course_room(course.id)
+    for n in range(3):
+        await database_sync_to_async(broadcast_committed)(room, "test-before-grant", {"n": n})
+    learner = await ws_connect(other_student)
+    try:
+        status, _ = await rest(
+            instructor, "post", f"/api/courses/{course.id}/enrollments", {"userId": str(other_student.id)}
+        )
+        assert status == 201
+        assert (await learner.receive_json_from(timeout=3))["event"] == "course-enrolled"
+        assert await learner.receive_nothing(timeout=0.5)
+        await database_sync_to_async(broadcast_committed)(room, "test-after", {"n": 3})
+        frame = await learner.receive_json_from(timeout=3)
+        assert (frame["event"], frame["seq"]) == ("test-after", 4)
+        assert await learner.receive_nothing(timeout=0.3)
+    finally:
+        await learner.disconnect()

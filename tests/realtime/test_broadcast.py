@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from channels.db import database_sync_to_async
-from django.db import transaction
+from django.db import connection, transaction
 
 from collab.realtime import outbox as outbox_module
-from collab.realtime.broadcast import broadcast_now, broadcast_on_commit, sockets_control_on_commit
+from collab.realtime.broadcast import (
+    broadcast_committed,
+    broadcast_now,
+    broadcast_on_commit,
+    sockets_control_on_commit,
+)
 from collab.realtime.consumer import CLOSE_LOGGED_OUT
 from collab.realtime.dispatch import socket_event
+from collab.realtime.models import RoomEvent
 from collab.realtime.rooms import course_room, user_room
 from collab.realtime.testing import capture_broadcasts
 from tests.conftest import ws_connect
@@ -49,7 +57,7 @@ async def test_a_rolled_back_transaction_broadcasts_nothing(course, student):
     try:
         with capture_broadcasts() as sent:
             await in_transaction(lambda: broadcast_on_commit(course_room(course.id), "test-event", {"n": 1}), fail=True)
-        assert sent == []
+        assert sent.events("test-") == []
         assert await socket.receive_nothing(timeout=0.5)
     finally:
         await socket.disconnect()
@@ -216,10 +224,68 @@ async def test_control_in_a_rolled_back_transaction_does_nothing(course, student
                 ),
                 fail=True,
             )
-        assert sent == []
+        assert sent.events("test-") == []
         assert await socket.receive_nothing(timeout=0.3)
         await broadcast_now(course_room(course.id), "test-still-here", {})
         assert (await socket.receive_json_from(timeout=3))["event"] == "test-still-here"
+    finally:
+        await socket.disconnect()
+
+
+@pytest.mark.postgres_only(reason="SQLite transactions lock at BEGIN: nobody else commits meanwhile")
+async def test_a_joined_rooms_seq_is_read_at_the_grants_commit_and_earlier_frames_stay_out(student):
+    """A frame of the room committed while the granting transaction is open (before its
+    COMMIT) is history from before the grant: the joining socket does not get it. The
+    control message carries the room's seq as of the grant's commit."""
+    room = "study-group-test-grant"
+    socket = await ws_connect(student)
+    try:
+        await database_sync_to_async(broadcast_committed)(room, "test-long-ago", {"n": 1})
+
+        def commit_elsewhere() -> None:
+            try:
+                broadcast_committed(room, "test-meanwhile", {"n": 2})
+            finally:
+                connection.close()
+
+        @database_sync_to_async
+        def grant() -> None:
+            with transaction.atomic():
+                sockets_control_on_commit(user_room(student.id), join=[room], event="test-joined", data={})
+                # Another connection commits a frame of the room before the grant commits.
+                other = threading.Thread(target=commit_elsewhere)
+                other.start()
+                other.join()
+
+        await grant()
+        control = await database_sync_to_async(
+            lambda: RoomEvent.objects.get(room=user_room(student.id), event="test-joined").message
+        )()
+        assert control["join"] == [room] and control["join_seqs"] == {room: 2}
+        assert (await socket.receive_json_from(timeout=3))["event"] == "test-joined"
+        assert await socket.receive_nothing(timeout=0.5)
+        await database_sync_to_async(broadcast_committed)(room, "test-after", {"n": 3})
+        frame = await socket.receive_json_from(timeout=3)
+        assert (frame["event"], frame["seq"]) == ("test-after", 3)
+    finally:
+        await socket.disconnect()
+
+
+async def test_a_control_message_without_join_seqs_still_joins(student, channel_layer):
+    """A control written before `join_seqs` existed (still in the outbox during a deploy)
+    joins as it used to: from the room's seq when it arrives."""
+    room = "study-group-test-old-form"
+    socket = await ws_connect(student)
+    try:
+        await database_sync_to_async(broadcast_committed)(room, "test-long-ago", {"n": 1})
+        await channel_layer.group_send(
+            user_room(student.id), {"type": "room.control", "join": [room], "leave": [], "close": False}
+        )
+        assert await socket.receive_nothing(timeout=0.5)
+        await database_sync_to_async(broadcast_committed)(room, "test-after", {"n": 2})
+        frame = await socket.receive_json_from(timeout=3)
+        assert (frame["event"], frame["seq"]) == ("test-after", 2)
+        assert await socket.receive_nothing(timeout=0.3)
     finally:
         await socket.disconnect()
 
