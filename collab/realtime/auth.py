@@ -3,6 +3,8 @@ revocation check REST authentication uses (collab.accounts.revocation)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import parse_qs, urlparse
 
 from django.conf import settings
@@ -13,6 +15,8 @@ from collab.accounts.revocation import credentials_revoked
 from collab.core.asgi_fast.socket_db import socket_db
 from collab.core.tokens import Credentials, access_credentials, bearer_credentials
 from collab.realtime.tickets import ticket_consume
+
+T = TypeVar("T")
 
 
 def _header(scope: dict, name: bytes) -> str | None:
@@ -50,8 +54,18 @@ async def signed_in_user(credentials: Credentials) -> AbstractBaseUser | None:
     return await socket_db(_signed_in_user)(credentials)
 
 
-async def authenticate_socket(scope: dict) -> tuple[AbstractBaseUser, Credentials] | None:
-    """(user, credentials) of a handshake's ticket or bearer token, or None."""
+def _signed_in_user_and(credentials: Credentials, reads: Callable[[AbstractBaseUser], T]) -> tuple:
+    user = _signed_in_user(credentials)
+    return user, (reads(user) if user is not None else None)
+
+
+async def authenticate_socket(
+    scope: dict, *, reads: Callable[[AbstractBaseUser], T] = lambda user: None
+) -> tuple[AbstractBaseUser, Credentials, T] | None:
+    """(user, credentials, `reads(user)`) of a handshake's ticket or bearer token, or
+    None. `reads` (database reads the socket needs next, e.g. its rooms) runs in the same
+    trip to a database thread as the user row: in a class-start storm every trip waits
+    for a thread and for the event loop (docs/performance.md S12)."""
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     tickets = query.get("ticket")
     if tickets:
@@ -60,8 +74,8 @@ async def authenticate_socket(scope: dict) -> tuple[AbstractBaseUser, Credential
         credentials = bearer_credentials(_header(scope, b"authorization"))
     if credentials is None:
         return None
-    user = await signed_in_user(credentials)
-    return (user, credentials) if user is not None else None
+    user, read = await socket_db(_signed_in_user_and)(credentials, reads)
+    return (user, credentials, read) if user is not None else None
 
 
 async def reauthenticate(user: AbstractBaseUser, data: dict) -> Credentials | None:

@@ -55,11 +55,12 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
         if not origin_allowed(self.scope):
             await self.close(code=CLOSE_ORIGIN_REFUSED)
             return
-        signed_in = await authenticate_socket(self.scope)
+        # The rooms are read with the user row, in one trip to a database thread.
+        signed_in = await authenticate_socket(self.scope, reads=_connect_rooms)
         if signed_in is None:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        user, credentials = signed_in
+        user, credentials, rooms = signed_in
         self.user, self.credentials = user, credentials
         try:
             if not await socket_lease_take(user.id, self.channel_name):
@@ -72,9 +73,7 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
                 limit=settings.SOCKET_ABUSE_LIMIT,
                 window=settings.SOCKET_ABUSE_WINDOW,
             )
-            # Reads only: on the socket pool, not Channels' one database thread, where a
-            # class's handshakes queued behind each other and every join (bench profile).
-            for room, seq in (await socket_db(_connect_rooms)(user)).items():
+            for room, seq in rooms.items():
                 await self.join_room(room, seq=seq)
             if credentials.session_id:
                 await self.join_room(signin_room(credentials.session_id))
