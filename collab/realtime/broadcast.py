@@ -64,38 +64,62 @@ def _notify(room: str, event: str, data: Any) -> None:
 
 
 def _group_send_sync(room: str, message: dict) -> bool:
+    return _group_send_all_sync([(room, message)])[0]
+
+
+async def _group_send_all(messages: list[tuple[str, dict]]) -> list[bool]:
+    layer = get_channel_layer()
+    sent = []
+    for room, message in messages:
+        try:
+            await layer.group_send(room, message)
+            sent.append(True)
+        except Exception as exc:
+            # The change is committed; a lost frame must not turn it into a 500. The outbox
+            # row stays unsent and the relay sends it once the channel layer is back.
+            log.warning("broadcast to %s failed (%s); the relay will re-send it", room, exc)
+            sent.append(False)
+    return sent
+
+
+def _group_send_all_sync(messages: list[tuple[str, dict]]) -> list[bool]:
+    """Sends `messages` in order from sync code, in one trip to the event loop: a worker
+    thread waits for a busy loop on every trip (a class-start storm's batch of joins made
+    two trips per join, docs/performance.md S12). One bool per message: sent or not."""
     try:
-        async_to_sync(get_channel_layer().group_send)(room, message)
-        return True
+        return async_to_sync(_group_send_all)(messages)
     except Exception as exc:
-        # The change is committed; a lost frame must not turn it into a 500. The outbox
-        # row stays unsent and the relay sends it once the channel layer is back.
-        log.warning("broadcast to %s failed (%s); the relay will re-send it", room, exc)
-        return False
+        log.warning("broadcast of %d messages failed (%s); the relay will re-send them", len(messages), exc)
+        return [False] * len(messages)
 
 
-def _record_and_send_on_commit(
-    room: str, event: str | None, data: Any, message: dict, history: bool, joins: tuple[str, ...] = ()
-) -> None:
+def _record(room: str, event: str | None, data: Any, message: dict, history: bool, joins: tuple[str, ...] = ()):
     from collab.realtime import outbox
 
     record = partial(outbox.outbox_record, room=room, event=event, data=data, message=message, history=history)
     if transaction.get_connection().in_atomic_block:
-        frame = record(joins=joins)
-    else:
-        with transaction.atomic():
-            frame = record(joins=joins)
+        return record(joins=joins)
+    with transaction.atomic():
+        return record(joins=joins)
 
-    def send() -> None:
-        if not frame.written:
-            # Only when a test runs on-commit callbacks without a COMMIT (see write_queued).
-            outbox.write_queued()
-        if event:
-            _notify(room, event, data)
-        delay = getattr(settings, "OUTBOX_SEND_DELAY", 0)
-        if delay and event == getattr(settings, "OUTBOX_SEND_DELAY_EVENT", ""):
-            time.sleep(delay)  # test-only fault injection (collab/settings_test.py)
-        ok = _group_send_sync(room, frame.message)
+
+def _send_recorded(recorded: list[tuple[Any, Any]]) -> None:
+    """After commit: sends recorded frames (`[(OutboxFrame, data)]`) in order in one trip
+    to the loop, then marks each sent (or leaves it to the relay)."""
+    from collab.realtime import outbox
+
+    frames = [frame for frame, _ in recorded]
+    if any(not frame.written for frame in frames):
+        # Only when a test runs on-commit callbacks without a COMMIT (see write_queued).
+        outbox.write_queued()
+    for frame, data in recorded:
+        if frame.event:
+            _notify(frame.room, frame.event, data)
+    delay = getattr(settings, "OUTBOX_SEND_DELAY", 0)
+    if delay and any(frame.event == getattr(settings, "OUTBOX_SEND_DELAY_EVENT", "") for frame in frames):
+        time.sleep(delay)  # test-only fault injection (collab/settings_test.py)
+    sent = _group_send_all_sync([(frame.room, frame.message) for frame in frames])
+    for frame, ok in zip(frames, sent, strict=True):
         outbox.note_delivery(ok)
         if ok:
             try:
@@ -103,7 +127,12 @@ def _record_and_send_on_commit(
             except Exception:
                 log.exception("could not mark outbox row %s sent (the relay re-sends it)", frame.pos)
 
-    transaction.on_commit(send, robust=True)
+
+def _record_and_send_on_commit(
+    room: str, event: str | None, data: Any, message: dict, history: bool, joins: tuple[str, ...] = ()
+) -> None:
+    frame = _record(room, event, data, message, history, joins)
+    transaction.on_commit(partial(_send_recorded, [(frame, data)]), robust=True)
 
 
 def broadcast_on_commit(room: str, event: str, data: Any, *, history: bool = True) -> None:
@@ -132,11 +161,20 @@ def broadcast_committed(room: str, event: str, data: Any, *, exclude_channel: st
     Weaker than broadcast_on_commit: a process killed between the change's commit and
     this write loses the frame; prefer broadcast_on_commit wherever the frame is known in
     the change's transaction."""
-    message: dict[str, Any] = {"type": "room.frame"}
-    if exclude_channel:
-        message["exclude"] = exclude_channel
+    broadcast_committed_many(room, [(event, data, exclude_channel)])
+
+
+def broadcast_committed_many(room: str, frames: list[tuple[str, Any, str | None]]) -> None:
+    """`broadcast_committed` for several frames of `room`, `[(event, data,
+    exclude_channel)]` in order: one outbox transaction, one trip to the event loop."""
     with transaction.atomic():
-        _record_and_send_on_commit(room, event, data, message, True)
+        recorded = []
+        for event, data, exclude_channel in frames:
+            message: dict[str, Any] = {"type": "room.frame"}
+            if exclude_channel:
+                message["exclude"] = exclude_channel
+            recorded.append((_record(room, event, data, message, True), data))
+        transaction.on_commit(partial(_send_recorded, recorded), robust=True)
 
 
 async def broadcast_now(room: str, event: str, data: Any, *, exclude_channel: str | None = None) -> None:
@@ -144,6 +182,14 @@ async def broadcast_now(room: str, event: str, data: Any, *, exclude_channel: st
     `exclude_channel` keeps the sender from hearing its own event."""
     _notify(room, event, data)
     await get_channel_layer().group_send(room, _frame_message(room, event, data, exclude_channel))
+
+
+def broadcast_now_many_sync(frames: list[tuple[str, str, Any, str | None]]) -> None:
+    """State frames `[(room, event, data, exclude_channel)]`, no seq, sent in order from
+    sync code (after a commit) in one trip to the event loop."""
+    for room, event, data, _ in frames:
+        _notify(room, event, data)
+    _group_send_all_sync([(room, _frame_message(room, event, data, exclude)) for room, event, data, exclude in frames])
 
 
 def control_message(*, join: Iterable[str] = (), leave: Iterable[str] = (), close: bool = False) -> dict:

@@ -40,23 +40,6 @@ log = logging.getLogger(__name__)
 SINGLE = "single"  # send it yourself, as the room's usual events
 BATCHED = "batched"  # sent now or later in a batch
 
-# KEYS: window, pending. ARGV: key, payload, token, window lifetime (ms), open (0/1).
-# Returns "single", false (waits for the window's owner) or the payloads to send now.
-_OFFER = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-  return false
-end
-if ARGV[5] == '0' and redis.call('EXISTS', KEYS[2]) == 0 then
-  return 'single'
-end
-redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-local waiting = redis.call('HVALS', KEYS[2])
-redis.call('DEL', KEYS[2])
-return waiting
-"""
-
 # KEYS: window, pending. ARGV: token, window lifetime (ms).
 _DRAIN = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
@@ -70,6 +53,31 @@ end
 redis.call('DEL', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return waiting
+"""
+
+
+# `_OFFER` for several changes of one room in order. KEYS: window, pending. ARGV: token,
+# window lifetime (ms), then (key, payload, open) per change. Returns per change "single",
+# "wait", or the payloads to send now (at most one window opens: every change after it
+# waits, so the "single" ones all come before it).
+_OFFER_MANY = """
+local results = {}
+local n = (#ARGV - 2) / 3
+for i = 0, n - 1 do
+  local key, payload, open = ARGV[3 + 3 * i], ARGV[4 + 3 * i], ARGV[5 + 3 * i]
+  if redis.call('EXISTS', KEYS[1]) == 1 then
+    redis.call('HSET', KEYS[2], key, payload)
+    results[i + 1] = 'wait'
+  elseif open == '0' and redis.call('EXISTS', KEYS[2]) == 0 then
+    results[i + 1] = 'single'
+  else
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    redis.call('HSET', KEYS[2], key, payload)
+    results[i + 1] = redis.call('HVALS', KEYS[2])
+    redis.call('DEL', KEYS[2])
+  end
+end
+return results
 """
 
 
@@ -92,25 +100,41 @@ class Coalescer:
     def offer(self, room: str, key: str, payload: dict, *, open_window: bool) -> str:
         """SINGLE: the caller sends the change itself, now. BATCHED: it was sent as a
         batch now, or waits for the window's owner. Call after commit."""
+        return self.offer_many(room, [(key, payload, open_window)], send_singles=lambda indexes: None)[0]
+
+    def offer_many(
+        self, room: str, offers: list[tuple[str, dict, bool]], *, send_singles: Callable[[list[int]], None]
+    ) -> list[str]:
+        """`offer` for several changes of `room`, `[(key, payload, open_window)]` in order,
+        in one Redis call (a batch of joins offers its changes together). Returns the mode
+        of each. The indexes of the SINGLE ones go to `send_singles`, which sends them
+        itself, before any batch this call opened goes out (they all came before it).
+        Call after commit."""
         window = self.window()
-        if window <= 0:
-            return SINGLE
-        token = secrets.token_hex(8)
-        try:
-            result = sync_redis().register_script(_OFFER)(
-                keys=self._keys(room),
-                args=[key, dumps(payload), token, self._lifetime_ms(window), "1" if open_window else "0"],
-            )
-        except Exception:
-            log.exception("coalesced %s to %s failed; sending directly", self.name, room)
-            return SINGLE
-        if result in (SINGLE, SINGLE.encode()):
-            return SINGLE
-        if result is None:
-            return BATCHED
-        self._send(room, result)
-        self._schedule_drain(room, token, window)
-        return BATCHED
+        modes = [SINGLE] * len(offers)
+        opened = token = None
+        if window > 0 and offers:
+            token = secrets.token_hex(8)
+            args: list = [token, self._lifetime_ms(window)]
+            for key, payload, open_window in offers:
+                args += [key, dumps(payload), "1" if open_window else "0"]
+            try:
+                results = sync_redis().register_script(_OFFER_MANY)(keys=self._keys(room), args=args)
+            except Exception:
+                log.exception("coalesced %s to %s failed; sending directly", self.name, room)
+                results = [SINGLE] * len(offers)
+            for index, result in enumerate(results):
+                if isinstance(result, list):
+                    opened, modes[index] = result, BATCHED
+                elif result not in (SINGLE, SINGLE.encode()):
+                    modes[index] = BATCHED
+        singles = [index for index, mode in enumerate(modes) if mode == SINGLE]
+        if singles:
+            send_singles(singles)
+        if opened is not None:
+            self._send(room, opened)
+            self._schedule_drain(room, token, window)
+        return modes
 
     def _send(self, room: str, raw: list) -> None:
         try:

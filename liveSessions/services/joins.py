@@ -26,7 +26,7 @@ from collab.accounts.models import User
 from collab.core.errors import Conflict, DomainError, NotFound
 from collab.realtime import outbox
 from liveSessions import events
-from liveSessions.announce import announce_on_commit
+from liveSessions.announce import Announcement, announce_many_on_commit, announcement
 from liveSessions.models import AttendanceInterval, LiveSession, SessionAttendance, SessionStatus
 from liveSessions.permissions import LiveSessionPermission
 from liveSessions.services.common import join_conflict, seats_taken, session_lock, state_conflict
@@ -109,6 +109,7 @@ class _Batch:
         self.inserts: dict[uuid.UUID, SessionAttendance] = {}
         self.updates: dict[uuid.UUID, set[str]] = {}
         self.intervals: list[AttendanceInterval] = []
+        self.announcements: list[Announcement] = []
 
     def join(self, request: JoinRequest) -> JoinOutcome:
         session, actor, channel_name = self.session, request.actor, request.channel_name
@@ -136,15 +137,17 @@ class _Batch:
             attendance.socket_channels = held
             self._changed(attendance, "socket_channels")
 
-        announce_on_commit(
-            session,
-            actor,
-            joined=True,
-            active_attendees=self.active,
-            attendee=newly_present,
-            attendance=attendance,
-            participant=first_socket,
-            exclude_channel=channel_name,
+        self.announcements.append(
+            announcement(
+                session,
+                actor,
+                joined=True,
+                active_attendees=self.active,
+                attendee=newly_present,
+                attendance=attendance,
+                participant=first_socket,
+                exclude_channel=channel_name,
+            )
         )
         return JoinOutcome(session, attendance, self.active, newly_present, first_socket, room_seq=session.room_seq)
 
@@ -184,3 +187,4 @@ class _Batch:
         for user_id, fields in self.updates.items():
             self.rows[user_id].save(update_fields=sorted(fields))
         AttendanceInterval.objects.bulk_create(self.intervals)
+        announce_many_on_commit(self.session, self.announcements)

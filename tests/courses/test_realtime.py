@@ -116,14 +116,15 @@ def _commit_in_the_window(monkeypatch, room: str, event: str) -> None:
     """Commits a frame of `room` after the change that grants it has committed but before
     its control message (the one that makes the user's sockets join `room`) is sent:
     the window between the grant's commit and the socket handling the control."""
-    real_send = broadcast._group_send_sync
+    real_send = broadcast._group_send_all_sync
 
-    def send(target: str, message: dict) -> bool:
-        if message.get("type") == "room.control" and room in message.get("join", ()):
-            broadcast_committed(room, event, {"n": 2})
-        return real_send(target, message)
+    def send(messages: list[tuple[str, dict]]) -> list[bool]:
+        for _, message in messages:
+            if message.get("type") == "room.control" and room in message.get("join", ()):
+                broadcast_committed(room, event, {"n": 2})
+        return real_send(messages)
 
-    monkeypatch.setattr(broadcast, "_group_send_sync", send)
+    monkeypatch.setattr(broadcast, "_group_send_all_sync", send)
 
 
 async def test_a_course_frame_committed_before_the_enrolment_control_arrives_reaches_the_new_member(

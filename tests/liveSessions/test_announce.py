@@ -67,6 +67,24 @@ def test_coalescer_sends_single_below_threshold_then_batches_and_keeps_the_lates
 
 
 @pytest.mark.django_db
+def test_offer_many_sends_the_singles_before_the_batch_it_opens_and_the_rest_wait():
+    calls: list = []
+    coalescer = Coalescer("test-many", lambda: 5.0, lambda room, items: calls.append(("batch", items)))
+    modes = coalescer.offer_many(
+        "session-m",
+        [("a", {"k": "a"}, False), ("b", {"k": "b"}, False), ("c", {"k": "c"}, True), ("d", {"k": "d"}, False)],
+        send_singles=lambda indexes: calls.append(("singles", indexes)),
+    )
+    # a and b go out alone (small room); c opens the window and goes out as a batch of
+    # one, after them; d waits for the window.
+    assert modes == [SINGLE, SINGLE, BATCHED, BATCHED]
+    assert calls == [("singles", [0, 1]), ("batch", [{"k": "c"}])]
+    # One call, one Redis round trip, whatever the number of changes: the next offer
+    # of the room finds the window open.
+    assert coalescer.offer("session-m", "e", {"k": "e"}, open_window=False) == BATCHED
+
+
+@pytest.mark.django_db
 def test_coalescer_with_window_zero_is_off():
     coalescer = Coalescer("test-off", lambda: 0.0, lambda room, items: pytest.fail("nothing is batched"))
     assert coalescer.offer("session-y", "a", {}, open_window=True) == SINGLE

@@ -95,10 +95,15 @@ def test_a_batch_gives_what_the_same_joins_one_by_one_give(course, instructor):
     assert sorted(SessionAttendance.objects.get(session=batched, user=a).socket_channels) == ["tab-a1", "tab-a2"]
     assert AttendanceInterval.objects.filter(attendance__session=batched, left_at__isnull=True).count() == 4
 
-    def said(sent):
-        return [(item.event, item.data.get("userId"), item.data.get("activeAttendees")) for item in sent]
+    def said(sent, kind):
+        return [(item.data.get("userId"), item.data.get("activeAttendees")) for item in sent if item.event == kind]
 
-    assert said(sent_batched) == said(sent_alone)
+    # Each kind in the same order (a batch sends its attendee frames, then its participant
+    # frames: docs/protocol/liveSessions.md).
+    for kind in ("attendee-joined", "session-participant-joined"):
+        assert said(sent_batched, kind) == said(sent_alone, kind)
+    assert sorted(item.event for item in sent_batched) == sorted(item.event for item in sent_alone)
+    assert [item.event for item in sent_batched] == ["attendee-joined"] * 4 + ["session-participant-joined"] * 3
 
 
 @pytest.mark.django_db(transaction=True)
