@@ -3,7 +3,8 @@
 # twice, each pass checking the database it claims to run on:
 #   1. PostgreSQL + Redis: every test, the end-to-end ones with real server processes included;
 #   2. SQLite + Redis (the embedded default `make run` uses): the REST, socket and service
-#      tests again, without the end-to-end ones and the PostgreSQL-only concurrency tests.
+#      tests again, without the end-to-end ones, the PostgreSQL-only concurrency tests and
+#      the `db_independent` ones (what they check is the same on any database).
 #
 # Safe beside other runs on a shared machine: the test databases are named after this run
 # (test_<db>_<run>; pytest-xdist adds _gw0, _gw1 …) and dropped at the end whatever happens,
@@ -83,7 +84,9 @@ DATABASE_URL=$pg_server .venv/bin/python manage.py makemigrations --check --dry-
 
 workers=${TEST_WORKERS:-2}
 xdist=()
-((workers > 0)) && xdist=(-n "$workers")
+# loadgroup: the browser tests share one stack of processes on one worker (their xdist_group);
+# every other test is handed out on its own, the long ones first (tests/conftest.py).
+((workers > 0)) && xdist=(-n "$workers" --dist loadgroup)
 export REDIS_URL=$redis_url
 
 status=0
@@ -93,6 +96,6 @@ DATABASE_URL=$database_url TEST_DATABASE_NAME=$pg_test_name COLLAB_TEST_DB_VENDO
 
 echo "== pass 2: SQLite ($scratch/test.sqlite3) + Redis ($redis_url)"
 DATABASE_URL="sqlite:///$scratch/collab.sqlite3" TEST_DATABASE_NAME="$scratch/test.sqlite3" COLLAB_TEST_DB_VENDOR=sqlite \
-  .venv/bin/pytest --create-db --timeout 300 -m "not e2e and not browser" "${xdist[@]}" "$@" || status=$?
+  .venv/bin/pytest --create-db --timeout 300 -m "not e2e and not browser and not db_independent" "${xdist[@]}" "$@" || status=$?
 
 exit "$status"

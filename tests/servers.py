@@ -92,6 +92,15 @@ def start_server(
     """The Procfile's web command on `port` (a free one by default), healthy when returned.
     `log_path`: where its stdout and stderr go (the log a test reads for ERROR lines);
     discarded if None."""
+    server = launch_server(extra_env, port=port, log_path=log_path)
+    wait_until_healthy([server], timeout)
+    return server
+
+
+def launch_server(
+    extra_env: dict[str, str] | None = None, *, port: int | None = None, log_path: Path | None = None
+) -> AsgiServer:
+    """start_server without the wait: the process is started, not yet known to answer."""
     port = port or free_port()
     env = {
         **server_environ(),
@@ -111,27 +120,42 @@ def start_server(
     )
     if log_file is not None:
         log_file.close()
-    server = AsgiServer(port, process)
+    return AsgiServer(port, process)
+
+
+def wait_until_healthy(servers: list[AsgiServer], timeout: float = 30.0) -> None:
+    """Waits until every one of `servers` answers /health with 200; stops them all and
+    raises RuntimeError if one exits or `timeout` seconds pass first."""
+    waiting = list(servers)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"ASGI server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{server.http_url}/health", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    server.stop()
-    raise RuntimeError("ASGI server did not become healthy in time")
+    while waiting and time.monotonic() < deadline:
+        for server in list(waiting):
+            if server.process.poll() is not None:
+                for other in servers:
+                    other.stop()
+                raise RuntimeError(f"ASGI server exited with {server.process.returncode}")
+            try:
+                if httpx.get(f"{server.http_url}/health", timeout=1).status_code == 200:
+                    waiting.remove(server)
+            except httpx.HTTPError:
+                pass
+        if waiting:
+            time.sleep(0.1)
+    if waiting:
+        for server in servers:
+            server.stop()
+        raise RuntimeError("ASGI server did not become healthy in time")
 
 
 @contextmanager
 def running_servers(count: int = 1, extra_env: dict[str, str] | None = None) -> Iterator[list[AsgiServer]]:
+    """`count` servers (start_server's), started side by side rather than one after the
+    other: each spends its start-up importing, which the others need not wait for."""
     servers: list[AsgiServer] = []
     try:
         for _ in range(count):
-            servers.append(start_server(extra_env))
+            servers.append(launch_server(extra_env))
+        wait_until_healthy(servers, 30.0 * count)
         yield servers
     finally:
         for server in servers:

@@ -12,6 +12,9 @@ from django.db import connection
 from tests.concurrency import run_at_once
 
 
+# A pytest of its own in a subprocess, without Django: the same on either database.
+@pytest.mark.slow
+@pytest.mark.db_independent
 def test_an_exception_in_a_tests_thread_fails_the_test(pytester, pytestconfig):
     # This suite's own warning filters, on a test whose thread crashes.
     filters = "\n    ".join(pytestconfig.getini("filterwarnings"))

@@ -157,6 +157,7 @@ class QueueMachine(RuleBasedStateMachine):
                 assert view["entry"] is None
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_queue_state_machine():
     run_state_machine_as_test(
