@@ -120,21 +120,17 @@ def _announcement(row: UserPresence, before: tuple[str, str], *, live: bool) -> 
     return presence_payload(view)  # built once for every room
 
 
-def _announce_on_commit(course_ids: Iterable[uuid.UUID], payload: dict) -> None:
-    rooms = [course_room(course_id) for course_id in course_ids]
-    if rooms:
-        # After commit, through the per-room coalescing fan-out (presence.fanout); a
-        # rollback sends nothing. broadcast_on_commit cannot coalesce across processes.
-        transaction.on_commit(functools.partial(fanout.announce, rooms, payload), robust=True)
-
-
 def _announce_if_changed(row: UserPresence, before: tuple[str, str], *, live: bool) -> bool:
     """Called with the row locked. Broadcasts (on commit) what others now see, to the
     course rooms of the user's courses, when it differs from what they were told."""
     payload = _announcement(row, before, live=live)
     if payload is None:
         return False
-    _announce_on_commit(member_course_ids(row.user_id), payload)
+    rooms = [course_room(course_id) for course_id in member_course_ids(row.user_id)]
+    if rooms:
+        # After commit, through the per-room coalescing fan-out (presence.fanout); a
+        # rollback sends nothing. broadcast_on_commit cannot coalesce across processes.
+        transaction.on_commit(functools.partial(fanout.announce, rooms, payload), robust=True)
     return True
 
 
@@ -213,9 +209,14 @@ def _sync_locked(ids: list[uuid.UUID], seen_at: datetime | None) -> set[uuid.UUI
         payload = _announcement(row, before, live=str(user_id) in live)
         if payload is not None:
             announced[user_id] = payload
-    course_ids = member_course_ids_many(announced) if announced else {}
-    for user_id, payload in announced.items():  # in the order asked, as one by one
-        _announce_on_commit(course_ids.get(user_id, ()), payload)
+    if announced:
+        course_ids = member_course_ids_many(announced)
+        changes = [  # in the order asked, as one by one
+            ([course_room(course_id) for course_id in course_ids.get(user_id, ())], payload)
+            for user_id, payload in announced.items()
+        ]
+        # After commit, as _announce_if_changed's, with one Redis call per room for all.
+        transaction.on_commit(functools.partial(fanout.announce_many, changes), robust=True)
     fields = {"last_seen_at", "shown_last_seen_at"} if seen_at is not None else set()
     if announced:
         fields.add("announced_status")

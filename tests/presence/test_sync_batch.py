@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -132,6 +133,38 @@ def test_a_batch_gives_what_the_same_syncs_one_by_one_give():
     marked = [leases.sync_redis().exists(leases.seen_key(user_id)) for user_id in batched["users"]]
     assert marked == [1] * len(batched["users"])
     assert not leases.sync_redis().exists(leases.seen_key(batched["ghost"]))
+
+
+def test_with_coalescing_a_batch_sends_the_frames_one_by_one_sends(settings):
+    """The batch offers its changes to each room in one Redis call (fanout.announce_many):
+    the first change of a quiet room goes at once, the others in one presence-batch at
+    the window's end, as they do offered one by one."""
+    settings.PRESENCE_BROADCAST_WINDOW = 1.0
+    batched, alone = _world(), _world()
+
+    def frames(sent, world) -> list[list[tuple]]:
+        index = world["index"]
+        return [
+            [
+                # A presence-batch holds one entry per user, in no particular order.
+                (item.event, sorted(index[user["userId"]] for user in item.data.get("users", [item.data])))
+                for item in sent.to_room(room)
+            ]
+            for room in world["rooms"]
+        ]
+
+    with capture_broadcasts() as sent_batched:
+        services.presence_sync_many(user_ids=batched["ids"], seen_at=SEEN)
+        time.sleep(1.6)
+    with capture_broadcasts() as sent_alone:
+        for user_id in alone["ids"]:
+            services.presence_sync(user_id=user_id, seen_at=SEEN)
+        time.sleep(1.6)
+    assert frames(sent_batched, batched) == frames(sent_alone, alone)
+    assert frames(sent_batched, batched) == [
+        [("presence-changed", [0]), ("presence-batch", [2, 6, 7])],
+        [("presence-changed", [2])],
+    ]
 
 
 @pytest.mark.usefixtures("uncoalesced")
