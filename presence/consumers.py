@@ -59,8 +59,8 @@ _SYNC_KEY = "presence"
 
 
 async def _sync_batch(_key, items: list[tuple]) -> list[bool]:
-    """Items are (user id, seen at); the batch marks every user seen at its latest time,
-    that of its last request (at most a batch's run earlier than the others)."""
+    """Items are (user id, seen at); the batch marks every user seen at the latest of
+    their times (its items were asked within one batch's run of each other)."""
     seen_at = max(seen_at for _, seen_at in items)
     return await socket_db(services.presence_sync_many)(user_ids=[user_id for user_id, _ in items], seen_at=seen_at)
 
