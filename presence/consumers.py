@@ -16,11 +16,13 @@
   in one `presence-batch`.
 
 Redis work runs on the event loop (redis.asyncio); the database only on a transition
-(first or last lease) or a free lastSeenAt write slot, in a worker thread.
+(first or last lease) or a free lastSeenAt write slot, in a worker thread. Transitions
+of the process's sockets are reconciled in batches (a group commit, below).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from django.conf import settings
@@ -37,6 +39,7 @@ from collab.realtime.dispatch import (
     socket_event,
     validate,
 )
+from collab.realtime.groupcommit import GroupCommit
 from collab.realtime.rooms import course_room
 from presence import events, selectors, services
 from presence.events import presence_payload
@@ -44,6 +47,33 @@ from presence.serializers import ActivityUpdateSerializer, HeartbeatSerializer, 
 
 STATE_LEASE = "presence.lease"
 STATE_RENEWED = "presence.renewedAt"
+
+# The syncs of first and last leases that arrive while a batch of them runs go together
+# in the next batch (services.presence_sync_many): one transaction for the whole batch
+# instead of one of ~5 round trips per user, so a class of 500 connecting at 10:00 costs
+# a few transactions, not 500 (docs/performance.md S11). One key: every user of the
+# process may share a batch (rows are locked in user-id order, so batches of other
+# processes cannot deadlock with it). A lone sync runs at once.
+SYNC_BATCH_MAX = 100
+_SYNC_KEY = "presence"
+
+
+async def _sync_batch(_key, items: list[tuple]) -> list[bool]:
+    """Items are (user id, seen at); the batch marks every user seen at the latest of
+    their times (its items were asked within one batch's run of each other)."""
+    seen_at = max(seen_at for _, seen_at in items)
+    return await socket_db(services.presence_sync_many)(user_ids=[user_id for user_id, _ in items], seen_at=seen_at)
+
+
+_syncs = GroupCommit(_sync_batch, max_batch=SYNC_BATCH_MAX)
+
+
+async def _sync(user_id) -> bool:
+    """Reconciles the user after their first or last lease, in the next batch. Shielded:
+    a socket task cancelled while its sync waits (the connection torn down) must not
+    drop the sync, or the user would stay announced as they were until the sweep; run
+    directly on the pool, the sync went through whatever happened to its caller too."""
+    return await asyncio.shield(_syncs.submit(_SYNC_KEY, (user_id, timezone.now())))
 
 
 async def _renew(socket: Socket) -> bool:
@@ -54,7 +84,7 @@ async def _renew(socket: Socket) -> bool:
     socket.state[STATE_RENEWED] = time.monotonic()
     first = await leases.lease_touch_async(user_id=socket.user.id, lease_id=lease_id)
     if first:
-        await socket_db(services.presence_sync)(user_id=socket.user.id, seen_at=timezone.now())
+        await _sync(socket.user.id)
     return first
 
 
@@ -77,7 +107,7 @@ async def presence_release_lease(socket: Socket) -> None:
     if lease_id is None:
         return
     if await leases.lease_release_async(user_id=socket.user.id, lease_id=lease_id):
-        await socket_db(services.presence_sync)(user_id=socket.user.id, seen_at=timezone.now())
+        await _sync(socket.user.id)
 
 
 @socket_event(events.UPDATE_PRESENCE)

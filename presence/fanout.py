@@ -19,8 +19,8 @@ import logging
 from asgiref.sync import async_to_sync
 from django.conf import settings
 
-from collab.realtime.broadcast import broadcast_now
-from collab.realtime.coalesce import SINGLE, Coalescer
+from collab.realtime.broadcast import broadcast_now, broadcast_now_many_sync
+from collab.realtime.coalesce import Coalescer
 from presence.events import PRESENCE_BATCH, PRESENCE_CHANGED
 from presence.snapshots import snapshot_drop_for_room
 
@@ -57,7 +57,31 @@ _coalescer = Coalescer("presence", window_seconds, _send)
 def announce(rooms: list[str], payload: dict) -> None:
     """Sends one user's change (a presence-changed payload with `userId`) to each room,
     coalesced per room. Call after commit."""
-    for room in rooms:
-        if _coalescer.offer(room, payload["userId"], payload, open_window=True) == SINGLE:
-            # Coalescing is off (window 0) or Redis failed: never lose the change.
-            _send(room, [payload])
+    announce_many([(rooms, payload)])
+
+
+def announce_many(changes: list[tuple[list[str], dict]]) -> None:
+    """`announce` for several users' changes `[(rooms, payload)]`, in order: the same
+    frames as one call each, with one Redis call per room instead of one per change and
+    room (a batch of presence syncs, presence.services.presence_sync_many, announces a
+    class's arrivals together: docs/performance.md S11). Call after commit."""
+    by_room: dict[str, list[dict]] = {}
+    for rooms, payload in changes:
+        for room in rooms:
+            by_room.setdefault(room, []).append(payload)
+    for room, payloads in by_room.items():
+        _coalescer.offer_many(
+            room,
+            [(payload["userId"], payload, True) for payload in payloads],
+            # Coalescing is off (window 0) or Redis failed: never lose a change.
+            send_singles=lambda indexes, room=room, payloads=payloads: _send_singles(
+                room, [payloads[index] for index in indexes]
+            ),
+        )
+
+
+def _send_singles(room: str, payloads: list[dict]) -> None:
+    """Each payload as its own presence-changed, in order, in one trip to the event loop
+    (what `_send` would send one by one)."""
+    snapshot_drop_for_room(room)  # before the frames, as in _send
+    broadcast_now_many_sync([(room, PRESENCE_CHANGED, payload, None) for payload in payloads])

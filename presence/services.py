@@ -11,6 +11,10 @@ per course room, so a storm of connects cannot flood a class). So whichever of a
 reconnect, an admin action or two sweeps at once gets there first announces the
 change, and the others find nothing to say: no duplicates, no lost transitions.
 
+Sockets' lease transitions are reconciled in batches (`presence_sync_many`, through
+presence.consumers' group commit): one transaction for the users whose first or last
+lease came while the previous batch ran, with the outcome of one sync each.
+
 Database writes are kept rare: a heartbeat writes lastSeenAt at most once per
 PRESENCE_WRITE_MIN_INTERVAL per user (a Redis SET NX slot shared by all processes);
 a brand-new row is one INSERT, never INSERT + UPDATE.
@@ -22,7 +26,7 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -32,7 +36,7 @@ from django.utils import timezone
 
 from collab.accounts.models import User
 from collab.core.errors import NotAllowed
-from collab.courses.membership import member_course_ids
+from collab.courses.membership import member_course_ids, member_course_ids_many
 from collab.realtime import leases
 from collab.realtime.broadcast import broadcast_on_commit
 from collab.realtime.rooms import course_room, user_room
@@ -104,15 +108,24 @@ def _self_payload(row: UserPresence, *, live: bool) -> dict:
     return presence_payload(self_view(row.user, row, live=live))
 
 
-def _announce_if_changed(row: UserPresence, before: tuple[str, str], *, live: bool) -> bool:
-    """Called with the row locked. Broadcasts (on commit) what others now see, to the
-    course rooms of the user's courses, when it differs from what they were told."""
+def _announcement(row: UserPresence, before: tuple[str, str], *, live: bool) -> dict | None:
+    """Called with the row locked: the presence-changed payload of what others now see,
+    when it differs from what the course rooms were told (`before`), else None. Stores
+    the new value in `row.announced_status` (the caller saves it)."""
     view = others_view(row.user, row, live=live)
     after = (view.status, view.activity)
     if after == before:
-        return False
+        return None
     row.announced_status = after[0]
-    payload = presence_payload(view)  # built once for every room
+    return presence_payload(view)  # built once for every room
+
+
+def _announce_if_changed(row: UserPresence, before: tuple[str, str], *, live: bool) -> bool:
+    """Called with the row locked. Broadcasts (on commit) what others now see, to the
+    course rooms of the user's courses, when it differs from what they were told."""
+    payload = _announcement(row, before, live=live)
+    if payload is None:
+        return False
     rooms = [course_room(course_id) for course_id in member_course_ids(row.user_id)]
     if rooms:
         # After commit, through the per-room coalescing fan-out (presence.fanout); a
@@ -124,34 +137,114 @@ def _announce_if_changed(row: UserPresence, before: tuple[str, str], *, live: bo
 # -- liveness transitions --------------------------------------------------------------
 
 
-@_retry_insert_race
-@transaction.atomic
 def presence_sync(*, user_id: uuid.UUID | str, seen_at: datetime | None = None) -> bool:
     """Reconciles what others were told with the leases, after a lease transition
     (first lease, last lease released, leases lapsed). `seen_at` also records when the
-    user was last seen. Returns True when a presence-changed was sent."""
-    row, is_new = _locked_row(user_id)
-    if is_new:
-        user = User.objects.filter(id=user_id).first()
-        if user is None:
-            return False  # deleted while connected: its lease outlived it, nothing to announce
-        row.user = user
-    before = _announced(row, is_new)
-    # Read under the row lock: every reconciler of this user sees the latest truth.
-    live = leases.is_live(user_id)
-    fields: set[str] = set()
+    user was last seen. Returns True when a presence-changed was sent. A batch of one:
+    the same statements as a sync written for one user."""
+    return presence_sync_many(user_ids=[user_id], seen_at=seen_at)[0]
+
+
+def presence_sync_many(*, user_ids: Sequence[uuid.UUID | str], seen_at: datetime | None = None) -> list[bool]:
+    """`presence_sync` of many users in one transaction, with the same outcome as one
+    call per user in the order of `user_ids`: the same rows, and the same announcements
+    in the same order in each course room. Returns one bool per entry of `user_ids`
+    (True: a presence-changed was sent for it); a user listed twice is reconciled once,
+    its later entries False (a second sync in a row finds nothing to say). A deleted
+    user is skipped (False). `seen_at` applies to every user.
+
+    A first row is INSERTed without a lock to take: when a racing transaction inserted
+    one of them first (IntegrityError), the batch runs again and finds that row to lock,
+    as a single sync's retry does. Each failure leaves one more of the batch's rows in
+    place, so this ends; the number of tries is bounded anyway (then IntegrityError).
+
+    It exists for the class-start storm: 500 first leases within seconds were 500
+    transactions of ~5 round trips each (docs/performance.md S11). Statements, whatever
+    the count: the row locks, the missing users, one ZMSCORE, one pipelined write-slot
+    mark, the course ids of those announced, one INSERT, the UPDATE (one statement
+    for several rows), COMMIT.
+
+    The rows are locked in user-id order (ORDER BY before FOR UPDATE locks them in that
+    order) and new rows inserted in that order, so two batches, or a batch and a single
+    sync or update (one row each), never wait for each other in a cycle."""
+    ids = list(dict.fromkeys(_as_uuid(user_id) for user_id in user_ids))
+    for attempt in range(len(ids) + 1):
+        try:
+            announced = _sync_locked(ids, seen_at)
+            break
+        except IntegrityError:
+            if attempt == len(ids):
+                raise
+    results, unsaid = [], set(announced)
+    for user_id in map(_as_uuid, user_ids):
+        results.append(user_id in unsaid)
+        unsaid.discard(user_id)  # a second sync of the user in a row has nothing to say
+    return results
+
+
+@transaction.atomic
+def _sync_locked(ids: list[uuid.UUID], seen_at: datetime | None) -> set[uuid.UUID]:
+    """One try of presence_sync_many over distinct `ids`: the users announced."""
+    locked = UserPresence.objects.select_for_update(of=("self",)).select_related("user")
+    rows = {row.user_id: row for row in locked.filter(user_id__in=ids).order_by("user_id")}
+    missing = [user_id for user_id in ids if user_id not in rows]
+    # Without a row, a new row; without a user too, the user was deleted while connected
+    # (its lease outlived it): nothing to announce.
+    users = User.objects.in_bulk(missing) if missing else {}
+    new = {user_id: UserPresence(user=user) for user_id, user in users.items()}
+    rows.update(new)
+    present = [user_id for user_id in ids if user_id in rows]
+    # Read under the row locks: every reconciler of these users sees the latest truth.
+    live = leases.live_expiries(present)
     if seen_at is not None:
-        _mark_seen(row, seen_at)
-        fields |= {"last_seen_at", "shown_last_seen_at"}
-        # The row holds a fresh lastSeenAt: heartbeats skip the database for a while.
-        # Marked now, not on commit: after a rollback the cost is one skipped write.
-        leases.seen_write_slot_mark(user_id=user_id)
-    changed = _announce_if_changed(row, before, live=live)
-    if changed:
+        # The rows hold a fresh lastSeenAt: heartbeats skip the database for a while.
+        # Marked now, not on commit: after a rollback the cost is one skipped write each.
+        leases.seen_write_slot_mark_many(present)
+    announced: dict[uuid.UUID, dict] = {}
+    for user_id in present:
+        row = rows[user_id]
+        before = _announced(row, user_id in new)
+        if seen_at is not None:
+            _mark_seen(row, seen_at)
+        payload = _announcement(row, before, live=str(user_id) in live)
+        if payload is not None:
+            announced[user_id] = payload
+    if announced:
+        course_ids = member_course_ids_many(announced)
+        changes = [  # in the order asked, as one by one
+            ([course_room(course_id) for course_id in course_ids.get(user_id, ())], payload)
+            for user_id, payload in announced.items()
+        ]
+        # After commit, as _announce_if_changed's, with one Redis call per room for all.
+        transaction.on_commit(functools.partial(fanout.announce_many, changes), robust=True)
+    fields = {"last_seen_at", "shown_last_seen_at"} if seen_at is not None else set()
+    if announced:
         fields.add("announced_status")
-    if fields or is_new:
-        _store(row, is_new, fields)
-    return changed
+    stored = [rows[user_id] for user_id in sorted(rows) if user_id not in new]
+    _store_many(
+        [new[user_id] for user_id in sorted(new)],
+        [row for row in stored if seen_at is not None or row.user_id in announced],
+        fields,
+    )
+    return set(announced)
+
+
+def _as_uuid(user_id: uuid.UUID | str) -> uuid.UUID:
+    return user_id if isinstance(user_id, uuid.UUID) else uuid.UUID(str(user_id))
+
+
+def _store_many(new: list[UserPresence], updated: list[UserPresence], fields: set[str]) -> None:
+    """New rows in one INSERT; changed ones in one UPDATE (a CASE per field), or a plain
+    UPDATE for one. `fields` may name a field a row did not change: it is written as is."""
+    if new:
+        UserPresence.objects.bulk_create(new)
+    if len(updated) == 1:
+        _store(updated[0], False, fields)
+    elif updated:
+        now = timezone.now()
+        for row in updated:
+            row.updated_at = now  # bulk_update does not run auto_now
+        UserPresence.objects.bulk_update(updated, sorted({*fields, "updated_at"}))
 
 
 def presence_write_last_seen(*, user_id: uuid.UUID | str, seen_at: datetime | None = None) -> None:

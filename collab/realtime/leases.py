@@ -189,9 +189,22 @@ def seen_write_slot_take(*, user_id: uuid.UUID | str) -> bool:
 
 def seen_write_slot_mark(*, user_id: uuid.UUID | str) -> None:
     """Someone just wrote lastSeenAt: heartbeats skip the database for one interval."""
+    seen_write_slot_mark_many([user_id])
+
+
+def seen_write_slot_mark_many(user_ids: list) -> None:
+    """`seen_write_slot_mark` for many users in one pipelined round trip (a batch of
+    presence syncs wrote all their lastSeenAt in one transaction)."""
     interval = int(settings.PRESENCE_WRITE_MIN_INTERVAL)
-    if interval > 0:
-        sync_redis().set(seen_key(user_id), "1", ex=interval)
+    if interval <= 0 or not user_ids:
+        return
+    if len(user_ids) == 1:
+        sync_redis().set(seen_key(user_ids[0]), "1", ex=interval)
+        return
+    pipe = sync_redis().pipeline(transaction=False)
+    for user_id in user_ids:
+        pipe.set(seen_key(user_id), "1", ex=interval)
+    pipe.execute()
 
 
 # -- async (socket hooks, on the event loop) ------------------------------------------

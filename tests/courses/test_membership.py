@@ -40,6 +40,23 @@ def test_the_predicates_and_the_expressions_agree(people, course, who):
     assert (course.id in membership.member_course_ids(user.id)) is member
 
 
+def test_member_course_ids_of_many_users_agree_with_one_by_one(people, course, instructor, student):
+    second = CourseFactory(instructor=instructor)
+    EnrollmentFactory(course=second, user=student, role=EnrollmentRole.TA)
+    EnrollmentFactory(course=second, user=instructor)  # an instructor enrolled in their own course: once
+    users = [user for user, _, _ in people.values()]
+    ids = [user.id for user in users] + [str(UserFactory().id)]
+    many = membership.member_course_ids_many(ids)
+    one_by_one = {user.id: membership.member_course_ids(user.id) for user in users}
+    assert many == {user_id: courses for user_id, courses in one_by_one.items() if courses}
+    assert sorted(many[instructor.id]) == sorted([course.id, second.id])
+    assert sorted(many[student.id]) == sorted([course.id, second.id])
+    assert membership.member_course_ids_many([]) == {}
+    for user in users:
+        expected = set(Course.objects.filter(membership.member_q(user.id)).values_list("id", flat=True))
+        assert set(membership.member_course_ids(str(user.id))) == expected
+
+
 def test_the_expression_follows_a_foreign_key_and_repeats_no_row(course, instructor, student):
     session = LiveSessionFactory(course=course)
     LiveSessionFactory(course=None, instructor=instructor)  # an open session belongs to no course
