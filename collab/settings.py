@@ -183,7 +183,7 @@ CHANNEL_LAYER_BACKEND = env("CHANNEL_LAYER_BACKEND", default="pubsub")
 if CHANNEL_LAYER_BACKEND == "pubsub":
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "collab.realtime.layer.PubSubChannelLayer",
             "CONFIG": {"hosts": _CHANNEL_LAYER_HOSTS, "prefix": env("CHANNEL_LAYER_PREFIX", default="collab")},
         }
     }
