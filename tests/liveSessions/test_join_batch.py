@@ -165,3 +165,35 @@ async def test_joins_arriving_together_on_sockets_run_in_batches_and_everyone_ge
     # The ones sent while a batch ran waited and went together.
     assert len(sizes) < 12, sizes
     assert consumers.JOIN_BATCH_MAX >= 12
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_join_committed_before_redis_failed_is_left_by_the_socket_disconnect(course, student, monkeypatch):
+    # Redis goes away after the join committed and before the socket entered the room
+    # (fault injected at the room entry: the join's commit is real). The socket is told
+    # service_unavailable; its attendance holds its channel all the same, so its
+    # disconnect must take it out (else the user stays present and holds a seat).
+    import redis.exceptions
+
+    from collab.realtime.consumer import CollabConsumer
+
+    session = await db(live_session)(course=course, status=SessionStatus.LIVE, capacity=1)
+    sid = str(session.id)
+    real_join_room = CollabConsumer.join_room
+
+    async def failing_join_room(self, room, *, seq=None):
+        if room.startswith("session-"):
+            raise redis.exceptions.ConnectionError("Redis went away")
+        return await real_join_room(self, room, seq=seq)
+
+    comm = await ws_connect(student)
+    monkeypatch.setattr(CollabConsumer, "join_room", failing_join_room)
+    await comm.send_json_to({"event": "join-live-session", "data": {"sessionId": sid}, "ref": "j"})
+    reply = await comm.receive_json_from(timeout=10)
+    assert reply["event"] == "error" and reply["data"]["code"] == "service_unavailable", reply
+    monkeypatch.setattr(CollabConsumer, "join_room", real_join_room)
+    await comm.disconnect()
+
+    row = await db(SessionAttendance.objects.get)(session=session, user=student)
+    assert row.socket_channels == []
+    assert row.present_since is None, "the user stays present (and holds the seat) after their only socket closed"
