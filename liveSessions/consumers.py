@@ -69,9 +69,12 @@ async def join_live_session(socket, data: dict) -> dict:
     except BaseException:
         await socket.unlisten(room)
         raise
+    # Committed: the attendance holds this socket's channel, so the disconnect hook must
+    # take it out even if entering the room fails below (Redis gone: the error frame says
+    # service_unavailable, and a retried join is idempotent).
+    _entered(socket).add(str(session_id))
     # The room heard of the join on commit (liveSessions.announce).
     await socket.join_room(room, seq=outcome.room_seq)
-    _entered(socket).add(str(session_id))
     return {
         "sessionId": str(session_id),
         "room": room,

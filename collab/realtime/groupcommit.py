@@ -13,7 +13,9 @@ orders the batches.
 `run(key, items)` returns one result per item, in order: a value, or an exception that
 refused that item alone (it is raised to that item's caller). If `run` raises, the batch
 failed as a whole, and each of its items is run again alone, so one item cannot fail the
-others. A caller that is cancelled while its item waits is left out of the batch.
+others. A caller that is cancelled while its item waits is left out of the batch (and
+out of the retries of a batch that failed while it ran); if the drain itself is
+cancelled (its loop closing), every caller of the key still waiting is cancelled too.
 """
 
 from __future__ import annotations
@@ -50,8 +52,9 @@ class GroupCommit:
         return await future
 
     async def _drain(self, slot: tuple[int, Hashable], key: Hashable) -> None:
+        waiting = self._waiting[slot]
+        batch: list[tuple[Any, asyncio.Future]] = []
         try:
-            waiting = self._waiting[slot]
             while waiting:
                 batch = [(item, future) for item, future in waiting[: self._max_batch] if not future.done()]
                 del waiting[: self._max_batch]
@@ -59,6 +62,11 @@ class GroupCommit:
                     await self._run_batch(key, batch)
         finally:
             del self._waiting[slot]
+            # Cancelled (the loop is closing) or broken: nobody may wait forever, neither
+            # the callers of the batch that ran nor those waiting for the next one.
+            for _, future in batch + waiting:
+                if not future.done():
+                    future.cancel()
 
     async def _run_batch(self, key: Hashable, batch: list[tuple[Any, asyncio.Future]]) -> None:
         try:
@@ -69,13 +77,9 @@ class GroupCommit:
             else:
                 log.warning("a batch of %d for %s failed (%r): each runs alone", len(batch), key, failure)
                 for entry in batch:
-                    await self._run_batch(key, [entry])
+                    if not entry[1].done():  # its caller was cancelled meanwhile: nobody hears it
+                        await self._run_batch(key, [entry])
                 return
-        except BaseException as stop:  # cancelled (the loop is closing): nobody may wait forever
-            for _, future in batch:
-                if not future.done():
-                    future.cancel()
-            raise stop
         for (_, future), result in zip(batch, results, strict=True):
             if future.done():
                 continue  # its caller was cancelled meanwhile

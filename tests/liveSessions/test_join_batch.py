@@ -165,3 +165,93 @@ async def test_joins_arriving_together_on_sockets_run_in_batches_and_everyone_ge
     # The ones sent while a batch ran waited and went together.
     assert len(sizes) < 12, sizes
     assert consumers.JOIN_BATCH_MAX >= 12
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_join_committed_before_redis_failed_is_left_by_the_socket_disconnect(course, student, monkeypatch):
+    # Redis goes away after the join committed and before the socket entered the room
+    # (fault injected at the room entry: the join's commit is real). The socket is told
+    # service_unavailable; its attendance holds its channel all the same, so its
+    # disconnect must take it out (else the user stays present and holds a seat).
+    import redis.exceptions
+
+    from collab.realtime.consumer import CollabConsumer
+
+    session = await db(live_session)(course=course, status=SessionStatus.LIVE, capacity=1)
+    sid = str(session.id)
+    real_join_room = CollabConsumer.join_room
+
+    async def failing_join_room(self, room, *, seq=None):
+        if room.startswith("session-"):
+            raise redis.exceptions.ConnectionError("Redis went away")
+        return await real_join_room(self, room, seq=seq)
+
+    comm = await ws_connect(student)
+    monkeypatch.setattr(CollabConsumer, "join_room", failing_join_room)
+    await comm.send_json_to({"event": "join-live-session", "data": {"sessionId": sid}, "ref": "j"})
+    reply = await comm.receive_json_from(timeout=10)
+    assert reply["event"] == "error" and reply["data"]["code"] == "service_unavailable", reply
+    monkeypatch.setattr(CollabConsumer, "join_room", real_join_room)
+    await comm.disconnect()
+
+    row = await db(SessionAttendance.objects.get)(session=session, user=student)
+    assert row.socket_channels == []
+    assert row.present_since is None, "the user stays present (and holds the seat) after their only socket closed"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_joins_of_one_batch_hear_each_other_once_in_seq_order_and_never_themselves(
+    course, instructor, monkeypatch
+):
+    import threading
+    import time
+
+    session = await db(live_session)(course=course, status=SessionStatus.LIVE)
+    sid = str(session.id)
+    host_user = instructor
+    a, b = await db(students)(course, 2)
+    real = services.attendance_join_many
+    sizes: list[int] = []
+    host_batch_running = threading.Event()
+
+    def slow_first(**kwargs):
+        sizes.append(len(kwargs["requests"]))
+        if kwargs["requests"][0].actor.id == host_user.id:
+            host_batch_running.set()
+            time.sleep(0.5)  # the host's batch runs while a and b arrive: they go together
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "attendance_join_many", slow_first)
+    host, sa, sb = await ws_connect(host_user), await ws_connect(a), await ws_connect(b)
+    try:
+        await host.send_json_to({"event": "join-live-session", "data": {"sessionId": sid}, "ref": "h"})
+        assert await asyncio.to_thread(host_batch_running.wait, 10)
+        await sa.send_json_to({"event": "join-live-session", "data": {"sessionId": sid}, "ref": "a"})
+        await sb.send_json_to({"event": "join-live-session", "data": {"sessionId": sid}, "ref": "b"})
+
+        async def frames_until_quiet(comm) -> list[dict]:
+            out = []
+            # receive_nothing: a receive that times out would cancel the socket's app.
+            while not await comm.receive_nothing(timeout=1.5):
+                out.append(await comm.receive_json_from(timeout=5))
+            return out
+
+        got = await asyncio.gather(*(frames_until_quiet(comm) for comm in (host, sa, sb)))
+    finally:
+        for comm in (host, sa, sb):
+            await comm.disconnect()
+    assert sizes == [1, 2]
+
+    def joined(frames):
+        return [f["data"]["userId"] for f in frames if f["event"] == "attendee-joined"]
+
+    def seqs(frames):
+        return [f["seq"] for f in frames if "seq" in f and f.get("room") == f"session-{sid}"]
+
+    host_frames, a_frames, b_frames = got
+    assert joined(host_frames) == [str(a.id), str(b.id)]
+    assert joined(a_frames) == [str(b.id)]
+    assert joined(b_frames) == [str(a.id)]
+    for frames in got:
+        numbers = seqs(frames)
+        assert numbers == sorted(set(numbers)), numbers

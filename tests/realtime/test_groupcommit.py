@@ -106,3 +106,54 @@ async def test_a_caller_cancelled_while_waiting_is_left_out_of_the_batch():
     assert [batch for _, batch in runner.batches] == [[1], [3]]
     # Nothing is left behind for the key: the next request starts afresh.
     assert await group.submit("k", 4) == 40
+
+
+async def test_a_caller_cancelled_while_its_failed_batch_ran_is_not_run_again_alone():
+    # The batch [2, 3] fails whole; 3's caller went away while it ran (its socket's task
+    # was cancelled): its item must not be run again alone, for nobody hears the result
+    # (a join would hold the seat of a socket whose handler never recorded it).
+    first_may_end, pair_started, pair_may_fail = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    batches: list[list] = []
+
+    async def run(key, items):
+        batches.append(list(items))
+        if items == [1]:
+            await first_may_end.wait()
+        elif len(items) > 1:
+            pair_started.set()
+            await pair_may_fail.wait()
+            raise RuntimeError("the batch as a whole failed")
+        return [item * 10 for item in items]
+
+    group = GroupCommit(run, max_batch=10)
+    blocker = asyncio.ensure_future(group.submit("k", 1))
+    await asyncio.sleep(0)
+    kept = asyncio.ensure_future(group.submit("k", 2))
+    gone = asyncio.ensure_future(group.submit("k", 3))
+    first_may_end.set()
+    await blocker
+    await pair_started.wait()
+    gone.cancel()
+    pair_may_fail.set()
+    assert await kept == 20
+    assert batches == [[1], [2, 3], [2]]
+
+
+async def test_a_drain_cancelled_mid_batch_leaves_no_caller_waiting_forever():
+    # The drain task is cancelled (its loop is shutting down, or anything else): the
+    # callers of the running batch and those still waiting for the next one all end.
+    runner = Recorder()
+    runner.release.clear()
+    group = GroupCommit(runner, max_batch=10)
+    running = asyncio.ensure_future(group.submit("k", 1))
+    await asyncio.sleep(0)
+    waiting = asyncio.ensure_future(group.submit("k", 2))
+    await asyncio.sleep(0)
+    (drain,) = group._drains
+    drain.cancel()
+    _, pending = await asyncio.wait([running, waiting], timeout=2)
+    assert not pending, "a caller was left waiting for a batch that will never run"
+    assert running.cancelled() and waiting.cancelled()
+    # The key starts afresh.
+    runner.release.set()
+    assert await group.submit("k", 4) == 40
