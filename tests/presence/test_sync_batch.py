@@ -6,7 +6,6 @@ number of statements; and sockets connecting or leaving together are synced in b
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from datetime import UTC, datetime
 
@@ -19,6 +18,7 @@ from collab.realtime import leases
 from collab.realtime.testing import capture_broadcasts
 from presence import consumers, services
 from presence.models import UserPresence
+from tests.concurrency import run_at_once
 from tests.conftest import client_for, ws_connect
 from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
 from tests.sockets import drain
@@ -222,28 +222,6 @@ def test_a_single_sync_is_as_cheap_as_before(course, student):
     assert statements == ["SELECT", "SELECT", "INSERT"], statements
 
 
-def _run_at_once(*targets):
-    barrier = threading.Barrier(len(targets))
-    errors = []
-
-    def run(target):
-        try:
-            barrier.wait()
-            target()
-        except Exception as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(target,)) for target in targets]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not [thread for thread in threads if thread.is_alive()], "a thread hung"
-    assert not errors, errors
-
-
 @pytest.mark.usefixtures("uncoalesced")
 @pytest.mark.parametrize("attempt", range(3))
 def test_batches_racing_over_the_same_users_announce_each_once(course, attempt):
@@ -256,11 +234,14 @@ def test_batches_racing_over_the_same_users_announce_each_once(course, attempt):
         leases.lease_touch(user_id=user.id, lease_id="ws:t")
     ids = [user.id for user in users]
     with capture_broadcasts() as sent:
-        _run_at_once(
-            lambda: services.presence_sync_many(user_ids=ids, seen_at=SEEN),
-            lambda: services.presence_sync_many(user_ids=ids[::-1], seen_at=SEEN),
-            lambda: services.presence_sync(user_id=ids[5], seen_at=SEEN),
+        outcomes = run_at_once(
+            [
+                lambda: services.presence_sync_many(user_ids=ids, seen_at=SEEN),
+                lambda: services.presence_sync_many(user_ids=ids[::-1], seen_at=SEEN),
+                lambda: services.presence_sync(user_id=ids[5], seen_at=SEEN),
+            ]
         )
+    assert not [outcome for outcome in outcomes if isinstance(outcome, BaseException)], outcomes
     announced = sorted(item.data["userId"] for item in sent.named("presence-changed"))
     assert announced == sorted(str(user_id) for user_id in ids)
     assert UserPresence.objects.filter(user_id__in=ids, announced_status="online").count() == 12
