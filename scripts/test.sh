@@ -84,9 +84,10 @@ DATABASE_URL=$pg_server .venv/bin/python manage.py makemigrations --check --dry-
 
 workers=${TEST_WORKERS:-2}
 xdist=()
-# loadgroup: the browser tests share one stack of processes on one worker (their xdist_group);
-# every other test is handed out on its own, the long ones first (tests/conftest.py).
-((workers > 0)) && xdist=(-n "$workers" --dist loadgroup)
+# `--dist load` (xdist's default), the long tests handed out first (tests/conftest.py). Not
+# loadgroup or loadfile: under either, schemathesis ran none of its 126 generated cases
+# (tests/core/test_schemathesis.py reported 2 passed instead of 128, with no warning).
+((workers > 0)) && xdist=(-n "$workers" --dist load)
 export REDIS_URL=$redis_url
 
 status=0

@@ -45,8 +45,8 @@ def pytest_collection_modifyitems(config, items):
     """`postgres_only` tests are skipped, with the reason their marker gives, on any other
     database. Under pytest-xdist the long tests (`e2e`, `browser`, `slow`) are handed out
     first, so the short ones fill in at the end and the workers finish together instead
-    of one running a long test alone at the end (scripts/test.sh: `--dist loadgroup`
-    hands tests out in this order)."""
+    of one running a long test alone at the end (scripts/test.sh: `--dist load` hands
+    tests out in this order)."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         items.sort(key=lambda item: not any(item.get_closest_marker(name) for name in ("e2e", "browser", "slow")))
     vendor = _database_vendor()

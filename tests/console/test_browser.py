@@ -18,13 +18,11 @@ from officehours import services
 from tests.console.browser import Page
 from tests.factories import CourseFactory, EnrollmentFactory, InstructorFactory, UserFactory
 
-# One pytest-xdist worker runs them all (`--dist loadgroup`): the stack is module-scoped, and
-# split across workers it would start once per worker.
+# The stack is module-scoped: split across pytest-xdist workers it starts once per worker.
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.e2e,
     pytest.mark.browser,
-    pytest.mark.xdist_group("browser-stack"),
 ]
 
 
