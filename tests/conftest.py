@@ -61,6 +61,29 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=f"PostgreSQL only: {reason}"))
 
 
+# Under pytest-xdist: how many tests the workers collected, to check that as many ran.
+_xdist_collected: dict[str, int] = {}
+
+
+def pytest_xdist_node_collection_finished(node, ids):
+    _xdist_collected["tests"] = len(ids)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fails the run when fewer tests reported than the workers collected: under
+    `--dist loadgroup` (and loadfile) schemathesis ran one operation of 64 per test and
+    pytest reported 2 passed instead of 128, green (scripts/test.sh)."""
+    collected = _xdist_collected.get("tests")
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if collected is None or reporter is None or session.shouldfail or session.shouldstop:
+        return
+    outcomes = ("passed", "failed", "skipped", "xfailed", "xpassed")
+    reported = sum(1 for outcome in outcomes for report in reporter.stats.get(outcome, []) if report.when != "teardown")
+    if reported < collected:
+        reporter.write_line(f"only {reported} of {collected} collected tests reported a result", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """pytest-django's test database, checked to be on the vendor this pass claims
