@@ -10,6 +10,7 @@ import time
 from collections import Counter
 
 from bench import wire
+from bench.sock import Sock
 
 
 class ClassStormCommands:
@@ -18,8 +19,6 @@ class ClassStormCommands:
         members of this process are between "start" and "ack" at any moment. Per member:
         start, ack time and the ack's `activeAttendees` (its place in the server's order:
         joins are serialised per session by both servers)."""
-        from bench.loadgen import Sock
-
         gate = asyncio.Semaphore(concurrency)
         members: dict[str, dict] = {}
         failures: Counter = Counter()

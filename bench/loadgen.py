@@ -22,13 +22,12 @@ import time
 import traceback
 from array import array
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 
 from bench import wire
 from bench.classstorm import ClassStormCommands
+from bench.sock import Sock
 
 # A single change, or several coalesced into one frame (presence.fanout).
 PRESENCE_EVENTS = ("presence-changed", "presence-batch")
@@ -38,24 +37,6 @@ CHAT_EVENT = "session-new-message"
 JOIN_EVENTS = ("attendee-joined", "session-participant-joined")
 LEFT_EVENTS = ("attendee-left", "session-participant-left")
 BATCH_EVENT = "session-participants-batch"
-
-
-@dataclass(eq=False)
-class Sock:
-    uid: str
-    group: str
-    ws: Any = None
-    session: str | None = None
-    counting: bool = True
-    rank: int = -1  # this socket's rank among its session's senders; -1: never sends
-    phase: float = 0.0  # where in each sending period its session's messages fall, 0..1
-    pending: dict = field(default_factory=dict)
-    presence: list | None = None  # (t, userId, status) per user reported, when logging presence
-    presence_frames: list = field(default_factory=list)  # arrival time of each presence frame
-    connected_at: float = 0.0
-    closed: bool = False
-    proto: str = wire.COLLAB
-    heard: dict | None = None  # userId -> "joined"/"left", the last heard (class storm)
 
 
 class Worker(ClassStormCommands):
