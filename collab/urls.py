@@ -2,10 +2,9 @@ from django.contrib import admin
 from django.urls import include, path
 
 from collab.core.views import DocsView, HealthView, SchemaView
-from console.views import console_page
 
 urlpatterns = [
-    path("", console_page, name="console"),
+    path("", include("console.urls")),
     path("health", HealthView.as_view()),
     path("admin/", admin.site.urls),
     path("api/schema", SchemaView.as_view(), name="schema"),
