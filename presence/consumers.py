@@ -51,7 +51,7 @@ STATE_RENEWED = "presence.renewedAt"
 # The syncs of first and last leases that arrive while a batch of them runs go together
 # in the next batch (services.presence_sync_many): one transaction for the whole batch
 # instead of one of ~5 round trips per user, so a class of 500 connecting at 10:00 costs
-# a few transactions, not 500 (docs/performance.md S11). One key: every user of the
+# a few transactions, not 500 (docs/performance.md S13). One key: every user of the
 # process may share a batch (rows are locked in user-id order, so batches of other
 # processes cannot deadlock with it). A lone sync runs at once.
 SYNC_BATCH_MAX = 100

@@ -64,7 +64,7 @@ def announce_many(changes: list[tuple[list[str], dict]]) -> None:
     """`announce` for several users' changes `[(rooms, payload)]`, in order: the same
     frames as one call each, with one Redis call per room instead of one per change and
     room (a batch of presence syncs, presence.services.presence_sync_many, announces a
-    class's arrivals together: docs/performance.md S11). Call after commit."""
+    class's arrivals together: docs/performance.md S13). Call after commit."""
     by_room: dict[str, list[dict]] = {}
     for rooms, payload in changes:
         for room in rooms:

@@ -159,7 +159,7 @@ def presence_sync_many(*, user_ids: Sequence[uuid.UUID | str], seen_at: datetime
     place, so this ends; the number of tries is bounded anyway (then IntegrityError).
 
     It exists for the class-start storm: 500 first leases within seconds were 500
-    transactions of ~5 round trips each (docs/performance.md S11). Statements, whatever
+    transactions of ~5 round trips each (docs/performance.md S13). Statements, whatever
     the count: the row locks, the missing users, one ZMSCORE, one pipelined write-slot
     mark, the course ids of those announced, one INSERT, the UPDATE (one statement
     for several rows), COMMIT.

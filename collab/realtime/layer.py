@@ -4,7 +4,7 @@ channels-redis subscribes one channel at a time under its connection's one lock:
 socket's own channel, its user room, its sign-in room and its course rooms, one
 `SUBSCRIBE` each, every one waiting for the lock and a write to Redis. In a class-start
 storm of 500 the subscriptions of all handshakes queued on that lock: 128 ms p50 of a
-handshake's ~330 ms in the server (docs/performance.md S13). Here the subscriptions that
+handshake's ~330 ms in the server (docs/performance.md S14). Here the subscriptions that
 arrive while one `SUBSCRIBE` is being written wait and go together in the next
 (collab.realtime.groupcommit), so the lock is taken once per batch instead of once per
 channel. Everything else (publishing, receiving, unsubscribing) is the library's.

@@ -6,9 +6,6 @@ changed, then record the new fingerprint."""
 
 from __future__ import annotations
 
-import hashlib
-import inspect
-
 import pytest
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -16,6 +13,7 @@ from django.db.backends.postgresql.base import DatabaseWrapper as DjangoPostgreS
 from django.db.transaction import Atomic
 
 from collab.core.db import BeforeCommitMixin
+from tests.fingerprints import assert_unchanged
 
 FINGERPRINTS = {
     BaseDatabaseWrapper.commit: "54b37694faec878a",
@@ -29,11 +27,7 @@ FINGERPRINTS = {
 
 @pytest.mark.parametrize("replaced", list(FINGERPRINTS), ids=lambda f: f.__qualname__)
 def test_the_django_code_the_hook_relies_on_is_unchanged(replaced):
-    found = hashlib.sha256(inspect.getsource(replaced).encode()).hexdigest()[:16]
-    assert found == FINGERPRINTS[replaced], (
-        f"{replaced.__module__}.{replaced.__qualname__} changed (fingerprint {found}): "
-        "re-read collab/core/db/__init__.py against it, then record the new fingerprint"
-    )
+    assert_unchanged(replaced, FINGERPRINTS[replaced], reread="collab/core/db/__init__.py")
 
 
 def test_the_configured_backend_has_the_hook():

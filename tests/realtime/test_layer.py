@@ -5,13 +5,12 @@ channels-redis code the layer relies on."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import inspect
 
 import pytest
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
 
 from collab.realtime.layer import BatchedSubscriptionShard, PubSubChannelLayer
+from tests.fingerprints import assert_unchanged
 
 FINGERPRINTS = {
     # The layer swaps the shards this makes, before any is used.
@@ -25,11 +24,7 @@ FINGERPRINTS = {
 
 @pytest.mark.parametrize("relied_on", list(FINGERPRINTS), ids=lambda f: f.__qualname__)
 def test_the_channels_redis_code_the_layer_relies_on_is_unchanged(relied_on):
-    found = hashlib.sha256(inspect.getsource(relied_on).encode()).hexdigest()[:16]
-    assert found == FINGERPRINTS[relied_on], (
-        f"{relied_on.__module__}.{relied_on.__qualname__} changed (fingerprint {found}): "
-        "re-read collab/realtime/layer.py against it, then record the new fingerprint"
-    )
+    assert_unchanged(relied_on, FINGERPRINTS[relied_on], reread="collab/realtime/layer.py")
 
 
 async def test_the_configured_layer_batches_subscriptions(channel_layer):
