@@ -4,8 +4,11 @@ of the student view and bounded query counts."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
+import time_machine
+from django.utils import timezone
 
 from collab.courses.models import EnrollmentRole
 from officehours import services
@@ -165,7 +168,12 @@ def test_create_and_read_schedule(api, instructor, student, course):
     assert body["dayOfWeek"] == 1 and body["startTime"] == "09:00:00" and body["timezone"] == "Europe/Berlin"
     assert body["instructorId"] == str(instructor.id) and body["isActive"] is True
     inactive = api(instructor).post(BASE, {**SLOT, "dayOfWeek": 3, "isActive": False}, format="json").json()
-    schedule = api(student).get(f"{BASE}/instructor/{instructor.id}").json()
+    # Read at a moment outside the Monday 09:00-10:30 Berlin slot (run on a Monday at 09:04
+    # Berlin, the queue was rightly open): the latest Saturday noon before now.
+    now = timezone.now()
+    saturday = (now - timedelta(days=(now.weekday() - 5) % 7 or 7)).replace(hour=12, minute=0, second=0)
+    with time_machine.travel(saturday, tick=False):
+        schedule = api(student).get(f"{BASE}/instructor/{instructor.id}").json()
     assert schedule["instructorId"] == str(instructor.id) and schedule["isOpen"] is False
     assert [s["id"] for s in schedule["slots"]] == [body["id"]]  # students see active slots only
     own = api(instructor).get(f"{BASE}/instructor/{instructor.id}").json()
