@@ -50,6 +50,7 @@ class ClassStormCommands:
             members[sock.uid] = {
                 "started": started,
                 "opened": opened,
+                "ticket": sock.ticket_seconds,
                 "done": done,
                 "position": (frame.get("data") or {}).get("activeAttendees"),
             }

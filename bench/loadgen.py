@@ -105,7 +105,9 @@ class Worker(ClassStormCommands):
                 if sock.proto == wire.SOCKETIO:
                     headers = []
                 elif ticket_url:
+                    asked = time.time()
                     target, headers = f"{url}?ticket={await self._ticket(ticket_url, token)}", []
+                    sock.ticket_seconds = time.time() - asked
                 sock.ws = await connect(
                     target,
                     additional_headers=headers,

@@ -42,16 +42,25 @@ def main() -> None:
     from rest_framework_simplejwt.tokens import AccessToken
 
     from collab.accounts.models import Role, User
+    from collab.accounts.revocation import generation_publish
+    from collab.core.tokens import GENERATION_CLAIM, SESSION_CLAIM
     from collab.courses.models import Course, Enrollment
 
     started = time.monotonic()
     password = make_password("bench-password")  # one hash for every bench user
     lifetime = timedelta(hours=args.token_hours)
 
-    def token(user_id: uuid.UUID) -> str:
+    def token(user: User) -> str:
+        """An access token as a sign-in gives one (collab.accounts.services.token_pair_for:
+        a signed-in session and the user's token generation, published to Redis), but
+        living the bench's --token-hours. Without the claims and the published
+        generation, every handshake and ticket took the paths a sign-in never takes."""
         access = AccessToken()
         access.set_exp(lifetime=lifetime)
-        access["user_id"] = str(user_id)
+        access["user_id"] = str(user.id)
+        access[SESSION_CLAIM] = uuid.uuid4().hex
+        access[GENERATION_CLAIM] = user.token_generation
+        generation_publish(user_id=user.id, generation=user.token_generation)
         return str(access)
 
     def people(prefix: str, count: int, role: str) -> list[User]:
@@ -77,7 +86,7 @@ def main() -> None:
         )
 
     def entry(user: User) -> dict:
-        return {"id": str(user.id), "token": token(user.id)}
+        return {"id": str(user.id), "token": token(user)}
 
     data = {
         "instructor": entry(instructor),

@@ -21,6 +21,7 @@ class Sock:
     presence: list | None = None  # (t, userId, status) per user reported, when logging presence
     presence_frames: list = field(default_factory=list)  # arrival time of each presence frame
     connected_at: float = 0.0
+    ticket_seconds: float | None = None  # the ticket request's own time (collab, with a ticket URL)
     closed: bool = False
     proto: str = wire.COLLAB
     heard: dict | None = None  # userId -> "joined"/"left", the last heard (class storm)

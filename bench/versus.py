@@ -96,6 +96,7 @@ def class_storm(ctx: Ctx, target: Target, members: int, concurrency: int) -> dic
     # Where a member's time goes: ticket + handshake (the peer: handshake), then the join.
     opening = [m["opened"] - m["started"] for m in joined.values()]
     joining = [m["done"] - m["opened"] for m in joined.values()]
+    ticketing = [m["ticket"] for m in joined.values() if m.get("ticket") is not None]
     return {
         "target": target.name,
         "loadavg": load,
@@ -107,6 +108,7 @@ def class_storm(ctx: Ctx, target: Target, members: int, concurrency: int) -> dic
         "join_p50_ms": ms(percentile(each, 50)),
         "join_p99_ms": ms(percentile(each, 99)),
         "open_p50_ms": ms(percentile(opening, 50)),
+        "ticket_p50_ms": ms(percentile(ticketing, 50)) if ticketing else None,
         "join_only_p50_ms": ms(percentile(joining, 50)),
         "frames_received": frames,
         "frames_per_member": round(frames / max(1, len(joined)), 1),
