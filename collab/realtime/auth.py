@@ -54,15 +54,15 @@ async def signed_in_user(credentials: Credentials) -> AbstractBaseUser | None:
     return await socket_db(_signed_in_user)(credentials)
 
 
-def _signed_in_user_and(credentials: Credentials, reads: Callable[[AbstractBaseUser], T]) -> tuple:
+def _signed_in_user_and(credentials: Credentials, reads: Callable[[AbstractBaseUser, Credentials], T]) -> tuple:
     user = _signed_in_user(credentials)
-    return user, (reads(user) if user is not None else None)
+    return user, (reads(user, credentials) if user is not None else None)
 
 
 async def authenticate_socket(
-    scope: dict, *, reads: Callable[[AbstractBaseUser], T] = lambda user: None
+    scope: dict, *, reads: Callable[[AbstractBaseUser, Credentials], T] = lambda user, credentials: None
 ) -> tuple[AbstractBaseUser, Credentials, T] | None:
-    """(user, credentials, `reads(user)`) of a handshake's ticket or bearer token, or
+    """(user, credentials, `reads(user, credentials)`) of a handshake's ticket or bearer token, or
     None. `reads` (database reads the socket needs next, e.g. its rooms) runs in the same
     trip to a database thread as the user row: in a class-start storm every trip waits
     for a thread and for the event loop (docs/performance.md S12)."""

@@ -33,10 +33,13 @@ CLOSE_TOO_MANY_SOCKETS = 4008
 CLOSE_TRY_AGAIN = 1013
 
 
-def _connect_rooms(user) -> dict[str, int]:
-    """The rooms a socket enters on connect (its user room and what the `socket_rooms`
-    hooks name, e.g. its course rooms) with each room's current seq, in one thread hop."""
+def _connect_rooms(user, credentials: Credentials) -> dict[str, int]:
+    """The rooms a socket enters on connect (its user room, its sign-in room and what the
+    `socket_rooms` hooks name, e.g. its course rooms) with each room's current seq, in
+    one thread hop."""
     rooms = [user_room(user.id)]
+    if credentials.session_id:
+        rooms.append(signin_room(credentials.session_id))
     for hook in dispatch.rooms_hooks:
         rooms.extend(hook(user))
     return outbox.room_seqs(list(dict.fromkeys(rooms)))
@@ -73,10 +76,7 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
                 limit=settings.SOCKET_ABUSE_LIMIT,
                 window=settings.SOCKET_ABUSE_WINDOW,
             )
-            for room, seq in rooms.items():
-                await self.join_room(room, seq=seq)
-            if credentials.session_id:
-                await self.join_room(signin_room(credentials.session_id))
+            await self.join_rooms(rooms)
         except Exception as exc:
             if not is_service_outage(exc):
                 raise
@@ -205,6 +205,17 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
                 # On the socket pool: a storm of joins must not queue behind Channels' one thread.
                 seq = (await socket_db(outbox.room_seqs)([room]))[room]
             self.sequencer.track(room, seq)
+
+    async def join_rooms(self, rooms: dict[str, int]) -> None:
+        """Enters every room of `rooms` ({room: its seq, as `join_room`'s}) at once: the
+        subscriptions go out together (one SUBSCRIBE, collab.realtime.layer), not one
+        after the other (a handshake enters three rooms or more)."""
+        new = [room for room in rooms if room not in self.rooms]
+        await asyncio.gather(*(self.channel_layer.group_add(room, self.channel_name) for room in new))
+        self.rooms.update(new)
+        for room, seq in rooms.items():
+            if not self.sequencer.tracks(room):
+                self.sequencer.track(room, seq)
 
     async def listen(self, room: str) -> None:
         """Subscribes to `room` without delivering its frames yet: a handler that must hear

@@ -30,7 +30,12 @@ class BatchedSubscriptionShard(RedisSingleShardConnection):
         self._subscribing = GroupCommit(self._subscribe_batch, max_batch=SUBSCRIBE_BATCH_MAX)
 
     async def subscribe(self, channel: str) -> None:
-        """Returns once `channel`'s SUBSCRIBE is written, as the library's does."""
+        """Returns once `channel`'s SUBSCRIBE is written, as the library's does. A channel
+        the process already listens to (a course room of a class, by its second member)
+        returns at once, unless the lock is held: an unsubscribe in flight holds it, and
+        must finish first."""
+        if channel in self._subscribed_to and not self._lock.locked():
+            return
         await self._subscribing.submit(None, channel)
 
     async def _subscribe_batch(self, _key, channels: list[str]) -> list[None]:
