@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP goes to Django, WebSocket /ws/ to the collab consumer."""
+"""ASGI entry point: HTTP goes to Django (behind the front routes of
+collab.core.asgi_fast.front), WebSocket /ws/ to the collab consumer."""
 
 import gc
 import os
@@ -11,6 +12,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from collab.core.asgi_fast.front import front_app  # noqa: E402
 from collab.realtime import log_redaction  # noqa: E402
 from collab.realtime.routing import websocket_urlpatterns  # noqa: E402
 
@@ -27,7 +29,8 @@ gc.set_threshold(*settings.GC_THRESHOLDS)
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # A few hot reads answered before Django's handler (piece `front`), the rest by Django.
+        "http": front_app(django_asgi_app),
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )

@@ -20,3 +20,9 @@ class PresenceConfig(AppConfig):
             post_save.connect(receiver, sender=model, dispatch_uid=f"presence-snapshot-{model.__name__}-saved")
             post_delete.connect(receiver, sender=model, dispatch_uid=f"presence-snapshot-{model.__name__}-deleted")
         post_save.connect(snapshots.on_user_saved, sender=User, dispatch_uid="presence-snapshot-user-saved")
+
+        from collab.core.asgi_fast.front import drf_view_headers, front_route
+        from presence import course_read
+        from presence.views import CourseOnlineView
+
+        front_route(course_read.PATH, course_read.course_online_front, lambda: drf_view_headers(CourseOnlineView))

@@ -124,11 +124,25 @@ async def snapshot_read(course_id: uuid.UUID | str) -> dict | None:
     snapshot = orjson.loads(raw)
     if snapshot["stamp"] != stamp:
         return None  # rebuilt between the two reads: the next read takes the new one
+    snapshot["memberSet"] = frozenset(snapshot["members"])
     _parsed.pop(str(course_id), None)
     _parsed[str(course_id)] = (stamp, snapshot)
     while len(_parsed) > PARSED_KEPT:
         _parsed.pop(next(iter(_parsed)))  # the least recently stored
     return snapshot
+
+
+def snapshot_parsed(course_id: uuid.UUID | str) -> dict | None:
+    """The snapshot of the course this process last read, without asking Redis whether
+    it is still current (the caller asks: presence.course_read compares its stamp)."""
+    cached = _parsed.get(str(course_id))
+    return None if cached is None else cached[1]
+
+
+def snapshot_lists_member(snapshot: dict, user_id: str) -> bool:
+    """Whether `user_id` is among the snapshot's active members (who may read it)."""
+    members = snapshot.get("memberSet")
+    return user_id in members if members is not None else user_id in snapshot["members"]
 
 
 async def snapshot_get(course_id: uuid.UUID | str) -> dict | None:

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from collab.accounts.revocation import credentials_revoked_cached
 from collab.core.asgi_fast.async_front import async_front
-from collab.core.errors import DomainError
+from collab.core.asgi_fast.front import FRONT_TRIED
 from collab.core.params import limit_param, limit_schema_parameter
 from collab.core.renderers import WireReadyJSONRenderer
-from collab.core.throttling import user_rate_allows
-from collab.core.tokens import bearer_credentials
-from presence import selectors, services, snapshots
+from presence import course_read, selectors, services
 from presence.events import presence_item
 from presence.permissions import PresencePermission
 from presence.serializers import (
@@ -56,10 +52,11 @@ class OnlineView(_PresenceListView):
 class CourseOnlineView(_PresenceListView):
     """The read every member's client makes on load (a class of hundreds within seconds).
 
-    A member with a valid token, within their rate, is answered on the event loop from the
-    course's presence snapshot (presence.snapshots: no query, no thread, the same body).
-    Every other request (no or bad token, not a member, admins, a bad ?limit=, over the
-    rate) goes down the DRF path below, which answers or refuses as for any route."""
+    A member with a valid token, within their rate, is answered from the course's
+    presence snapshot before Django's handler or on the event loop (presence.course_read:
+    no query, no thread, the same bytes). Every other request (no or bad token, not a
+    member, admins, a bad ?limit=, over the rate) goes down the DRF path below, which
+    answers or refuses as for any route."""
 
     @extend_schema(
         parameters=[LIMIT],
@@ -86,29 +83,17 @@ class CourseOnlineView(_PresenceListView):
 
 
 async def _course_online_from_snapshot(request, course_id) -> bytes | None:
-    """The snapshot answer, or None for the DRF path to handle the request."""
-    if settings.PRESENCE_SNAPSHOT_TTL <= 0 or request.method != "GET":
+    """The snapshot answer (presence.course_read), or None for the DRF path to handle the
+    request. A request the front route already tried (and left to DRF) is not asked again."""
+    if request.method != "GET" or getattr(request, "scope", {}).get(FRONT_TRIED):
         return None
-    credentials = bearer_credentials(request.headers.get("Authorization"))
-    if credentials is None:
-        return None
-    # The same revocation check as REST authentication, from Redis only: a signed-out
-    # token, or one Redis cannot vouch for, takes the DRF path (401 or the answer).
-    if await credentials_revoked_cached(credentials) is not False:
-        return None
-    viewer_id = credentials.user_id
-    try:
-        limit = limit_param(request, default=100, maximum=LIST_MAX_LIMIT)
-    except DomainError:
-        return None
-    snapshot = await snapshots.snapshot_get(course_id)
-    # Only active members are listed: admins, strangers and deactivated accounts take
-    # the DRF path and get its answer (200 for admins, 404, 401).
-    if snapshot is None or str(viewer_id) not in snapshot["members"]:
-        return None
-    if not await user_rate_allows(viewer_id):
-        return None
-    return snapshots.snapshot_render(snapshot, viewer_id=str(viewer_id), limit=limit)
+    return await course_read.course_online_answer(
+        authorization=request.headers.get("Authorization"),
+        accept=request.headers.get("Accept"),
+        query_string=request.META.get("QUERY_STRING", ""),
+        course_id=course_id,
+        notes=request,
+    )
 
 
 class UserPresenceView(_PresenceView):

@@ -209,10 +209,7 @@ async def _ws_ticket_on_the_loop(request) -> bytes | None:
         or not _json_accepted(request.headers.get("Accept", "*/*"))
     ):
         return None
-    authorization = request.headers.get("Authorization", "")
-    if not authorization.startswith("Bearer "):  # SimpleJWT reads only this, case and all
-        return None
-    credentials = bearer_credentials(authorization)
+    credentials = bearer_credentials(request.headers.get("Authorization"))  # as SimpleJWT reads it
     if credentials is None:
         return None
     # The revocation check REST authentication makes, from Redis only: a signed-out
@@ -220,8 +217,9 @@ async def _ws_ticket_on_the_loop(request) -> bytes | None:
     # moves it on) or one Redis does not know takes the DRF path, which reads the row.
     if await credentials_revoked_cached(credentials) is not False:
         return None
-    # Over a rate, DRF counts the request again and answers its 429 with Retry-After.
-    if not await rates_allow(credentials.user_id, scope=WsTicketView.throttle_scope):
+    # Over a rate, DRF answers its 429 with Retry-After from the counts noted on the
+    # request (it does not count the request again).
+    if not await rates_allow(credentials.user_id, scope=WsTicketView.throttle_scope, request=request):
         return None
     issued = await services.ws_ticket_issue_async(credentials=credentials)
     return _RENDERER.render(issued)

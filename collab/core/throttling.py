@@ -33,10 +33,36 @@ from collab.core.redis_client import async_redis, sync_redis
 log = logging.getLogger(__name__)
 
 
+def counter_key(key: str, duration: int, now: float) -> str:
+    """The Redis counter of throttle cache key `key` for the window holding `now`."""
+    return f"{settings.CACHES['default']['KEY_PREFIX']}:{key}:{int(now // duration)}"
+
+
 def _count(pipe, key: str, duration: int, now: float) -> None:
-    counter = f"{settings.CACHES['default']['KEY_PREFIX']}:{key}:{int(now // duration)}"
+    counter = counter_key(key, duration, now)
     pipe.incr(counter)
     pipe.expire(counter, duration + 1)
+
+
+# Where a fast path in front of DRF notes the counts it made for a request it then leaves
+# to DRF (over a rate: DRF answers the 429), so DRF's throttles read them instead of
+# counting the request a second time.
+RATES_COUNTED = "collab.rates_counted"
+
+
+def rates_counted(carrier) -> dict[str, tuple[int, float]]:
+    """The counts already made for a request, by throttle cache key: (count, seconds to
+    the window's end). `carrier` is the request's ASGI scope, a Django HttpRequest or a
+    DRF Request; under ASGI all three share the scope's dict."""
+    if isinstance(carrier, dict):
+        return carrier.setdefault(RATES_COUNTED, {})
+    request = getattr(carrier, "_request", carrier)
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, dict):
+        return scope.setdefault(RATES_COUNTED, {})
+    if not hasattr(request, "rates_counted"):
+        request.rates_counted = {}  # a WSGI request (tests, manage.py)
+    return request.rates_counted
 
 
 class RedisCounterThrottle(SimpleRateThrottle):
@@ -50,6 +76,10 @@ class RedisCounterThrottle(SimpleRateThrottle):
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
+        counted = rates_counted(request).get(self.key)
+        if counted is not None:  # a fast path in front counted this request already
+            count, self.retry_after = counted
+            return count <= self.num_requests
         now = time.time()
         try:
             pipe = sync_redis().pipeline(transaction=False)
@@ -83,12 +113,25 @@ async def user_rate_allows(user_id: uuid.UUID) -> bool:
     return await rates_allow(user_id)
 
 
-async def rates_allow(user_id: uuid.UUID, *, scope: str | None = None) -> bool:
+def user_rate() -> tuple[str, int, int] | None:
+    """UserRedisThrottle's (scope, requests, seconds), or None when it has no rate."""
+    throttle = UserRedisThrottle()
+    return None if throttle.rate is None else (throttle.scope, throttle.num_requests, throttle.duration)
+
+
+def user_throttle_key(user_id: uuid.UUID | str, scope: str = "user") -> str:
+    """The throttle cache key DRF's throttles use for an authenticated user in `scope`."""
+    return UserRedisThrottle.cache_format % {"scope": scope, "ident": user_id}
+
+
+async def rates_allow(user_id: uuid.UUID, *, scope: str | None = None, request=None) -> bool:
     """The throttles DRF applies to an authenticated request, for an async view outside
     DRF: UserRedisThrottle and, with `scope` (a view's `throttle_scope`),
     ScopedRedisThrottle. Counts the request on the same counters as the user's DRF
     requests, in one round trip, and says whether it is within every rate. True when
-    Redis cannot count (the throttles fail open, as DRF's do)."""
+    Redis cannot count (the throttles fail open, as DRF's do). With `request` (its ASGI
+    scope or HttpRequest) the counts are noted on it (rates_counted): if the request then
+    goes to DRF, its throttles take them instead of counting it again."""
     throttle = UserRedisThrottle()
     counters = []
     if throttle.rate is not None:
@@ -106,7 +149,12 @@ async def rates_allow(user_id: uuid.UUID, *, scope: str | None = None) -> bool:
         replies = await pipe.execute()
     except redis.RedisError:
         return True
-    return all(count <= limit for count, (_, limit, _) in zip(replies[::2], counters, strict=True))
+    counts = replies[::2]
+    if request is not None:
+        noted = rates_counted(request)
+        for count, (name, _, duration) in zip(counts, counters, strict=True):
+            noted[throttle.cache_format % {"scope": name, "ident": user_id}] = (count, duration - (now % duration))
+    return all(count <= limit for count, (_, limit, _) in zip(counts, counters, strict=True))
 
 
 def scope_rate_wait(scope: str, ident: str) -> float | None:

@@ -77,10 +77,21 @@ def access_credentials(raw: str | None) -> Credentials | None:
 
 
 def bearer_credentials(authorization: str | None) -> Credentials | None:
-    """access_credentials() of an `Authorization: Bearer …` header value."""
-    if not authorization or not authorization.lower().startswith("bearer "):
+    """access_credentials() of an `Authorization: Bearer …` header value, read as
+    SimpleJWT's JWTAuthentication reads it (so REST and every fast path agree): ASCII
+    whitespace-separated, exactly two parts, the first one of AUTH_HEADER_TYPES, case
+    and all (`bearer …` is not authenticated)."""
+    if not authorization:
         return None
-    return access_credentials(authorization[7:])
+    parts = authorization.encode("latin-1", errors="replace").split()
+    if len(parts) != 2 or parts[0] not in _header_types():
+        return None
+    return access_credentials(parts[1].decode("latin-1"))
+
+
+def _header_types() -> set[bytes]:
+    types = jwt_settings.AUTH_HEADER_TYPES
+    return {types.encode("latin-1")} if isinstance(types, str) else {name.encode("latin-1") for name in types}
 
 
 def leeway_seconds() -> float:

@@ -12,6 +12,7 @@ which falls back to the stock behaviour:
 | `consumer_loop` | consumer_loop.py  | Channels' AsyncConsumer message loop and per-message DB hop (5, 13) |
 | `socket_db`     | socket_db.py      | Channels' single database thread, for the sockets' joins and sends (14) |
 | `async_front`   | async_front.py    | a DRF view's thread for a request a ready answer can serve (9)  |
+| `front`         | front.py          | Django's ASGI handler for a request a ready answer can serve (R3) |
 
 tests/core/test_asgi_fast.py holds, per piece, a check that fails loudly when the
 framework internal it relies on changes (a fingerprint of the replaced code, and the
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-PIECES = ("middleware", "cache", "consumer_loop", "socket_db", "async_front")
+PIECES = ("middleware", "cache", "consumer_loop", "socket_db", "async_front", "front")
 
 
 def enabled(piece: str) -> bool:

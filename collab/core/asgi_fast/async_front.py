@@ -33,6 +33,7 @@ def async_front(drf_view: Callable, fast_path: FastPath) -> Callable:
     if not enabled("async_front"):
         return drf_view
     in_thread = sync_to_async(drf_view)
+    view_headers: dict[str, str] = {}
 
     async def view(request, **kwargs):
         try:
@@ -42,7 +43,11 @@ def async_front(drf_view: Callable, fast_path: FastPath) -> Callable:
                 raise
             body = None  # Redis is down: the DRF path answers (503 if it needs Redis too)
         if body is not None:
-            return HttpResponse(body, content_type="application/json")
+            if not view_headers:  # the DRF view's own (Allow): computed once, after setup
+                from collab.core.asgi_fast.front import drf_view_headers
+
+                view_headers.update(drf_view_headers(drf_view.cls, **drf_view.initkwargs))
+            return HttpResponse(body, content_type="application/json", headers=view_headers)
         return await in_thread(request, **kwargs)
 
     view.cls, view.initkwargs, view.csrf_exempt = drf_view.cls, drf_view.initkwargs, True
