@@ -20,7 +20,7 @@ from collab.core.throttling import login_failures
 from collab.core.tokens import GENERATION_CLAIM, SESSION_CLAIM, Credentials
 from collab.realtime.broadcast import sockets_control_on_commit
 from collab.realtime.rooms import user_room
-from collab.realtime.tickets import ticket_issue, ticket_issue_async
+from collab.realtime.tickets import ticket_issue
 
 
 def token_pair_for(user: User, *, session_id: str | None = None) -> dict[str, str]:
@@ -181,9 +181,3 @@ def ws_ticket_issue(*, user: User, credentials: Credentials) -> dict[str, object
     """A single-use ticket for a socket handshake, carrying the session and expiry of
     the access token that asked: the socket lives no longer than that token."""
     return {"ticket": ticket_issue(credentials=credentials), "expires_in": settings.WS_TICKET_TTL_SECONDS}
-
-
-async def ws_ticket_issue_async(*, credentials: Credentials) -> dict[str, object]:
-    """ws_ticket_issue() on the event loop, for credentials the caller has already checked
-    (the ticket route's fast path: collab/accounts/views.py). Redis only, no query."""
-    return {"ticket": await ticket_issue_async(credentials=credentials), "expires_in": settings.WS_TICKET_TTL_SECONDS}

@@ -6,7 +6,6 @@ from rest_framework.views import APIView
 
 from collab.accounts import services
 from collab.accounts.authentication import request_credentials
-from collab.accounts.revocation import credentials_revoked_cached
 from collab.accounts.serializers import (
     AuthResponseSerializer,
     LoginSerializer,
@@ -16,9 +15,9 @@ from collab.accounts.serializers import (
     UserSerializer,
     WsTicketSerializer,
 )
+from collab.accounts.ticket_front import ws_ticket_answer
 from collab.core.asgi_fast.async_front import async_front
-from collab.core.throttling import rates_allow
-from collab.core.tokens import bearer_credentials
+from collab.core.asgi_fast.front import FRONT_TRIED
 
 _ERROR = inline_serializer(
     "Error",
@@ -186,7 +185,8 @@ class WsTicketView(APIView):
 
         A valid bearer token that Redis vouches for (not signed out, generation current),
         within both rates DRF applies here, gets its ticket on the event loop: the same
-        body, the same counters, no query. Every other request (no or bad token, signed
+        body, the same counters, no query, one Redis script (collab.accounts.ticket_front,
+        which also answers in front of Django's handler). Every other request (no or bad token, signed
         out, a generation Redis does not know, over a rate, Redis down) takes the DRF path
         above, which answers or refuses as before. A ticket is only a promise to try the
         handshake: that reads the user row and refuses an inactive, deleted or signed-out
@@ -195,34 +195,14 @@ class WsTicketView(APIView):
         return async_front(super().as_view(**initkwargs), _ws_ticket_on_the_loop)
 
 
-def _json_accepted(accept: str) -> bool:
-    """Whether DRF would answer an `Accept` header with plain JSON: no media parameters
-    (`; indent=4`, q-values: DRF honours them) and a JSON or wildcard type."""
-    return ";" not in accept and ("application/json" in accept or "*/*" in accept or "application/*" in accept)
-
-
 async def _ws_ticket_on_the_loop(request) -> bytes | None:
-    """The ticket body, or None for the DRF path to handle the request."""
-    if (
-        request.method != "POST"
-        or request.META.get("QUERY_STRING")
-        or not _json_accepted(request.headers.get("Accept", "*/*"))
-    ):
+    """The ticket body, or None for the DRF path to handle the request (collab.accounts.ticket_front).
+    A request the front route already tried (and left to DRF) is not asked again."""
+    if request.method != "POST" or getattr(request, "scope", {}).get(FRONT_TRIED):
         return None
-    credentials = bearer_credentials(request.headers.get("Authorization"))  # as SimpleJWT reads it
-    if credentials is None:
-        return None
-    # The revocation check REST authentication makes, from Redis only: a signed-out
-    # session, an older generation (log out everywhere, a new password, a deactivation
-    # moves it on) or one Redis does not know takes the DRF path, which reads the row.
-    if await credentials_revoked_cached(credentials) is not False:
-        return None
-    # Over a rate, DRF answers its 429 with Retry-After from the counts noted on the
-    # request (it does not count the request again).
-    if not await rates_allow(credentials.user_id, scope=WsTicketView.throttle_scope, request=request):
-        return None
-    issued = await services.ws_ticket_issue_async(credentials=credentials)
-    return _RENDERER.render(issued)
-
-
-_RENDERER = WsTicketView.renderer_classes[0]()
+    return await ws_ticket_answer(
+        authorization=request.headers.get("Authorization"),
+        accept=request.headers.get("Accept"),
+        query_string=request.META.get("QUERY_STRING", ""),
+        notes=request,
+    )

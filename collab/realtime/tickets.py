@@ -38,11 +38,12 @@ def ticket_issue(*, credentials: Credentials) -> str:
     return ticket
 
 
-async def ticket_issue_async(*, credentials: Credentials) -> str:
-    """ticket_issue() on the event loop (the ticket route's async fast path)."""
+def ticket_prepare(credentials: Credentials) -> tuple[str, str, str]:
+    """(ticket, its Redis key, its value) of a new ticket carrying `credentials`, for a
+    caller that stores it itself, with SET … EX WS_TICKET_TTL_SECONDS (the ticket
+    route's one-script path: collab.accounts.ticket_front)."""
     ticket, value = _new_ticket(credentials)
-    await async_redis().set(_key(ticket), value, ex=settings.WS_TICKET_TTL_SECONDS)
-    return ticket
+    return ticket, _key(ticket), value
 
 
 async def ticket_consume(ticket: str) -> Credentials | None:

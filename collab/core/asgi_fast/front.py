@@ -7,8 +7,8 @@ request_started / request_finished signals, whose database receivers run in a th
 created for the request and joined after it, URL resolution and ten middleware. For the
 course presence read that was about half of one request's CPU (docs/performance.md R3).
 
-A front route is an async handler for one GET path pattern, registered by its app
-(`front_route`). It returns the JSON body of a 200, or None: then the request goes to
+A front route is an async handler for one path pattern and method (GET, or POST with an
+empty body), registered by its app (`front_route`). It returns the JSON body of a 200, or None: then the request goes to
 Django untouched, which answers or refuses it as on any route. So a handler only ever
 answers the requests the DRF view would answer 200, and with the same bytes: the headers
 below are the ones Django's middleware (settings.MIDDLEWARE) and the DRF view add to such
@@ -59,18 +59,24 @@ class FrontRoute:
     pattern: re.Pattern[str]
     handler: FrontHandler
     view_headers: Callable[[], dict[str, str]]
+    method: str = "GET"
 
 
 _routes: list[FrontRoute] = []
 
 
-def front_route(pattern: str, handler: FrontHandler, view_headers: Callable[[], dict[str, str]]) -> None:
-    """Registers `handler` for GET requests whose path fully matches `pattern` (a regex on
-    scope["path"], named groups passed in the match). `view_headers()` gives the headers
-    the DRF view itself sets on its answer (`drf_view_headers`). Called from AppConfig.ready."""
+def front_route(
+    pattern: str, handler: FrontHandler, view_headers: Callable[[], dict[str, str]], *, method: str = "GET"
+) -> None:
+    """Registers `handler` for `method` requests (GET, or POST: only those with an empty
+    body) whose path fully matches `pattern` (a regex on scope["path"], named groups
+    passed in the match). `view_headers()` gives the headers the DRF view itself sets on
+    its answer (`drf_view_headers`). Called from AppConfig.ready."""
+    if method not in ("GET", "POST"):
+        raise ValueError(f"front routes answer GET or POST, not {method}")
     compiled = re.compile(pattern)
-    if not any(route.pattern.pattern == compiled.pattern for route in _routes):
-        _routes.append(FrontRoute(compiled, handler, view_headers))
+    if not any(route.pattern.pattern == compiled.pattern and route.method == method for route in _routes):
+        _routes.append(FrontRoute(compiled, handler, view_headers, method))
 
 
 def drf_view_headers(view_class: type, **initkwargs: Any) -> dict[str, str]:
@@ -88,18 +94,43 @@ def front_app(app: Callable) -> Callable:
         return app
 
     async def front(scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and _routes and not scope.get("root_path"):
+        if scope["type"] == "http" and _routes and not scope.get("root_path"):
             for route in _routes:
+                if route.method != scope["method"]:
+                    continue
                 match = route.pattern.fullmatch(scope["path"])
                 if match is None:
                     continue
                 headers = _stack_headers(scope, route)
-                if headers is not None and await _answered(scope, send, route, match, headers):
+                if headers is None:
+                    break
+                if route.method == "POST":
+                    empty, receive = await _body_empty(receive)
+                    if not empty:
+                        break
+                if await _answered(scope, send, route, match, headers):
                     return
                 break
         await app(scope, receive, send)
 
     return front
+
+
+async def _body_empty(receive: Callable) -> tuple[bool, Callable]:
+    """Reads the request body: (whether it is empty, a `receive` for Django that gives
+    the messages read here first, then the server's)."""
+    read: list[dict] = []
+    while True:
+        message = await receive()
+        read.append(message)
+        if message["type"] != "http.request" or not message.get("more_body"):
+            break
+    empty = read[-1]["type"] == "http.request" and not any(message.get("body") for message in read)
+
+    async def replay() -> dict:
+        return read.pop(0) if read else await receive()
+
+    return empty, replay
 
 
 async def _answered(scope: dict, send: Callable, route: FrontRoute, match: re.Match, headers: dict) -> bool:
