@@ -51,6 +51,7 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.rooms: set[str] = set()
+        self.listening: set[str] = set()  # subscribed, not (yet) entered: `listen`
         self.state: dict[str, Any] = {}
         self.sequencer = RoomSequencer()
         # Work a handler leaves for after its ack or error (resume releases held frames).
@@ -136,9 +137,13 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
         supervisor.socket_closed(self)
         for hook in dispatch.disconnect_hooks:
             await self._run_hook(hook)
-        for room in list(self.rooms):
+        # The rooms it listens to (a join the disconnect cut short) and those it entered.
+        for room, leave in [
+            *((room, self.unlisten) for room in self.listening),
+            *((room, self.leave_room) for room in self.rooms),
+        ]:
             try:
-                await self.leave_room(room)
+                await leave(room)
             except Exception as exc:
                 # Redis is down: the membership lapses with the process's subscription.
                 if not is_service_outage(exc):
@@ -198,7 +203,10 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
         resume point when a resume is under way) count as delivered. A `seq` given is the
         room's seq at the commit of the change that let the socket in."""
         if room not in self.rooms:
-            await self.channel_layer.group_add(room, self.channel_name)
+            if room in self.listening:
+                self.listening.discard(room)  # subscribed already
+            else:
+                await self.channel_layer.group_add(room, self.channel_name)
             self.rooms.add(room)
         if not self.sequencer.tracks(room):
             if seq is None:
@@ -211,7 +219,9 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
         subscriptions go out together (one SUBSCRIBE, collab.realtime.layer), not one
         after the other (a handshake enters three rooms or more)."""
         new = [room for room in rooms if room not in self.rooms]
-        await asyncio.gather(*(self.channel_layer.group_add(room, self.channel_name) for room in new))
+        subscribe = [room for room in new if room not in self.listening]
+        await asyncio.gather(*(self.channel_layer.group_add(room, self.channel_name) for room in subscribe))
+        self.listening.difference_update(new)
         self.rooms.update(new)
         for room, seq in rooms.items():
             if not self.sequencer.tracks(room):
@@ -223,11 +233,13 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
         calls `join_room` (allowed: the frames that arrived meanwhile are delivered, in
         order, since this socket handles one message at a time) or `unlisten` (refused:
         they are dropped by `room_frame`, so nothing leaks)."""
-        if room not in self.rooms:
+        if room not in self.rooms and room not in self.listening:
             await self.channel_layer.group_add(room, self.channel_name)
+            self.listening.add(room)
 
     async def unlisten(self, room: str) -> None:
-        if room not in self.rooms:
+        if room in self.listening:
+            self.listening.discard(room)
             await self.channel_layer.group_discard(room, self.channel_name)
 
     async def leave_room(self, room: str) -> None:
