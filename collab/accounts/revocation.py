@@ -93,19 +93,36 @@ def credentials_revoked(credentials: Credentials, *, user_generation: int) -> bo
     (`user_generation` is its `token_generation`). Sync: REST, handshake, tickets.
     One Redis round trip, which also re-caches the user's generation for
     credentials_revoked_cached; the database when Redis cannot answer."""
-    if credentials.generation < user_generation:
-        return True
-    keys = [generation_key(credentials.user_id)]
-    if credentials.session_id is not None:
-        keys.append(session_key(credentials.session_id))
+    return credentials_revoked_many([(credentials, user_generation)])[0]
+
+
+def credentials_revoked_many(checks: list[tuple[Credentials, int]]) -> list[bool]:
+    """credentials_revoked() of each (credentials, its user's `token_generation`), in one
+    pipelined Redis round trip for all of them (a batch of socket handshakes), in order."""
+    revoked = [credentials.generation < generation for credentials, generation in checks]
+    asked = [index for index, is_revoked in enumerate(revoked) if not is_revoked]
+    if not asked:
+        return revoked
     ttl = int(_session_lifetime().total_seconds())
     try:
-        return bool(sync_redis().register_script(_CHECK)(keys=keys, args=[user_generation, ttl]))
+        client = sync_redis()
+        script = client.register_script(_CHECK)
+        pipe = client.pipeline(transaction=False)
+        for index in asked:
+            credentials, generation = checks[index]
+            keys = [generation_key(credentials.user_id)]
+            if credentials.session_id is not None:
+                keys.append(session_key(credentials.session_id))
+            script(keys=keys, args=[generation, ttl], client=pipe)
+        replies = pipe.execute()
     except redis.RedisError:
         log.warning("revocation check: Redis unavailable, asking the database")
-        if credentials.session_id is None:
-            return False
-        return RevokedSession.objects.filter(session_id=credentials.session_id).exists()
+        sessions = {checks[index][0].session_id for index in asked} - {None}
+        signed_out = set(RevokedSession.objects.filter(session_id__in=sessions).values_list("session_id", flat=True))
+        replies = [checks[index][0].session_id in signed_out for index in asked]
+    for index, reply in zip(asked, replies, strict=True):
+        revoked[index] = bool(reply)
+    return revoked
 
 
 async def credentials_revoked_cached(credentials: Credentials) -> bool | None:

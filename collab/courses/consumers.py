@@ -4,14 +4,16 @@ open sockets later (courses.services, after commit)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 
-from collab.courses.membership import member_course_ids
+from collab.courses.membership import member_course_ids_many
 from collab.realtime.dispatch import socket_rooms
 from collab.realtime.rooms import course_room
 
 
 @socket_rooms
-def course_rooms(user) -> Iterable[str]:
-    """`course-<id>` for each course `user` is a member of (one query)."""
-    return [course_room(course_id) for course_id in member_course_ids(user.id)]
+def course_rooms(users: list) -> dict[uuid.UUID, Iterable[str]]:
+    """`course-<id>` for each course each of `users` is a member of (one query)."""
+    courses = member_course_ids_many(user.id for user in users)
+    return {user_id: [course_room(course_id) for course_id in ids] for user_id, ids in courses.items()}

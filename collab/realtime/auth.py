@@ -11,9 +11,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 
-from collab.accounts.revocation import credentials_revoked
+from collab.accounts.revocation import credentials_revoked_many
 from collab.core.asgi_fast.socket_db import socket_db
 from collab.core.tokens import Credentials, access_credentials, bearer_credentials
+from collab.realtime.groupcommit import GroupCommit
 from collab.realtime.tickets import ticket_consume
 
 T = TypeVar("T")
@@ -38,34 +39,55 @@ def origin_allowed(scope: dict) -> bool:
     return "*" in allowed or normalised in allowed
 
 
-def _signed_in_user(credentials: Credentials) -> AbstractBaseUser | None:
-    """The active user the credentials vouch for, unless they expired or were revoked."""
-    if credentials.expired():
-        return None
-    user = get_user_model().objects.filter(id=credentials.user_id, is_active=True).first()
-    if user is None or credentials_revoked(credentials, user_generation=user.token_generation):
-        return None
-    return user
+# The handshakes of a process that arrive while a batch of them is read go together in
+# the next batch: one trip to a database thread, one query for the users, one pipelined
+# revocation check and one read of the rooms for all of them. A class-start storm opened
+# 500 sockets with 500 such trips, each waiting for a thread and the loop
+# (docs/performance.md S18). A lone handshake is read at once.
+HANDSHAKE_BATCH_MAX = 100
+
+SocketReads = Callable[[list[tuple[AbstractBaseUser, Credentials]]], list[T]]
+
+
+def _signed_in_users(credentials: list[Credentials]) -> list[AbstractBaseUser | None]:
+    """For each credentials, in order, the active user they vouch for, or None when they
+    expired or were revoked (one query and one Redis round trip for all)."""
+    live = [item for item in credentials if not item.expired()]
+    ids = {item.user_id for item in live}
+    users = {user.id: user for user in get_user_model().objects.filter(id__in=ids, is_active=True)} if ids else {}
+    checked = [item for item in live if item.user_id in users]
+    revoked = credentials_revoked_many([(item, users[item.user_id].token_generation) for item in checked])
+    vouched = {id(item) for item, is_revoked in zip(checked, revoked, strict=True) if not is_revoked}
+    return [users[item.user_id] if id(item) in vouched else None for item in credentials]
 
 
 async def signed_in_user(credentials: Credentials) -> AbstractBaseUser | None:
     # A read on the socket pool, not Channels' one database thread, where a class's
     # handshakes queued behind each other's and behind every join (bench profile).
-    return await socket_db(_signed_in_user)(credentials)
+    return (await socket_db(_signed_in_users)([credentials]))[0]
 
 
-def _signed_in_user_and(credentials: Credentials, reads: Callable[[AbstractBaseUser, Credentials], T]) -> tuple:
-    user = _signed_in_user(credentials)
-    return user, (reads(user, credentials) if user is not None else None)
+def _handshake_reads(reads: SocketReads, credentials: list[Credentials]) -> list[tuple]:
+    users = _signed_in_users(credentials)
+    signed_in = [(user, item) for user, item in zip(users, credentials, strict=True) if user is not None]
+    read = iter(reads(signed_in) if signed_in else ())
+    return [(user, next(read) if user is not None else None) for user in users]
+
+
+async def _handshake_batch(reads: SocketReads, credentials: list[Credentials]) -> list[tuple]:
+    return await socket_db(_handshake_reads)(reads, credentials)
+
+
+_handshakes = GroupCommit(_handshake_batch, max_batch=HANDSHAKE_BATCH_MAX)
 
 
 async def authenticate_socket(
-    scope: dict, *, reads: Callable[[AbstractBaseUser, Credentials], T] = lambda user, credentials: None
+    scope: dict, *, reads: SocketReads = lambda signed_in: [None] * len(signed_in)
 ) -> tuple[AbstractBaseUser, Credentials, T] | None:
-    """(user, credentials, `reads(user, credentials)`) of a handshake's ticket or bearer token, or
-    None. `reads` (database reads the socket needs next, e.g. its rooms) runs in the same
-    trip to a database thread as the user row: in a class-start storm every trip waits
-    for a thread and for the event loop (docs/performance.md S12)."""
+    """(user, credentials, what `reads` gave for them) of a handshake's ticket or bearer
+    token, or None. `reads([(user, credentials), …])` gives, in order, the database reads
+    each socket needs next (e.g. its rooms); it runs in the same trip to a database
+    thread as the user rows, batched with other handshakes under way (`_handshakes`)."""
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     tickets = query.get("ticket")
     if tickets:
@@ -74,7 +96,7 @@ async def authenticate_socket(
         credentials = bearer_credentials(_header(scope, b"authorization"))
     if credentials is None:
         return None
-    user, read = await socket_db(_signed_in_user_and)(credentials, reads)
+    user, read = await _handshakes.submit(reads, credentials)
     return (user, credentials, read) if user is not None else None
 
 

@@ -33,16 +33,22 @@ CLOSE_TOO_MANY_SOCKETS = 4008
 CLOSE_TRY_AGAIN = 1013
 
 
-def _connect_rooms(user, credentials: Credentials) -> dict[str, int]:
-    """The rooms a socket enters on connect (its user room, its sign-in room and what the
-    `socket_rooms` hooks name, e.g. its course rooms) with each room's current seq, in
-    one thread hop."""
-    rooms = [user_room(user.id)]
-    if credentials.session_id:
-        rooms.append(signin_room(credentials.session_id))
-    for hook in dispatch.rooms_hooks:
-        rooms.extend(hook(user))
-    return outbox.room_seqs(list(dict.fromkeys(rooms)))
+def _connect_rooms(signed_in: list[tuple[Any, Credentials]]) -> list[dict[str, int]]:
+    """For each (user, credentials) of a batch of handshakes, the rooms its socket enters
+    on connect (its user room, its sign-in room and what the `socket_rooms` hooks name,
+    e.g. its course rooms) with each room's current seq: one read per hook and one of
+    the seqs for the whole batch."""
+    hooked = [hook([user for user, _ in signed_in]) for hook in dispatch.rooms_hooks]
+    per_socket = []
+    for user, credentials in signed_in:
+        rooms = [user_room(user.id)]
+        if credentials.session_id:
+            rooms.append(signin_room(credentials.session_id))
+        for found in hooked:
+            rooms.extend(found.get(user.id, ()))
+        per_socket.append(list(dict.fromkeys(rooms)))
+    seqs = outbox.room_seqs(list(dict.fromkeys(room for rooms in per_socket for room in rooms)))
+    return [{room: seqs[room] for room in rooms} for rooms in per_socket]
 
 
 class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):

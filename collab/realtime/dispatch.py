@@ -57,7 +57,7 @@ Handler = Callable[[Socket, dict], Awaitable[dict | None]]
 Hook = Callable[[Socket], Awaitable[None]]
 RoomEntry = Callable[[Socket, str], Awaitable[None]]
 RoomHook = Callable[[Socket, str], Awaitable[None]]
-RoomsHook = Callable[[Any], Iterable[str]]
+RoomsHook = Callable[[list], dict[Any, Iterable[str]]]
 
 _handlers: dict[str, Handler] = {}
 connect_hooks: list[Hook] = []
@@ -134,9 +134,11 @@ def on_room_left(hook: RoomHook) -> RoomHook:
 
 
 def socket_rooms(hook: RoomsHook) -> RoomsHook:
-    """Registers `hook(user)`, the rooms (besides `user-<id>`) a socket of `user` joins
-    on connect. A failing hook refuses the handshake: a socket is never accepted
-    without the rooms it is owed."""
+    """Registers `hook(users)`, the rooms (besides `user-<id>`) a socket of each user
+    joins on connect: {user id: rooms}, a user with none may be left out. Many users at
+    once: the handshakes of a class-start storm are read in batches (collab.realtime.auth).
+    A failing hook refuses the handshakes: a socket is never accepted without the rooms
+    it is owed."""
     if hook not in rooms_hooks:
         rooms_hooks.append(hook)
     return hook

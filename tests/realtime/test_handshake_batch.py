@@ -1,0 +1,98 @@
+"""Handshakes under way together are read in one batch (collab.realtime.auth): each socket
+still gets exactly its own user, its own refusal and its own rooms."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+from channels.db import database_sync_to_async
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from collab.accounts.revocation import sessions_revoke
+from collab.core.tokens import SESSION_CLAIM, Credentials
+from collab.realtime.auth import _handshake_reads
+from collab.realtime.broadcast import broadcast_now
+from collab.realtime.consumer import CLOSE_UNAUTHENTICATED, _connect_rooms
+from collab.realtime.rooms import course_room, signin_room, user_room
+from tests.conftest import ws_connect
+from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def signed_in(user) -> tuple[str, Credentials]:
+    """(access token, its credentials) of a new signed-in session of `user`."""
+    refresh = RefreshToken.for_user(user)
+    refresh[SESSION_CLAIM] = uuid.uuid4().hex
+    access = refresh.access_token
+    return str(access), Credentials.from_claims(access.payload)
+
+
+def test_one_batch_reads_each_handshake_its_own_user_and_rooms(django_assert_max_num_queries):
+    course = CourseFactory()
+    student, teacher, outsider = UserFactory(), course.instructor, UserFactory()
+    EnrollmentFactory(course=course, user=student)
+    inactive, signed_out = UserFactory(is_active=False), UserFactory()
+    _, student_credentials = signed_in(student)
+    _, expired = signed_in(outsider)
+    expired = Credentials(
+        user_id=expired.user_id,
+        session_id=expired.session_id,
+        generation=expired.generation,
+        expires_at=time.time() - 60,
+    )
+    _, revoked = signed_in(signed_out)
+    sessions_revoke(user=signed_out, session_ids=[revoked.session_id])
+    batch = [
+        student_credentials,
+        expired,
+        signed_in(teacher)[1],
+        revoked,
+        signed_in(inactive)[1],
+        signed_in(outsider)[1],
+        student_credentials,  # a second socket of the same session
+    ]
+    # The users, the revocation fallback never needed, the course rooms, the seqs.
+    with django_assert_max_num_queries(3):
+        answers = _handshake_reads(_connect_rooms, batch)
+    users = [user.id if user is not None else None for user, _ in answers]
+    assert users == [student.id, None, teacher.id, None, None, outsider.id, student.id]
+    rooms = [set(read) if read is not None else None for _, read in answers]
+    assert rooms[0] == {user_room(student.id), signin_room(student_credentials.session_id), course_room(course.id)}
+    assert rooms[2] == {user_room(teacher.id), signin_room(batch[2].session_id), course_room(course.id)}
+    assert rooms[5] == {user_room(outsider.id), signin_room(batch[5].session_id)}
+    assert rooms[6] == rooms[0]
+    assert rooms[1] is rooms[3] is rooms[4] is None
+    assert all(seq == 0 for _, read in answers if read for seq in read.values())
+
+
+async def test_sockets_opened_together_each_get_their_own_frames_and_refusal():
+    users = [await database_sync_to_async(UserFactory)() for _ in range(6)]
+    tokens = [(await database_sync_to_async(signed_in)(user))[0] for user in users]
+    revoked_user = users[3]
+    revoked_session = await database_sync_to_async(signed_in)(revoked_user)
+    await database_sync_to_async(sessions_revoke)(user=revoked_user, session_ids=[revoked_session[1].session_id])
+    tokens[3] = revoked_session[0]
+    communicators = [
+        await ws_connect(None, headers=[(b"authorization", f"Bearer {token}".encode())], connect=False)
+        for token in tokens
+    ]
+    results = await asyncio.gather(*(communicator.connect(timeout=10) for communicator in communicators))
+    try:
+        assert [accepted for accepted, _ in results] == [True, True, True, False, True, True]
+        assert results[3][1] == CLOSE_UNAUTHENTICATED
+        for index in (0, 4):
+            await broadcast_now(user_room(users[index].id), "note", {"to": index})
+        for index, communicator in enumerate(communicators):
+            if index == 3:
+                continue
+            if index in (0, 4):
+                frame = await communicator.receive_json_from(timeout=5)
+                assert frame["event"] == "note" and frame["data"] == {"to": index}
+            assert await communicator.receive_nothing(timeout=0.2)
+    finally:
+        for communicator in communicators:
+            await communicator.disconnect()
