@@ -6,7 +6,8 @@ A token is revoked when
   everywhere", a new password or a deactivation moved it on; or
 - its session (`sid` claim) was logged out (`RevokedSession`).
 
-The hot path asks Redis (one GET, or one MGET on the database-free presence read); the
+The hot path asks Redis (one GET; one MGET on the database-free ticket path; the course
+presence read asks the same keys inside its one script, presence.course_read); the
 generation is compared with the user row that REST authentication and the handshake load
 anyway, so neither adds a database query. When Redis cannot answer, the check falls back
 to the database (one indexed read of `RevokedSession`): slower, never a 500, and never
@@ -109,9 +110,10 @@ def credentials_revoked(credentials: Credentials, *, user_generation: int) -> bo
 
 
 async def credentials_revoked_cached(credentials: Credentials) -> bool | None:
-    """The database-free check of the async presence read: True or False when Redis
-    knows, None when it cannot say (no cached generation for the user, or Redis down);
-    the caller then takes its database path, which runs credentials_revoked()."""
+    """The database-free check of the async ticket path (presence.course_read makes the
+    same one inside its script): True or False when Redis knows, None when it cannot
+    say (no cached generation for the user, or Redis down); the caller then takes its
+    database path, which runs credentials_revoked()."""
     keys = [generation_key(credentials.user_id)]
     if credentials.session_id is not None:
         keys.append(session_key(credentials.session_id))

@@ -5,7 +5,8 @@ Through Django, even a view that answers on the event loop (async_front.py) pays
 handler: the request body spooled, a task listening for the disconnect, the
 request_started / request_finished signals, whose database receivers run in a thread
 created for the request and joined after it, URL resolution and ten middleware. For the
-course presence read that was about half of one request's CPU (docs/performance.md R3).
+course presence read that was about half of one request's CPU (docs/performance.md,
+"2026-11-30, evening", R4).
 
 A front route is an async handler for one GET path pattern, registered by its app
 (`front_route`). It returns the JSON body of a 200, or None: then the request goes to
