@@ -112,16 +112,22 @@ def forget_generation(user) -> None:
 # -- the same answer -----------------------------------------------------------------------
 
 
-def _origins() -> list[str]:
+def _extra_headers() -> list[dict[str, str]]:
     allowed = list(cors_conf.CORS_ALLOWED_ORIGINS)[:1]
-    return [*allowed, "http://elsewhere.example"]
+    return [
+        {},
+        *({"Origin": origin} for origin in allowed),
+        {"Origin": "http://elsewhere.example"},
+        {"X-Forwarded-Proto": "https"},
+        {"Accept": "application/json"},
+    ]
 
 
 @pytest.mark.parametrize("query", ["", "limit=3", "limit=500"])
-@pytest.mark.parametrize("origin", [None, *_origins()])
-def test_the_front_answer_is_drfs_byte_for_byte(stack, class_online, course, student, query, origin):
+@pytest.mark.parametrize("extra", _extra_headers(), ids=lambda extra: "-".join(extra.values()) or "plain")
+def test_the_front_answer_is_drfs_byte_for_byte(stack, class_online, course, student, query, extra):
     token = access_token_for(student)
-    headers = bearer(token, **({"Origin": origin} if origin else {}))
+    headers = bearer(token, **extra)
     forget_generation(student)
     by_drf = stack.get(path(course), headers, query)
     by_front = stack.get(path(course), headers, query)
@@ -243,12 +249,14 @@ def test_with_redis_down_drf_answers_503_never_500(stack, class_online, course, 
         ("", {"Accept": "text/html"}, None),
         ("", {"Accept": "application/json; indent=4"}, 200),
         ("", {"Host": "not-allowed.example"}, 400),
+        ("", {"Authorization": "Bearer {token}", "authorization": "Bearer {token}"}, 401),
     ],
 )
 def test_what_the_front_does_not_take_django_answers(stack, class_online, course, student, query, headers, status):
     generation_publish(user_id=student.id, generation=student.token_generation)
     token = access_token_for(student)
     stack.get(path(course), bearer(token))  # built and parsed: the front would answer
+    headers = {name: value.format(token=token) for name, value in headers.items()}
     answered = stack.get(path(course), {**bearer(token), **headers}, query)
     assert answered[3] == "django"
     if status is not None:

@@ -167,7 +167,7 @@ def _headers_for(
     scheme: str | None,
     cors: bool,
 ) -> dict[str, str] | None:
-    if settings.MIDDLEWARE != KNOWN_MIDDLEWARE or settings.DISALLOWED_USER_AGENTS:
+    if settings.MIDDLEWARE != KNOWN_MIDDLEWARE or settings.DISALLOWED_USER_AGENTS or settings.FORCE_SCRIPT_NAME:
         return None
     if host is None or settings.USE_X_FORWARDED_HOST or settings.USE_X_FORWARDED_PORT:
         return None
