@@ -17,6 +17,7 @@ from collab.accounts.serializers import (
     WsTicketSerializer,
 )
 from collab.core.asgi_fast.async_front import async_front
+from collab.core.negotiation import plain_json_accepted
 from collab.core.throttling import rates_allow
 from collab.core.tokens import bearer_credentials
 
@@ -195,18 +196,12 @@ class WsTicketView(APIView):
         return async_front(super().as_view(**initkwargs), _ws_ticket_on_the_loop)
 
 
-def _json_accepted(accept: str) -> bool:
-    """Whether DRF would answer an `Accept` header with plain JSON: no media parameters
-    (`; indent=4`, q-values: DRF honours them) and a JSON or wildcard type."""
-    return ";" not in accept and ("application/json" in accept or "*/*" in accept or "application/*" in accept)
-
-
 async def _ws_ticket_on_the_loop(request) -> bytes | None:
     """The ticket body, or None for the DRF path to handle the request."""
     if (
         request.method != "POST"
         or request.META.get("QUERY_STRING")
-        or not _json_accepted(request.headers.get("Accept", "*/*"))
+        or not plain_json_accepted(request.headers.get("Accept"))
     ):
         return None
     credentials = bearer_credentials(request.headers.get("Authorization"))  # as SimpleJWT reads it
