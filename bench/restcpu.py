@@ -89,12 +89,43 @@ async def closed_loop(url: str, path: str, tokens: list[str], clients: int, seco
     return sum(statuses.values()), statuses, latencies
 
 
+async def open_loop(url: str, path: str, tokens: list[str], clients: int, seconds: float, rate: float):
+    """`rate` requests a second in all, each at its scheduled moment on the first free
+    connection; latency counts from the scheduled moment (a late send is the server's)."""
+    connections: asyncio.Queue = asyncio.Queue()
+    for index in range(clients):
+        connections.put_nowait((Connection(url), {"Authorization": f"Bearer {tokens[index % len(tokens)]}"}))
+    statuses: dict[int, int] = {}
+    latencies: list[float] = []
+
+    async def one(at: float) -> None:
+        connection, headers = await connections.get()
+        try:
+            status, _ = await connection.request("GET", path, headers)
+        finally:
+            connections.put_nowait((connection, headers))
+        latencies.append(time.monotonic() - at)
+        statuses[status] = statuses.get(status, 0) + 1
+
+    start = time.monotonic() + 0.1
+    tasks = []
+    for n in range(int(seconds * rate)):
+        at = start + n / rate
+        delay = at - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.ensure_future(one(at)))
+    await asyncio.gather(*tasks)
+    return sum(statuses.values()), statuses, latencies
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--online", type=int, default=200)
     parser.add_argument("--phases", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=None, help="open loop at this many requests/s")
     parser.add_argument("--state", default="/tmp/restcpu")
     parser.add_argument("--keep", action="store_true", help="reuse the seeded database and seed.json")
     parser.add_argument("--profile", default=None)
@@ -152,7 +183,11 @@ def main() -> None:
                 )  # fmt: skip
                 time.sleep(1.0)
             cpu0, wall0 = cpu_seconds(server.pid), time.monotonic()
-            count, statuses, latencies = asyncio.run(closed_loop(url, path, tokens, args.clients, args.seconds))
+            if args.rate:
+                load = open_loop(url, path, tokens, args.clients, args.seconds, args.rate)
+            else:
+                load = closed_loop(url, path, tokens, args.clients, args.seconds)
+            count, statuses, latencies = asyncio.run(load)
             cpu, wall = cpu_seconds(server.pid) - cpu0, time.monotonic() - wall0
             latencies.sort()
             print(

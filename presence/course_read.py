@@ -33,6 +33,7 @@ from django.conf import settings
 
 from collab.accounts.revocation import generation_key as token_generation_key
 from collab.accounts.revocation import session_key
+from collab.core.negotiation import plain_json_accepted
 from collab.core.redis_client import async_redis
 from collab.core.throttling import counter_key, rates_counted, user_rate, user_throttle_key
 from collab.core.tokens import bearer_credentials
@@ -89,21 +90,13 @@ def query_limit(query_string: str) -> int | None:
     return int(match[1])
 
 
-def accepts_json(accept: str | None) -> bool:
-    """Whether DRF's negotiation answers this Accept header with plain JSON: no media
-    parameters (q-values, `indent`) and a JSON or wildcard type."""
-    if accept is None:
-        return True
-    return ";" not in accept and ("application/json" in accept or "*/*" in accept or "application/*" in accept)
-
-
 async def course_online_answer(
     *, authorization: str | None, accept: str | None, query_string: str, course_id: uuid.UUID | str, notes
 ) -> bytes | None:
     """The 200 body of the course read, or None for DRF to answer. `notes` (the request's
     ASGI scope or HttpRequest) receives the count when the request is counted and left
     to DRF (over the rate). Redis errors propagate (the caller leaves the request to DRF)."""
-    if settings.PRESENCE_SNAPSHOT_TTL <= 0 or not accepts_json(accept):
+    if settings.PRESENCE_SNAPSHOT_TTL <= 0 or not plain_json_accepted(accept):
         return None
     limit = query_limit(query_string)
     credentials = bearer_credentials(authorization)

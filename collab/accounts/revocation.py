@@ -6,8 +6,9 @@ A token is revoked when
   everywhere", a new password or a deactivation moved it on; or
 - its session (`sid` claim) was logged out (`RevokedSession`).
 
-The hot path asks Redis (one GET, or one MGET on the database-free presence read); the
-generation is compared with the user row that REST authentication and the handshake load
+The hot path asks Redis (one GET; the database-free ticket route and course presence
+read ask the same keys inside their one script: collab.accounts.ticket_front,
+presence.course_read); the generation is compared with the user row that REST authentication and the handshake load
 anyway, so neither adds a database query. When Redis cannot answer, the check falls back
 to the database (one indexed read of `RevokedSession`): slower, never a 500, and never
 letting a revoked session in. Redis only caches the durable rows: if it loses its data,
@@ -30,7 +31,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from collab.accounts.models import RevokedSession, User
-from collab.core.redis_client import async_redis, sync_redis
+from collab.core.redis_client import sync_redis
 from collab.core.tokens import Credentials
 from collab.realtime.broadcast import sockets_control_on_commit
 from collab.realtime.rooms import signin_room, user_room
@@ -92,7 +93,8 @@ def credentials_revoked(credentials: Credentials, *, user_generation: int) -> bo
     """Whether `credentials` were revoked, for a caller that loaded the user row
     (`user_generation` is its `token_generation`). Sync: REST, handshake, tickets.
     One Redis round trip, which also re-caches the user's generation for
-    credentials_revoked_cached; the database when Redis cannot answer."""
+    the database-free fast paths (the ticket route's and the course presence read's
+    scripts); the database when Redis cannot answer."""
     return credentials_revoked_many([(credentials, user_generation)])[0]
 
 
@@ -125,26 +127,8 @@ def credentials_revoked_many(checks: list[tuple[Credentials, int]]) -> list[bool
     return revoked
 
 
-async def credentials_revoked_cached(credentials: Credentials) -> bool | None:
-    """The database-free check of the async presence read: True or False when Redis
-    knows, None when it cannot say (no cached generation for the user, or Redis down);
-    the caller then takes its database path, which runs credentials_revoked()."""
-    keys = [generation_key(credentials.user_id)]
-    if credentials.session_id is not None:
-        keys.append(session_key(credentials.session_id))
-    try:
-        values = await async_redis().mget(keys)
-    except redis.RedisError:
-        return None
-    if len(values) > 1 and values[1] is not None:
-        return True
-    if values[0] is None:
-        return None
-    return credentials.generation < int(values[0])
-
-
 def generation_publish(*, user_id: uuid.UUID, generation: int) -> None:
-    """Caches the user's generation for credentials_revoked_cached (at token issue and
+    """Caches the user's generation for the database-free fast paths (at token issue and
     after a revocation commits). A failure only costs the fast path."""
     try:
         ttl = int(_session_lifetime().total_seconds())

@@ -29,6 +29,7 @@ import time
 from django.conf import settings
 
 from collab.accounts.revocation import generation_key, session_key
+from collab.core.negotiation import plain_json_accepted
 from collab.core.redis_client import async_redis
 from collab.core.throttling import ScopedRedisThrottle, counter_key, rates_counted, user_rate, user_throttle_key
 from collab.core.tokens import bearer_credentials
@@ -67,20 +68,12 @@ return {0, users, tickets}
 _ISSUED, _OVER_A_RATE = 0, 3
 
 
-def json_accepted(accept: str | None) -> bool:
-    """Whether DRF would answer an `Accept` header with plain JSON: no media parameters
-    (`; indent=4`, q-values: DRF honours them) and a JSON or wildcard type."""
-    if accept is None:
-        return True
-    return ";" not in accept and ("application/json" in accept or "*/*" in accept or "application/*" in accept)
-
-
 async def ws_ticket_answer(*, authorization: str | None, accept: str | None, query_string: str, notes) -> bytes | None:
     """The 200 body of the ticket route (`{"ticket", "expires_in"}` as DRF renders it), or
     None for DRF to answer. `notes` (the request's ASGI scope or HttpRequest) receives the
     counts when the request is counted and left to DRF (over a rate). Redis errors
     propagate (the caller leaves the request to DRF, which answers its 503)."""
-    if query_string or not json_accepted(accept):
+    if query_string or not plain_json_accepted(accept):
         return None
     credentials = bearer_credentials(authorization)  # as SimpleJWT reads the header
     scoped = ScopedRedisThrottle.THROTTLE_RATES.get(THROTTLE_SCOPE)

@@ -28,3 +28,17 @@ class ContentNegotiation(DefaultContentNegotiation):
             names = ", ".join(dict.fromkeys(renderer.format for renderer in renderers))
             raise NotAcceptable(f'format: "{format}" is not offered here; one of: {names}.')
         return offered
+
+
+JSON_MEDIA_RANGES = frozenset({"application/json", "application/*", "*/*"})
+
+
+def plain_json_accepted(accept: str | None) -> bool:
+    """Whether DRF's negotiation answers this Accept header with plain JSON, for a fast
+    path in front of a JSON-only view: absent, or a list of media ranges without
+    parameters (q-values and `indent` DRF honours) of which one is JSON or a wildcard."""
+    if accept is None:
+        return True
+    if ";" in accept:
+        return False
+    return any(part.strip() in JSON_MEDIA_RANGES for part in accept.split(","))

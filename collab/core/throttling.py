@@ -107,12 +107,6 @@ class ScopedRedisThrottle(ScopedRateThrottle, RedisCounterThrottle):
     """A view's `throttle_scope` rate (e.g. `auth` for login and register), per user or address."""
 
 
-async def user_rate_allows(user_id: uuid.UUID) -> bool:
-    """UserRedisThrottle for an async view outside DRF: counts the request on the same
-    counter as the user's DRF requests and says whether it is within the rate."""
-    return await rates_allow(user_id)
-
-
 def user_rate() -> tuple[str, int, int] | None:
     """UserRedisThrottle's (scope, requests, seconds), or None when it has no rate."""
     throttle = UserRedisThrottle()

@@ -205,3 +205,18 @@ def test_the_ticket_rate_is_per_user(user, monkeypatch, one_window):
     assert ticket(login(user)["access"])[0].status_code == 200
     assert ticket(login(user)["access"])[0].status_code == 429  # another session, same user
     assert ticket(login(UserFactory())["access"])[0].status_code == 200
+
+
+def test_a_ticket_refused_over_the_rate_is_counted_once(user, monkeypatch, one_window):
+    """The fast path counts the request; over a rate it leaves it to DRF, whose throttles
+    take that count (collab.core.throttling.rates_counted) instead of counting again."""
+    from collab.core.throttling import counter_key, user_throttle_key
+
+    access = login(user)["access"]
+    monkeypatch.setitem(ScopedRedisThrottle.THROTTLE_RATES, "ws-ticket", "2/min")
+    answered = [ticket(access) for _ in range(3)]
+    statuses = [(response.status_code, taken) for response, taken in answered]
+    assert statuses == [(200, "fast"), (200, "fast"), (429, "drf")]
+    assert 0 < int(answered[2][0]["Retry-After"]) <= 60
+    for scope in ("ws-ticket", "user"):
+        assert int(sync_redis().get(counter_key(user_throttle_key(user.id, scope), 60, time.time()))) == 3

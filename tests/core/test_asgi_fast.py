@@ -18,12 +18,14 @@ from asgiref.sync import SyncToAsync
 from channels.consumer import AsyncConsumer
 from channels.db import DatabaseSyncToAsync
 from channels.utils import await_many_dispatch
+from corsheaders.middleware import CorsMiddleware
 from django.conf import settings
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCacheClient
+from django.http.request import HttpRequest
 from django.middleware import clickjacking, common, csrf, security
 from django.utils.deprecation import MiddlewareMixin
 from rest_framework.views import APIView
@@ -51,6 +53,16 @@ FINGERPRINTS = {
     (AsyncConsumer.dispatch, "consumer_loop.py: LeanConsumerLoop.dispatch"): "39f34e7d4fb0f655",
     (await_many_dispatch, "consumer_loop.py: LeanConsumerLoop._stock_loop"): "30ef889498560da3",
     (APIView.as_view, "async_front.py: the attributes copied onto the wrapper"): "585ab039c9c5dc4f",
+    # front.py reproduces what these add to, or do before, a 200 JSON answer.
+    (security.SecurityMiddleware.process_request, "front.py: _stack_headers (SSL redirect)"): "3373d262748cbe3e",
+    (security.SecurityMiddleware.process_response, "front.py: _stack_headers"): "3822bd0d5f79f4a3",
+    (clickjacking.XFrameOptionsMiddleware.process_response, "front.py: _stack_headers"): "045e5788270860c6",
+    (common.CommonMiddleware.process_request, "front.py: _stack_headers (host)"): "993f4d1f2084e01e",
+    (common.CommonMiddleware.process_response, "front.py: _stack_headers"): "eb5ad294e9fbda9b",
+    (CorsMiddleware.add_response_headers, "front.py: _cors"): "aa861e23df0575ba",
+    (APIView.finalize_response, "front.py: drf_view_headers"): "cbcaead2dd2d71f6",
+    (HttpRequest.get_host, "front.py: _stack_headers (host)"): "02735c918f5ce9f1",
+    (HttpRequest.scheme.fget, "front.py: _is_secure"): "c0908b0322122369",
 }
 
 
@@ -190,3 +202,11 @@ def test_the_fronted_view_carries_what_django_and_the_schema_read(settings, view
     settings.ASGI_FAST = [piece for piece in asgi_fast.PIECES if piece != "async_front"]
     plain = view_class.as_view()
     assert not inspect.iscoroutinefunction(plain) and plain.cls is view_class
+
+
+def test_the_front_knows_the_installed_middleware():
+    """front.py reproduces these middleware's effect on its answers; with any other list
+    it leaves every request to Django (correct, but the front route is then off)."""
+    from collab.core.asgi_fast import front
+
+    assert settings.MIDDLEWARE == front.KNOWN_MIDDLEWARE

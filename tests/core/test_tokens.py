@@ -1,5 +1,5 @@
-"""bearer_credentials: the access-token reading of the socket handshake and the async
-presence read, cached per token but never past the token's expiry."""
+"""bearer_credentials: the access-token reading of the socket handshake and the fast
+REST paths, read as SimpleJWT reads the header, cached per token but never past the token's expiry."""
 
 from datetime import timedelta
 
@@ -22,7 +22,38 @@ pytestmark = pytest.mark.django_db
 def test_a_valid_access_token_gives_its_user(student):
     token = str(RefreshToken.for_user(student).access_token)
     assert bearer_user_id(f"Bearer {token}") == student.id
-    assert bearer_user_id(f"bearer {token}") == student.id  # cached the second time, same answer
+    assert bearer_user_id(f"Bearer  {token} ") == student.id  # cached the second time, same answer
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer {token}",
+        "bearer {token}",
+        "BEARER {token}",
+        "Bearer  {token}",
+        "Bearer\t{token}",
+        " Bearer {token} ",
+        "Bearer {token} extra",
+        "Bearer\xa0{token}",
+        "JWT {token}",
+        "Bearer",
+    ],
+)
+def test_the_header_is_read_as_simplejwt_reads_it(student, header):
+    """REST authentication (SimpleJWT) and every fast path must agree on which headers
+    carry a token: a fast path answering 200 where DRF answers 401 is a hole."""
+    from rest_framework_simplejwt.authentication import JWTAuthentication
+    from rest_framework_simplejwt.exceptions import AuthenticationFailed
+
+    token = str(RefreshToken.for_user(student).access_token)
+    value = header.format(token=token)
+    try:
+        raw = JWTAuthentication().get_raw_token(value.encode("latin-1"))
+    except AuthenticationFailed:
+        raw = None
+    expected = student.id if raw is not None and raw.decode() == token else None
+    assert bearer_user_id(value) == expected
 
 
 def test_a_cached_token_is_refused_once_expired(student):

@@ -27,7 +27,7 @@ def _class_in_session():
     return course, learner, session, access_token_for(course.instructor), access_token_for(learner)
 
 
-@pytest.mark.parametrize("pieces", ["none", "middleware,cache,consumer_loop,socket_db,async_front"])
+@pytest.mark.parametrize("pieces", ["none", "middleware,cache,consumer_loop,socket_db,async_front,front"])
 async def test_rest_admin_and_sockets_work_with_the_pieces_on_and_off(pieces):
     course, learner, session, teacher_token, learner_token = await sync_to_async(_class_in_session)()
     with running_servers(1, {"ASGI_FAST": pieces}) as (server,):
@@ -36,6 +36,13 @@ async def test_rest_admin_and_sockets_work_with_the_pieces_on_and_off(pieces):
             online = await http.get(f"/api/presence/course/{course.id}", headers=teacher)
             assert online.status_code == 200, online.text
             assert online.json()["courseId"] == str(course.id)
+            # The first read cached the token's generation (DRF's path); the second is the
+            # fast one when the pieces are on: the same bytes, headers included.
+            again = await http.get(f"/api/presence/course/{course.id}", headers=teacher)
+            assert again.content == online.content
+            assert [item for item in again.headers.items() if item[0] != "date"] == [
+                item for item in online.headers.items() if item[0] != "date"
+            ]
             refused = await http.get(f"/api/presence/course/{course.id}")
             assert refused.status_code == 401 and refused.json()["error"]["code"]
             # The admin's login page: sessions, CSRF and messages middleware.

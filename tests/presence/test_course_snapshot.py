@@ -17,6 +17,7 @@ from presence import services, snapshots
 from tests.conftest import access_token_for
 from tests.core.test_errors import assert_error_shape
 from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
+from tests.presence.conftest import go_online
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,26 +28,9 @@ def _frames_at_once(settings):
     settings.PRESENCE_BROADCAST_WINDOW = 0
 
 
-def go_online(user, lease_id="ws:test"):
-    leases.lease_touch(user_id=user.id, lease_id=lease_id)
-    services.presence_sync(user_id=user.id)
-
-
 def url(course, **query):
     suffix = "&".join(f"{key}={value}" for key, value in query.items())
     return f"/api/presence/course/{course.id}" + (f"?{suffix}" if suffix else "")
-
-
-@pytest.fixture
-def class_online(course, instructor, student):
-    """A course with its instructor, `student` and five more students online, one away."""
-    others = [UserFactory(name=f"Classmate {n}") for n in range(5)]
-    for user in others:
-        EnrollmentFactory(course=course, user=user)
-    for user in [instructor, student, *others]:
-        go_online(user)
-    services.presence_update(user=others[0], status="away", activity="Reading ch. 3")
-    return others
 
 
 @pytest.mark.parametrize("query", [{}, {"limit": 3}, {"limit": 500}])

@@ -12,7 +12,7 @@ which falls back to the stock behaviour:
 | `consumer_loop` | consumer_loop.py  | Channels' AsyncConsumer message loop and per-message DB hop (5, 13) |
 | `socket_db`     | socket_db.py      | Channels' single database thread, for the sockets' joins and sends (14) |
 | `async_front`   | async_front.py    | a DRF view's thread for a request a ready answer can serve (9)  |
-| `front`         | front.py          | Django's ASGI handler for a request a ready answer can serve (R3) |
+| `front`         | front.py          | Django's ASGI handler for a request a ready answer can serve (R4) |
 
 tests/core/test_asgi_fast.py holds, per piece, a check that fails loudly when the
 framework internal it relies on changes (a fingerprint of the replaced code, and the

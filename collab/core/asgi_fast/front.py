@@ -5,7 +5,8 @@ Through Django, even a view that answers on the event loop (async_front.py) pays
 handler: the request body spooled, a task listening for the disconnect, the
 request_started / request_finished signals, whose database receivers run in a thread
 created for the request and joined after it, URL resolution and ten middleware. For the
-course presence read that was about half of one request's CPU (docs/performance.md R3).
+course presence read that was about half of one request's CPU (docs/performance.md,
+"2026-11-30, evening", R4).
 
 A front route is an async handler for one path pattern and method (GET, or POST with an
 empty body), registered by its app (`front_route`). It returns the JSON body of a 200, or None: then the request goes to
@@ -20,13 +21,16 @@ tests/core/test_asgi_front.py compares both paths' raw responses byte for byte.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.http.request import split_domain_port, validate_host
 
 from collab.core.asgi_fast import enabled
@@ -150,26 +154,62 @@ async def _answered(scope: dict, send: Callable, route: FrontRoute, match: re.Ma
     return True
 
 
-def _header(scope: dict, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None
-
-
 def _stack_headers(scope: dict, route: FrontRoute) -> dict[str, str] | None:
     """The headers Django's handler, the middleware and the DRF view give a 200 JSON
     answer to this request, in their order (Content-Length to be filled in); None when
-    a middleware would do more than add headers."""
-    if settings.MIDDLEWARE != KNOWN_MIDDLEWARE or settings.DISALLOWED_USER_AGENTS:
+    a middleware would do more than add headers. Only a few request headers decide them,
+    so the answer is cached by their values (and forgotten when a setting changes)."""
+    proxy_header = _proxy_header()
+    read = {b"host": None, b"origin": None, b"access-control-request-private-network": None, proxy_header: None}
+    for name, value in scope["headers"]:
+        if name in read:
+            if read[name] is not None:
+                return None  # Django joins a repeated field with commas: let it
+            read[name] = value.decode("latin-1")
+    from corsheaders.conf import conf
+
+    cors = re.match(conf.CORS_URLS_REGEX, scope["path"]) is not None
+    headers = _headers_for(
+        route,
+        read[b"host"],
+        read[b"origin"],
+        read[b"access-control-request-private-network"],
+        read[proxy_header],
+        scope.get("scheme"),
+        cors,
+    )
+    return None if headers is None else dict(headers)
+
+
+def _proxy_header() -> bytes:
+    """The request header of SECURE_PROXY_SSL_HEADER, as it arrives in an ASGI scope."""
+    if not settings.SECURE_PROXY_SSL_HEADER:
+        return b"\0"  # no header has that name
+    return settings.SECURE_PROXY_SSL_HEADER[0].removeprefix("HTTP_").lower().replace("_", "-").encode("latin-1")
+
+
+@functools.lru_cache(maxsize=256)
+def _headers_for(
+    route: FrontRoute,
+    host: str | None,
+    origin: str | None,
+    private_network: str | None,
+    proxy_value: str | None,
+    scheme: str | None,
+    cors: bool,
+) -> dict[str, str] | None:
+    if settings.MIDDLEWARE != KNOWN_MIDDLEWARE or settings.DISALLOWED_USER_AGENTS or settings.FORCE_SCRIPT_NAME:
         return None
-    host = _header(scope, b"host")
     if host is None or settings.USE_X_FORWARDED_HOST or settings.USE_X_FORWARDED_PORT:
         return None
     domain, _ = split_domain_port(host)
     if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
         return None  # CommonMiddleware's get_host(): DisallowedHost, a 400
-    secure = _is_secure(scope)
+    # HttpRequest.is_secure(): SECURE_PROXY_SSL_HEADER's value when sent, else the scheme.
+    if proxy_value is not None:
+        secure = proxy_value.split(",", 1)[0].strip() == settings.SECURE_PROXY_SSL_HEADER[1]
+    else:
+        secure = scheme in ("https", "wss")
     if settings.SECURE_SSL_REDIRECT and not secure:
         return None  # SecurityMiddleware redirects
     from corsheaders.signals import check_request_enabled
@@ -181,7 +221,8 @@ def _stack_headers(scope: dict, route: FrontRoute) -> dict[str, str] | None:
     headers: dict[str, str] = {"Content-Type": "application/json", **route.view_headers()}
     headers["X-Frame-Options"] = settings.X_FRAME_OPTIONS.upper()
     headers["Content-Length"] = ""
-    _cors(scope, headers)
+    if cors:
+        _cors(headers, origin, private_network)
     if settings.SECURE_HSTS_SECONDS and secure:
         sts = f"max-age={settings.SECURE_HSTS_SECONDS}"
         if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
@@ -199,33 +240,21 @@ def _stack_headers(scope: dict, route: FrontRoute) -> dict[str, str] | None:
     return headers
 
 
-def _is_secure(scope: dict) -> bool:
-    """HttpRequest.is_secure() for this scope (SECURE_PROXY_SSL_HEADER, else the scheme)."""
-    if settings.SECURE_PROXY_SSL_HEADER:
-        meta_name, secure_value = settings.SECURE_PROXY_SSL_HEADER
-        value = _header(scope, meta_name.removeprefix("HTTP_").lower().replace("_", "-").encode("latin-1"))
-        if value is not None:
-            return value.split(",", 1)[0].strip() == secure_value
-    return scope.get("scheme") in ("https", "wss")
+setting_changed.connect(lambda **kwargs: _headers_for.cache_clear(), weak=False, dispatch_uid="front-headers")
 
 
-def _cors(scope: dict, headers: dict[str, str]) -> None:
+def _cors(headers: dict[str, str], origin: str | None, private_network: str | None) -> None:
     """CorsMiddleware.add_response_headers for a GET, with corsheaders' own origin checks."""
     from corsheaders.conf import conf
 
-    if not re.match(conf.CORS_URLS_REGEX, scope["path"]):
-        return
     # patch_vary_headers: an existing Vary keeps its place and gains the field.
     vary = headers.get("Vary")
     if vary is None:
         headers["Vary"] = "origin"
     elif "origin" not in (field.strip().lower() for field in vary.split(",")):
         headers["Vary"] = f"{vary}, origin"
-    origin = _header(scope, b"origin")
     if not origin:
         return
-    from urllib.parse import urlsplit
-
     try:
         url = urlsplit(origin)
     except ValueError:
@@ -238,7 +267,7 @@ def _cors(scope: dict, headers: dict[str, str]) -> None:
         headers["access-control-allow-credentials"] = "true"
     if len(conf.CORS_EXPOSE_HEADERS):
         headers["access-control-expose-headers"] = ", ".join(conf.CORS_EXPOSE_HEADERS)
-    if conf.CORS_ALLOW_PRIVATE_NETWORK and _header(scope, b"access-control-request-private-network") == "true":
+    if conf.CORS_ALLOW_PRIVATE_NETWORK and private_network == "true":
         headers["access-control-allow-private-network"] = "true"
 
 
