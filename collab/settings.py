@@ -417,7 +417,16 @@ LOGGING = {
     # Django's default config gives "django" a console handler of its own when DEBUG is on
     # (make run): every 4xx/5xx record was printed twice, once without its level. Its
     # records go to the root handler only.
-    "loggers": {"django": {"handlers": [], "level": env("LOG_LEVEL", default="INFO"), "propagate": True}},
+    "filters": {"client_error": {"()": "collab.core.logfilters.ClientErrorAsWarning"}},
+    "loggers": {
+        "django": {"handlers": [], "level": env("LOG_LEVEL", default="INFO"), "propagate": True},
+        # A client's bad request (its Host header, a body or form over Django's limits) is
+        # answered 400/413 and logged as one WARNING line, not an ERROR with a traceback.
+        **{
+            f"django.security.{name}": {"filters": ["client_error"]}
+            for name in ("DisallowedHost", "RequestDataTooBig", "TooManyFieldsSent", "TooManyFilesSent")
+        },
+    },
 }
 
 # Admin static files are served by the app itself (whitenoise), also under daphne.
