@@ -429,6 +429,9 @@ LOGGING = {
     },
 }
 
+# Error reports (DEBUG pages, mails to ADMINS) hide credentials inside URLs too.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "collab.core.reporting.CredentialsHiddenFilter"
+
 # Admin static files are served by the app itself (whitenoise), also under daphne.
 WHITENOISE_USE_FINDERS = True
 # With the finders on, a missing STATIC_ROOT (collectstatic never ran, as on `make run`) is
