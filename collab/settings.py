@@ -236,7 +236,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["djangorestframework_camel_case.render.CamelCaseJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["collab.core.parsers.JSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "collab.core.negotiation.ContentNegotiation",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "collab.core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "collab.core.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "collab.core.throttling.UserRedisThrottle",
