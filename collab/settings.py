@@ -238,7 +238,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["djangorestframework_camel_case.render.CamelCaseJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["collab.core.parsers.JSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "collab.core.negotiation.ContentNegotiation",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "collab.core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "collab.core.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "collab.core.throttling.UserRedisThrottle",
@@ -419,8 +419,20 @@ LOGGING = {
     # Django's default config gives "django" a console handler of its own when DEBUG is on
     # (make run): every 4xx/5xx record was printed twice, once without its level. Its
     # records go to the root handler only.
-    "loggers": {"django": {"handlers": [], "level": env("LOG_LEVEL", default="INFO"), "propagate": True}},
+    "filters": {"client_error": {"()": "collab.core.logfilters.ClientErrorAsWarning"}},
+    "loggers": {
+        "django": {"handlers": [], "level": env("LOG_LEVEL", default="INFO"), "propagate": True},
+        # A client's bad request (its Host header, a body or form over Django's limits) is
+        # answered 400/413 and logged as one WARNING line, not an ERROR with a traceback.
+        **{
+            f"django.security.{name}": {"filters": ["client_error"]}
+            for name in ("DisallowedHost", "RequestDataTooBig", "TooManyFieldsSent", "TooManyFilesSent")
+        },
+    },
 }
+
+# Error reports (DEBUG pages, mails to ADMINS) hide credentials inside URLs too.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "collab.core.reporting.CredentialsHiddenFilter"
 
 # Admin static files are served by the app itself (whitenoise), also under daphne.
 WHITENOISE_USE_FINDERS = True

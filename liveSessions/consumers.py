@@ -47,10 +47,17 @@ def _entered(socket) -> set:
     return socket.state.setdefault(STATE_KEY, set())
 
 
+def _not_in_session() -> Conflict:
+    """409 `not_in_session`: leave, chat or typing from a socket outside the session's room."""
+    return Conflict(
+        "This socket is not in that live session: join it first (join-live-session).", code="not_in_session"
+    )
+
+
 def _require_in_room(socket, session_id) -> str:
     room = events.session_room(session_id)
     if room not in socket.rooms:
-        raise Conflict("Join the live session first (join-live-session).", code="not_in_session")
+        raise _not_in_session()
     return room
 
 
@@ -104,7 +111,7 @@ async def _exit(socket, session_id: str, *, disconnected: bool) -> None:
 async def leave_live_session(socket, data: dict) -> dict:
     session_id = str(validate(SessionSocketSerializer, data)["session_id"])
     if session_id not in _entered(socket) and events.session_room(session_id) not in socket.rooms:
-        raise Conflict("This socket is not in that session.", code="not_in_session")
+        raise _not_in_session()
     await _exit(socket, session_id, disconnected=False)
     return {"sessionId": session_id}
 

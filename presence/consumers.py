@@ -160,7 +160,9 @@ async def presence_heartbeat(socket: Socket, data: dict) -> dict:
 async def presence_reassert_leases(sockets: list) -> None:
     """Re-takes the lease of every open socket of this process in one pipeline. A user whose
     lease Redis had lost (it restarted) is live again at once; their presence row still says
-    what the rooms were told, so the sync that follows finds nothing to announce."""
+    what the rooms were told, so the sync that follows finds nothing to announce. After a
+    restart that is every user of the process: they are synced services.SYNC_CHUNK at a
+    time (one transaction each), not one transaction per user."""
     held = [(socket.user.id, socket.state[STATE_LEASE]) for socket in sockets if socket.state.get(STATE_LEASE)]
     if not held:
         return
@@ -169,8 +171,8 @@ async def presence_reassert_leases(sockets: list) -> None:
     for socket in sockets:
         if socket.state.get(STATE_LEASE):
             socket.state[STATE_RENEWED] = now
-    for user_id in firsts:
-        await socket_db(services.presence_sync)(user_id=user_id)
+    for start in range(0, len(firsts), services.SYNC_CHUNK):
+        await socket_db(services.presence_sync_many)(user_ids=firsts[start : start + services.SYNC_CHUNK])
 
 
 supervisor.on_redis_back(presence_reassert_leases)

@@ -26,7 +26,7 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -145,13 +145,22 @@ def presence_sync(*, user_id: uuid.UUID | str, seen_at: datetime | None = None) 
     return presence_sync_many(user_ids=[user_id], seen_at=seen_at)[0]
 
 
-def presence_sync_many(*, user_ids: Sequence[uuid.UUID | str], seen_at: datetime | None = None) -> list[bool]:
+# Per user: when they were last seen (a user not in the mapping: not marked seen).
+SeenAt = datetime | Mapping[uuid.UUID | str, datetime] | None
+
+# Users per presence_sync_many of the sweep and of a process re-taking its sockets' leases:
+# one transaction holds this many row locks at most (a lone sync waits for one batch).
+SYNC_CHUNK = 200
+
+
+def presence_sync_many(*, user_ids: Sequence[uuid.UUID | str], seen_at: SeenAt = None) -> list[bool]:
     """`presence_sync` of many users in one transaction, with the same outcome as one
     call per user in the order of `user_ids`: the same rows, and the same announcements
     in the same order in each course room. Returns one bool per entry of `user_ids`
     (True: a presence-changed was sent for it); a user listed twice is reconciled once,
     its later entries False (a second sync in a row finds nothing to say). A deleted
-    user is skipped (False). `seen_at` applies to every user.
+    user is skipped (False). `seen_at` applies to every user, or, a mapping, to each
+    user it names (as a sync of each with its own `seen_at`).
 
     A first row is INSERTed without a lock to take: when a racing transaction inserted
     one of them first (IntegrityError), the batch runs again and finds that row to lock,
@@ -168,9 +177,13 @@ def presence_sync_many(*, user_ids: Sequence[uuid.UUID | str], seen_at: datetime
     order) and new rows inserted in that order, so two batches, or a batch and a single
     sync or update (one row each), never wait for each other in a cycle."""
     ids = list(dict.fromkeys(_as_uuid(user_id) for user_id in user_ids))
+    if isinstance(seen_at, Mapping):
+        seen = {_as_uuid(user_id): at for user_id, at in seen_at.items()}
+    else:
+        seen = dict.fromkeys(ids, seen_at) if seen_at is not None else {}
     for attempt in range(len(ids) + 1):
         try:
-            announced = _sync_locked(ids, seen_at)
+            announced = _sync_locked(ids, seen)
             break
         except IntegrityError:
             if attempt == len(ids):
@@ -183,8 +196,9 @@ def presence_sync_many(*, user_ids: Sequence[uuid.UUID | str], seen_at: datetime
 
 
 @transaction.atomic
-def _sync_locked(ids: list[uuid.UUID], seen_at: datetime | None) -> set[uuid.UUID]:
-    """One try of presence_sync_many over distinct `ids`: the users announced."""
+def _sync_locked(ids: list[uuid.UUID], seen: dict[uuid.UUID, datetime]) -> set[uuid.UUID]:
+    """One try of presence_sync_many over distinct `ids`, each marked seen at its time in
+    `seen` (if there): the users announced."""
     locked = UserPresence.objects.select_for_update(of=("self",)).select_related("user")
     rows = {row.user_id: row for row in locked.filter(user_id__in=ids).order_by("user_id")}
     missing = [user_id for user_id in ids if user_id not in rows]
@@ -196,16 +210,17 @@ def _sync_locked(ids: list[uuid.UUID], seen_at: datetime | None) -> set[uuid.UUI
     present = [user_id for user_id in ids if user_id in rows]
     # Read under the row locks: every reconciler of these users sees the latest truth.
     live = leases.live_expiries(present)
-    if seen_at is not None:
+    marked = [user_id for user_id in present if user_id in seen]
+    if marked:
         # The rows hold a fresh lastSeenAt: heartbeats skip the database for a while.
         # Marked now, not on commit: after a rollback the cost is one skipped write each.
-        leases.seen_write_slot_mark_many(present)
+        leases.seen_write_slot_mark_many(marked)
     announced: dict[uuid.UUID, dict] = {}
     for user_id in present:
         row = rows[user_id]
         before = _announced(row, user_id in new)
-        if seen_at is not None:
-            _mark_seen(row, seen_at)
+        if user_id in seen:
+            _mark_seen(row, seen[user_id])
         payload = _announcement(row, before, live=str(user_id) in live)
         if payload is not None:
             announced[user_id] = payload
@@ -217,13 +232,13 @@ def _sync_locked(ids: list[uuid.UUID], seen_at: datetime | None) -> set[uuid.UUI
         ]
         # After commit, as _announce_if_changed's, with one Redis call per room for all.
         transaction.on_commit(functools.partial(fanout.announce_many, changes), robust=True)
-    fields = {"last_seen_at", "shown_last_seen_at"} if seen_at is not None else set()
+    fields = {"last_seen_at", "shown_last_seen_at"} if marked else set()
     if announced:
         fields.add("announced_status")
     stored = [rows[user_id] for user_id in sorted(rows) if user_id not in new]
     _store_many(
         [new[user_id] for user_id in sorted(new)],
-        [row for row in stored if seen_at is not None or row.user_id in announced],
+        [row for row in stored if row.user_id in seen or row.user_id in announced],
         fields,
     )
     return set(announced)
@@ -288,7 +303,9 @@ def presence_sweep(*, now: float | None = None, batch: int = 1000) -> int:
     lapsed user to one sweep, and the row lock + announced_status stop a repeat.
 
     Also reconciles rows still announced as visible whose leases are gone for any other
-    reason (Redis restarted, a sweep killed midway). Then sends `leases_swept`
+    reason (Redis restarted, a sweep killed midway). They are reconciled SYNC_CHUNK at a
+    time (presence_sync_many: one transaction each, the same outcome as one sync each; a
+    chunk that fails is retried one user at a time). Then sends `leases_swept`
     (collab.realtime.signals: e.g. live sessions free the seats of users whose sockets
     died with their process). Returns how many users were announced offline."""
     now = time.time() if now is None else now
@@ -306,24 +323,37 @@ def presence_sweep(*, now: float | None = None, batch: int = 1000) -> int:
     shown_live = UserPresence.objects.exclude(announced_status=Status.OFFLINE).values_list("user_id", flat=True)
     announced = [str(user_id) for user_id in shown_live]
     live = leases.live_expiries(announced, now=now)
-    candidates = set(lapsed) | {uid for uid in announced if uid not in live}
+    candidates = sorted(set(lapsed) | {uid for uid in announced if uid not in live})
     ttl = leases.lease_ttl()
+    # The last renewal is the lease's expiry minus its lifetime.
+    seen_at = {user_id: _epoch_to_datetime(expiry - ttl) for user_id, expiry in lapsed.items()}
     offline = 0
-    for user_id in sorted(candidates):
-        # The last renewal is the lease's expiry minus its lifetime.
-        seen_at = _epoch_to_datetime(lapsed[user_id] - ttl) if user_id in lapsed else None
+    for start in range(0, len(candidates), SYNC_CHUNK):
+        chunk = candidates[start : start + SYNC_CHUNK]
+        chunk_seen_at = {user_id: seen_at[user_id] for user_id in chunk if user_id in seen_at}
         try:
-            if presence_sync(user_id=user_id, seen_at=seen_at):
-                offline += 1
+            offline += sum(presence_sync_many(user_ids=chunk, seen_at=chunk_seen_at))
         except Exception:
-            # One user's failure must not keep the others online; the row, if any, is
-            # still announced as visible, so the next sweep retries it.
-            log.exception("presence sweep could not reconcile user %s", user_id)
+            log.exception("presence sweep could not reconcile %d users at once; one by one", len(chunk))
+            offline += _sync_one_by_one(chunk, chunk_seen_at)
     # Other apps release what their users held while connected.
     for receiver, result in leases_swept.send_robust(sender=None):
         if isinstance(result, Exception):
             log.error("leases_swept receiver %r failed", receiver, exc_info=result)
     return offline
+
+
+def _sync_one_by_one(user_ids: list[str], seen_at: Mapping[str, datetime]) -> int:
+    """The sweep's fallback for a batch that failed: one user's failure must not keep the
+    others online (the row, if any, is still announced as visible: the next sweep retries
+    it). Returns how many were announced."""
+    announced = 0
+    for user_id in user_ids:
+        try:
+            announced += presence_sync(user_id=user_id, seen_at=seen_at.get(user_id))
+        except Exception:
+            log.exception("presence sweep could not reconcile user %s", user_id)
+    return announced
 
 
 # -- the user's own choices --------------------------------------------------------------

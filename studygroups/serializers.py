@@ -59,8 +59,9 @@ class PersonSerializer(serializers.Serializer):
 
 
 class StudyGroupSerializer(serializers.ModelSerializer):
-    """A group as the asking user sees it (the stats come from selectors.with_stats)."""
+    """A study group as the asking user sees it: its member count and the user's own membership."""
 
+    # The counts and the asker's membership come annotated from selectors.with_stats.
     course_id = StrictUUIDField(read_only=True)
     created_by = PersonSerializer(read_only=True, allow_null=True)
     member_count = StrictIntegerField(read_only=True)

@@ -15,8 +15,9 @@ class ChatMessageSerializer(serializers.Serializer):
 
 
 class ChatHistorySerializer(serializers.Serializer):
-    """A page of history; each app's subclass sets `messages` to its message serializer."""
+    """A page of chat history, newest first."""
 
+    # Each app's subclass sets `messages` to its own message serializer.
     messages = ChatMessageSerializer(many=True)
     next_cursor = StrictCharField(
         allow_null=True, help_text="Pass as ?cursor= to get the next older page; null on the last page."

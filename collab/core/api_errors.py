@@ -5,7 +5,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE, a crash outside DRF) through the handlers of
 collab.core.views, which speak the error shape. With DEBUG on (`make run`'s embedded
 default) it answers them with its HTML debug pages instead, and a client of the API gets
 HTML where it was promised JSON. This middleware, outermost, replaces such an answer
-under /api/ with the handlers' one; the admin and the console keep their HTML.
+under /api/ (and on /health, read by load balancers and monitors) with the handlers' one;
+the admin and the console keep their HTML (README, "Error pages").
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collab.core import views
 def _is_debug_error_page(request: HttpRequest, response: HttpResponse) -> bool:
     return (
         response.status_code in (400, 403, 404, 500)
-        and request.path.startswith("/api/")
+        and (request.path.startswith("/api/") or request.path == "/health")
         and not response.get("Content-Type", "").startswith("application/json")
     )
 

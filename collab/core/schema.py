@@ -19,9 +19,25 @@ route shares come from here, so a new route cannot forget them:
 
 `tests/core/test_schemathesis.py` runs schemathesis against the application (in-process,
 in every `make test`) and fails on any status the schema does not list here or in the view.
+
+An operation's description is what its `extend_schema(description=...)` says, never the
+view's docstring (AutoSchema below): docstrings are written for the code's readers (how a
+read is served, which module does what) and the schema for the API's users.
 """
 
 from __future__ import annotations
+
+from drf_spectacular import openapi
+
+
+class AutoSchema(openapi.AutoSchema):
+    """REST_FRAMEWORK's DEFAULT_SCHEMA_CLASS: drf-spectacular's, without docstrings as
+    descriptions (see the module docstring). `extend_schema(description=...)` replaces this
+    method, so a description given there is published as before."""
+
+    def get_description(self) -> str:
+        return ""
+
 
 ERROR_COMPONENT = "Error"
 ERROR_SCHEMA = {

@@ -29,8 +29,10 @@ def test_no_route_under_api_is_a_json_404_with_debug_on(debug, path, status, cod
     assert response.json()["error"]["code"] == code
 
 
-def test_a_bad_host_is_a_json_400_with_debug_on(debug):
-    response = debug.get("/api/courses", HTTP_HOST="evil.example")
+@pytest.mark.parametrize("path", ["/api/courses", "/health"])
+def test_a_bad_host_is_a_json_400_with_debug_on(debug, path):
+    # /health is read by load balancers and monitors, not people: JSON like the API.
+    response = debug.get(path, HTTP_HOST="evil.example")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "bad_host"
 

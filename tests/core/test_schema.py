@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 
 import pytest
@@ -217,3 +218,68 @@ def test_every_api_operation_documents_the_503_of_a_redis_outage(schema):
                 assert "Retry-After" in unavailable["headers"], (method, path)
                 assert unavailable["content"]["application/json"]["schema"] == error_ref, (method, path)
                 assert "service_unavailable" in unavailable["description"], (method, path)
+
+
+# -- what the schema publishes is for API users, not the code's internal notes ------------
+
+INTERNAL_WORDS = (
+    "fast path",
+    "snapshot",
+    "docs/performance",
+    "event loop",
+    "selectors.",
+    "subclass",
+    "presence_item",
+    "camelising",
+)
+
+
+def _descriptions(node, where: str = ""):
+    """(where, text) of every `description` in the schema, operations and components alike."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "description" and isinstance(value, str):
+                yield where, value
+            else:
+                yield from _descriptions(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _descriptions(value, f"{where}[{index}]")
+
+
+def test_no_published_description_is_an_internal_note(schema):
+    found = [(where, word) for where, text in _descriptions(schema) for word in INTERNAL_WORDS if word in text.lower()]
+    assert found == []
+
+
+def test_a_views_docstring_is_not_its_published_description(schema):
+    # Docstrings are written for the code's readers; an operation's description for its
+    # users comes from extend_schema(description=...) only.
+    docstrings = set()
+    for pattern_view in _api_views():
+        for owner in (pattern_view, *(getattr(pattern_view, m, None) for m in HTTP_METHODS)):
+            doc = inspect.getdoc(owner) if owner is not None else None
+            if doc:
+                docstrings.add(" ".join(doc.split()))
+    published = [
+        (f"{method.upper()} {path}", operation["description"])
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+        if method in HTTP_METHODS and operation.get("description")
+    ]
+    assert [(where, text) for where, text in published if " ".join(text.split()) in docstrings] == []
+
+
+def _api_views() -> list[type]:
+    views: list[type] = []
+
+    def walk(patterns, prefix: str) -> None:
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, route)
+            elif isinstance(pattern, URLPattern) and route.startswith("api/") and hasattr(pattern.callback, "cls"):
+                views.append(pattern.callback.cls)
+
+    walk(get_resolver().url_patterns, "")
+    return views
