@@ -22,11 +22,11 @@ One Lua script asks all of it and stores the ticket only when everything holds.
 
 from __future__ import annotations
 
-import functools
 import re
 import time
 
 from django.conf import settings
+from rest_framework.settings import api_settings
 
 from collab.accounts.revocation import generation_key, session_key
 from collab.core.negotiation import plain_json_accepted
@@ -36,7 +36,7 @@ from collab.core.tokens import bearer_credentials
 from collab.realtime.tickets import ticket_prepare
 
 PATH = r"/api/auth/ws-ticket"
-THROTTLE_SCOPE = "ws-ticket"  # WsTicketView.throttle_scope
+THROTTLE_SCOPE = "ws-ticket"  # WsTicketView's throttle_scope
 
 # KEYS: 1 the user's token generation, 2 the user-rate counter, 3 the ticket-rate
 # counter, 4 the ticket, 5 the token's session (absent without a session).
@@ -105,15 +105,9 @@ async def ws_ticket_answer(*, authorization: str | None, accept: str | None, que
     return _render({"ticket": ticket, "expires_in": ttl})
 
 
-@functools.cache
-def _renderer():
-    from collab.accounts.views import WsTicketView  # the view imports this module
-
-    return WsTicketView.renderer_classes[0]()
-
-
 def _render(data: dict) -> bytes:
-    return _renderer().render(data)
+    # WsTicketView renders with the default renderer (camelCase JSON), as every view.
+    return api_settings.DEFAULT_RENDERER_CLASSES[0]().render(data)
 
 
 async def ws_ticket_front(scope: dict, match: re.Match) -> bytes | None:

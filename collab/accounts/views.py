@@ -4,7 +4,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from collab.accounts import services
+from collab.accounts import services, ticket_front
 from collab.accounts.authentication import request_credentials
 from collab.accounts.serializers import (
     AuthResponseSerializer,
@@ -15,7 +15,6 @@ from collab.accounts.serializers import (
     UserSerializer,
     WsTicketSerializer,
 )
-from collab.accounts.ticket_front import ws_ticket_answer
 from collab.core.asgi_fast.async_front import async_front
 from collab.core.asgi_fast.front import FRONT_TRIED
 
@@ -160,7 +159,7 @@ class MeView(APIView):
 
 
 class WsTicketView(APIView):
-    throttle_scope = "ws-ticket"
+    throttle_scope = ticket_front.THROTTLE_SCOPE
 
     @extend_schema(
         request=None,
@@ -200,7 +199,7 @@ async def _ws_ticket_on_the_loop(request) -> bytes | None:
     A request the front route already tried (and left to DRF) is not asked again."""
     if request.method != "POST" or getattr(request, "scope", {}).get(FRONT_TRIED):
         return None
-    return await ws_ticket_answer(
+    return await ticket_front.ws_ticket_answer(
         authorization=request.headers.get("Authorization"),
         accept=request.headers.get("Accept"),
         query_string=request.META.get("QUERY_STRING", ""),
