@@ -243,6 +243,7 @@ def fanout(ctx: Ctx, members: int, messages: int, rate: float, target: Target | 
     sends = ctx.gen.call_all("send_chat", group="fanout", tag=tag, rate=rate, count=messages, start_at=start_at)
     ctx.wait_quiet(quiet=2.0, timeout=30)
     cpu = target.cpu_percent_since(cpu0)
+    cpu_seconds = target.cpu()[0] - cpu0[0]
     profile = ctx.finish_profile(profiling)
     seqs, lat, errors = merge_chat(ctx.gen.call_all("chat_stats", tag=tag))
     sent = sum(r["sent"].get("ok", 0) for r in sends)
@@ -272,6 +273,8 @@ def fanout(ctx: Ctx, members: int, messages: int, rate: float, target: Target | 
         "delivery_p50_ms": ms(percentile(lat, 50)),
         "delivery_p99_ms": ms(percentile(lat, 99)),
         "server_cpu_percent": cpu,
+        # The server's CPU for the whole send (chat handling + fan-out), per delivery.
+        "server_cpu_us_per_delivery": round(1e6 * cpu_seconds / received, 1) if received else None,
         "socket_errors": errors,
         "join_results": joins,
         "connect_retries": retries,

@@ -72,7 +72,9 @@ GC_THRESHOLDS = env.list("GC_THRESHOLDS", cast=int, default=[50_000, 20, 100])
 # Channels), ASGI_FAST=cache,socket_db keeps just those two.
 ASGI_FAST = [
     piece
-    for piece in env.list("ASGI_FAST", default=["middleware", "cache", "consumer_loop", "socket_db", "async_front"])
+    for piece in env.list(
+        "ASGI_FAST", default=["middleware", "cache", "consumer_loop", "group_delivery", "socket_db", "async_front"]
+    )
     if piece != "none"
 ]
 
