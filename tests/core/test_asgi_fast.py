@@ -17,6 +17,7 @@ import pytest
 from asgiref.sync import SyncToAsync
 from channels.consumer import AsyncConsumer
 from channels.db import DatabaseSyncToAsync
+from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.utils import await_many_dispatch
 from django.conf import settings
 from django.contrib.auth import middleware as auth
@@ -50,6 +51,9 @@ FINGERPRINTS = {
     (AsyncConsumer.__call__, "consumer_loop.py: LeanConsumerLoop.__call__"): "e52238720872dbc3",
     (AsyncConsumer.dispatch, "consumer_loop.py: LeanConsumerLoop.dispatch"): "39f34e7d4fb0f655",
     (await_many_dispatch, "consumer_loop.py: LeanConsumerLoop._stock_loop"): "30ef889498560da3",
+    # SocketRooms.send_text does what these two do for a text frame, in one step.
+    (AsyncWebsocketConsumer.send, "realtime/socket_rooms.py: SocketRooms.send_text"): "52ce6c1290fea217",
+    (AsyncConsumer.send, "realtime/socket_rooms.py: SocketRooms.send_text"): "bc80485d75ed3e04",
     (APIView.as_view, "async_front.py: the attributes copied onto the wrapper"): "585ab039c9c5dc4f",
 }
 
@@ -140,10 +144,11 @@ def test_the_consumer_replaces_channels_loop_and_dispatch():
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("on", [True, False], ids=["lean", "stock"])
-async def test_a_socket_answers_and_hears_its_rooms_with_either_loop(on, settings, student):
-    """The same socket behaviour on the lean loop and on Channels' own: an ack for a frame
-    (the client source) and a broadcast (the channel layer source). The timers' source
+@pytest.mark.parametrize("off", [None, "group_delivery", "consumer_loop"], ids=["lean", "queued", "stock"])
+async def test_a_socket_answers_and_hears_its_rooms_with_either_loop(off, settings, student):
+    """The same socket behaviour on the lean loop (group messages handed over directly,
+    or queued with `group_delivery` off) and on Channels' own: an ack for a frame (the
+    client source) and a broadcast (the channel layer source). The timers' source
     is tested by tests/realtime/test_lifetime.py (and by the whole socket suite run
     with ASGI_FAST=none)."""
     from collab.realtime.broadcast import broadcast_now
@@ -151,8 +156,8 @@ async def test_a_socket_answers_and_hears_its_rooms_with_either_loop(on, setting
     from tests.conftest import ws_connect
     from tests.sockets import receive_event, request
 
-    if not on:
-        settings.ASGI_FAST = [piece for piece in asgi_fast.PIECES if piece != "consumer_loop"]
+    if off:
+        settings.ASGI_FAST = [piece for piece in asgi_fast.PIECES if piece != off]
     comm = await ws_connect(student)
     try:
         answer = await request(comm, "presence-heartbeat", {})

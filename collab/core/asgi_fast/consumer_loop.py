@@ -41,6 +41,20 @@ from collab.core.asgi_fast import enabled
 Source = Callable[[], Awaitable[dict]]
 
 
+@functools.lru_cache(maxsize=256)
+def _handler_name_of(message_type: str) -> str:
+    return get_handler_name({"type": message_type})
+
+
+def _handler_name(message: dict) -> str:
+    """Channels' `get_handler_name`, remembered per message type (it runs once per
+    recipient of every broadcast)."""
+    message_type = message.get("type")
+    if not isinstance(message_type, str):
+        return get_handler_name(message)  # its error for a message without a type
+    return _handler_name_of(message_type)
+
+
 class LeanConsumerLoop:
     """Mixed in before AsyncConsumer (or a subclass) to replace its loop and dispatch."""
 
@@ -71,10 +85,11 @@ class LeanConsumerLoop:
         # What a message handled in the layer's receiver (`take_now`) runs in: this
         # socket's own context, as in its tasks, not the receiver task's.
         self._context = contextvars.copy_context()
-        direct = enabled("consumer_loop") and enabled("group_delivery")
+        self._lean = enabled("consumer_loop")
+        direct = self._lean and enabled("group_delivery")
         takes_group_messages = getattr(self.channel_layer, "deliver_group_messages", None) if direct else None
         try:
-            if enabled("consumer_loop"):
+            if self._lean:
                 self._layer_reader = self._start_helper(self._pump(self.channel_receive))
                 if takes_group_messages is not None:
                     takes_group_messages(self.channel_name, self)
@@ -165,9 +180,9 @@ class LeanConsumerLoop:
         database work of the process. Nothing in collab's consumer touches the database
         outside database_sync_to_async / socket_db, which close old connections themselves
         on entry and exit, so the hop is skipped."""
-        if not enabled("consumer_loop"):
+        if not self._lean:
             return await super().dispatch(message)
-        handler = getattr(self, get_handler_name(message), None)
+        handler = getattr(self, _handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message.get('type')!r}")
         await handler(message)
