@@ -238,6 +238,13 @@ def fanout(ctx: Ctx, members: int, messages: int, rate: float, target: Target | 
         f"retried {retries}), joins {joins}, settled {settle:.1f}s"
     )
 
+    # The server's CPU with everyone connected and nothing sent (heartbeats, timers), so
+    # the CPU per delivery can be given net of it.
+    idle0 = target.cpu()
+    time.sleep(3.0)
+    idle1 = target.cpu()
+    idle_rate = (idle1[0] - idle0[0]) / max(1e-6, idle1[1] - idle0[1])
+
     tag = f"fan{int(time.time())}"
     start_at = time.time() + 1.0
     cpu0 = target.cpu()
@@ -246,7 +253,9 @@ def fanout(ctx: Ctx, members: int, messages: int, rate: float, target: Target | 
     sends = ctx.gen.call_all("send_chat", group="fanout", tag=tag, rate=rate, count=messages, start_at=start_at)
     ctx.wait_quiet(quiet=2.0, timeout=30)
     cpu = target.cpu_percent_since(cpu0)
-    cpu_seconds = target.cpu()[0] - cpu0[0]
+    cpu1 = target.cpu()
+    cpu_seconds = cpu1[0] - cpu0[0]
+    net_seconds = cpu_seconds - idle_rate * (cpu1[1] - cpu0[1])
     system_seconds = target.system_cpu() - system0
     profile = ctx.finish_profile(profiling)
     seqs, lat, errors = merge_chat(ctx.gen.call_all("chat_stats", tag=tag))
@@ -279,6 +288,8 @@ def fanout(ctx: Ctx, members: int, messages: int, rate: float, target: Target | 
         "server_cpu_percent": cpu,
         # The server's CPU for the whole send (chat handling + fan-out), per delivery.
         "server_cpu_us_per_delivery": round(1e6 * cpu_seconds / received, 1) if received else None,
+        "server_idle_cpu_percent": round(100 * idle_rate, 1),
+        "server_net_cpu_us_per_delivery": round(1e6 * net_seconds / received, 1) if received else None,
         "server_system_cpu_share": round(system_seconds / cpu_seconds, 2) if cpu_seconds else None,
         "socket_errors": errors,
         "join_results": joins,
