@@ -1,5 +1,7 @@
 """The one socket endpoint, /ws/. It authenticates, dispatches frames to the handlers
-the apps registered (collab.realtime.dispatch) and replies; it decides nothing else."""
+the apps registered (collab.realtime.dispatch) and replies; it decides nothing else.
+Its rooms and what it sends (replies, room frames in seq order) are in
+collab/realtime/socket_rooms.py."""
 
 from __future__ import annotations
 

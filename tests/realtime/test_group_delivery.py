@@ -219,3 +219,20 @@ async def test_a_frame_that_overtook_an_earlier_one_waits_for_the_gap_fill(cours
         assert [frame["seq"] for frame in got] == [first["seq"] + k for k in (1, 2, 3)]
     finally:
         await learner.disconnect()
+
+
+async def test_a_socket_closing_while_a_taken_message_waits_cancels_it_cleanly(channel_layer):
+    Recorder.opened.clear()
+    comm = WebsocketCommunicator(Recorder.as_asgi(), "/")
+    assert (await comm.connect(timeout=5))[0]
+    consumer = Recorder.opened[0]
+    await channel_layer.group_send(GROUP, {"type": "test.step", "n": 1, "wait": True})
+    for _ in range(50):
+        if consumer.taken:
+            break
+        await asyncio.sleep(0.05)
+    assert consumer.taken == [(1, True)] and consumer.one_at_a_time.locked()
+    waiting = [task for task in consumer._helpers if task is not consumer._layer_reader]
+    assert len(waiting) == 1
+    await comm.disconnect()  # no error from the cancelled message
+    assert waiting[0].cancelled()

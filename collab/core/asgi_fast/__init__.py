@@ -10,7 +10,7 @@ which falls back to the stock behaviour:
 | `middleware`    | middleware.py     | MiddlewareMixin's thread hop per hook per request under ASGI (7) |
 | `cache`         | cache.py          | Django's Redis cache client's connection pool per cache object (6b) |
 | `consumer_loop` | consumer_loop.py  | Channels' AsyncConsumer message loop and per-message DB hop (5, 13) |
-| `group_delivery`| consumer_loop.py  | the queue, wake-up and decode per group member (F2; + realtime/layer.py) |
+| `group_delivery`| consumer_loop.py  | the queue, wake-up and decode per group member (F1; + realtime/layer.py) |
 | `socket_db`     | socket_db.py      | Channels' single database thread, for the sockets' joins and sends (14) |
 | `async_front`   | async_front.py    | a DRF view's thread for a request a ready answer can serve (9)  |
 
