@@ -14,6 +14,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from collab.core.asgi_fast.consumer_loop import LeanConsumerLoop
+from collab.core.asgi_fast.frame_write import frame_writer
 from collab.core.errors import DomainError, ServiceUnavailable, is_service_outage
 from collab.core.jsonframes import dumps, loads
 from collab.core.tokens import Credentials, leeway_seconds
@@ -44,7 +45,7 @@ def _connect_rooms(user) -> dict[str, int]:
     return outbox.room_seqs(list(dict.fromkeys(rooms)))
 
 
-class CollabConsumer(LeanConsumerLoop, SocketRooms, AsyncWebsocketConsumer):
+class CollabConsumer(SocketRooms, LeanConsumerLoop, AsyncWebsocketConsumer):
     user: Any = None
     credentials: Credentials | None = None
 
@@ -98,6 +99,7 @@ class CollabConsumer(LeanConsumerLoop, SocketRooms, AsyncWebsocketConsumer):
         # The loop is collab/core/asgi_fast/consumer_loop.py's; the socket's timer
         # (the reauth notice and the credentials' expiry) is cancelled with it.
         self._tick_handle: asyncio.TimerHandle | None = None
+        self.frames = frame_writer(send)
         try:
             await super().__call__(scope, receive, self._send_unless_closed(send))
         finally:

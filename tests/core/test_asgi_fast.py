@@ -28,6 +28,10 @@ from django.core.cache.backends.redis import RedisCacheClient
 from django.middleware import clickjacking, common, csrf, security
 from django.utils.deprecation import MiddlewareMixin
 from rest_framework.views import APIView
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import Protocol as WsProtocol
+from websockets.protocol import State
+from websockets.server import ServerProtocol
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 from collab.accounts.views import WsTicketView
@@ -54,6 +58,13 @@ FINGERPRINTS = {
     # SocketRooms.send_text does what these two do for a text frame, in one step.
     (AsyncWebsocketConsumer.send, "realtime/socket_rooms.py: SocketRooms.send_text"): "52ce6c1290fea217",
     (AsyncConsumer.send, "realtime/socket_rooms.py: SocketRooms.send_text"): "bc80485d75ed3e04",
+    # FrameWriter.ready/write mirror uvicorn's `websocket.send` branch and websockets' framing.
+    (WebSocketsSansIOProtocol.send, "frame_write.py: FrameWriter.ready, write"): "d4919ed760ce9f7b",
+    (WebSocketsSansIOProtocol.connection_lost, "frame_write.py: FrameWriter.ready"): "dd116afc4d8034e1",
+    (WebSocketsSansIOProtocol.pause_writing, "frame_write.py: FrameWriter.ready (writable)"): "4830f7e0d81f877d",
+    (WsProtocol.send_text, "frame_write.py: text_frame"): "9268f18e580a5d67",
+    (WsProtocol.send_frame, "frame_write.py: text_frame"): "e20fcfacea14cacd",
+    (WsProtocol.data_to_send, "frame_write.py: FrameWriter.write"): "959589a5e74ef26f",
     (APIView.as_view, "async_front.py: the attributes copied onto the wrapper"): "585ab039c9c5dc4f",
 }
 
@@ -166,6 +177,32 @@ async def test_a_socket_answers_and_hears_its_rooms_with_either_loop(off, settin
         assert (await receive_event(comm, "probe"))["data"] == {}
     finally:
         await comm.disconnect()
+
+
+# -- frame write --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "a", "é" * 70, "x" * 200, "y" * 70_000])
+def test_a_built_frame_is_the_one_websockets_sends_for_the_text(text):
+    from collab.core.asgi_fast.frame_write import text_frame
+
+    connection = ServerProtocol()
+    connection.state = State.OPEN
+    connection.send_text(text.encode())
+    assert text_frame(text) == b"".join(connection.data_to_send())
+
+
+def test_the_frame_writer_is_only_for_uvicorns_sansio_protocol(settings):
+    from collab.core.asgi_fast.frame_write import FrameWriter, frame_writer
+
+    async def other_send(message):
+        pass
+
+    assert frame_writer(other_send) is None
+    protocol = WebSocketsSansIOProtocol.__new__(WebSocketsSansIOProtocol)
+    assert isinstance(frame_writer(protocol.send), FrameWriter)
+    settings.ASGI_FAST = [piece for piece in asgi_fast.PIECES if piece != "frame_write"]
+    assert frame_writer(protocol.send) is None
 
 
 # -- socket database pool -----------------------------------------------------------------------
