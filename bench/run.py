@@ -124,7 +124,9 @@ def versus_rows(report: dict, add) -> None:
                     f"1 fan-out {f['members']} members, {f['messages_sent']} msgs @ {f['rate']}/s, round {n}",
                     name,
                     f"last p50 {f['last_member_p50_ms']} / p99 {f['last_member_p99_ms']}"
-                    f" / max {f['last_member_max_ms']} ms, lost {f['lost']}, load {f['loadavg'][0]}",
+                    f" / max {f['last_member_max_ms']} ms, lost {f['lost']}, load {f['loadavg'][0]}"
+                    f", server CPU {f.get('server_cpu_us_per_delivery')} µs/delivery"
+                    f" ({f.get('server_net_cpu_us_per_delivery')} net of idle)",
                     "",
                 )
         if row.get("fanout_p99_ratio") is not None:

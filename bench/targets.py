@@ -52,6 +52,11 @@ class Target:
             total += times.user + times.system
         return total, time.time()
 
+    def system_cpu(self) -> float:
+        """CPU seconds the target's processes spent in the kernel so far (socket writes:
+        on loopback a write also runs the receiver's TCP input and wake-up)."""
+        return sum(psutil.Process(pid).cpu_times().system for pid in self.pids)
+
     def cpu_percent_since(self, before: tuple[float, float]) -> float:
         after = self.cpu()
         return round(100 * (after[0] - before[0]) / max(1e-6, after[1] - before[1]), 1)

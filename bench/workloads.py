@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -97,7 +98,8 @@ class Ctx:
             cmd = [
                 spy,
                 "record",
-                "--nonblocking",
+                # --native (C frames too, e.g. uvloop's) needs the process stopped per sample.
+                *(["--native"] if os.environ.get("BENCH_PYSPY_NATIVE") else ["--nonblocking"]),
                 "-r",
                 "100",
                 "-d",
@@ -236,13 +238,25 @@ def fanout(ctx: Ctx, members: int, messages: int, rate: float, target: Target | 
         f"retried {retries}), joins {joins}, settled {settle:.1f}s"
     )
 
+    # The server's CPU with everyone connected and nothing sent (heartbeats, timers), so
+    # the CPU per delivery can be given net of it.
+    idle0 = target.cpu()
+    time.sleep(3.0)
+    idle1 = target.cpu()
+    idle_rate = (idle1[0] - idle0[0]) / max(1e-6, idle1[1] - idle0[1])
+
     tag = f"fan{int(time.time())}"
     start_at = time.time() + 1.0
     cpu0 = target.cpu()
+    system0 = target.system_cpu()
     profiling = ctx.start_profile("fanout", messages / rate + 1) if target.is_collab else []
     sends = ctx.gen.call_all("send_chat", group="fanout", tag=tag, rate=rate, count=messages, start_at=start_at)
     ctx.wait_quiet(quiet=2.0, timeout=30)
     cpu = target.cpu_percent_since(cpu0)
+    cpu1 = target.cpu()
+    cpu_seconds = cpu1[0] - cpu0[0]
+    net_seconds = cpu_seconds - idle_rate * (cpu1[1] - cpu0[1])
+    system_seconds = target.system_cpu() - system0
     profile = ctx.finish_profile(profiling)
     seqs, lat, errors = merge_chat(ctx.gen.call_all("chat_stats", tag=tag))
     sent = sum(r["sent"].get("ok", 0) for r in sends)
@@ -272,6 +286,11 @@ def fanout(ctx: Ctx, members: int, messages: int, rate: float, target: Target | 
         "delivery_p50_ms": ms(percentile(lat, 50)),
         "delivery_p99_ms": ms(percentile(lat, 99)),
         "server_cpu_percent": cpu,
+        # The server's CPU for the whole send (chat handling + fan-out), per delivery.
+        "server_cpu_us_per_delivery": round(1e6 * cpu_seconds / received, 1) if received else None,
+        "server_idle_cpu_percent": round(100 * idle_rate, 1),
+        "server_net_cpu_us_per_delivery": round(1e6 * net_seconds / received, 1) if received else None,
+        "server_system_cpu_share": round(system_seconds / cpu_seconds, 2) if cpu_seconds else None,
         "socket_errors": errors,
         "join_results": joins,
         "connect_retries": retries,

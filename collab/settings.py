@@ -73,7 +73,17 @@ GC_THRESHOLDS = env.list("GC_THRESHOLDS", cast=int, default=[50_000, 20, 100])
 ASGI_FAST = [
     piece
     for piece in env.list(
-        "ASGI_FAST", default=["middleware", "cache", "consumer_loop", "socket_db", "async_front", "front"]
+        "ASGI_FAST",
+        default=[
+            "middleware",
+            "cache",
+            "consumer_loop",
+            "group_delivery",
+            "frame_write",
+            "socket_db",
+            "async_front",
+            "front",
+        ],
     )
     if piece != "none"
 ]

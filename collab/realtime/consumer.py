@@ -1,5 +1,7 @@
 """The one socket endpoint, /ws/. It authenticates, dispatches frames to the handlers
-the apps registered (collab.realtime.dispatch) and replies; it decides nothing else."""
+the apps registered (collab.realtime.dispatch) and replies; it decides nothing else.
+Its rooms and what it sends (replies, room frames in seq order) are in
+collab/realtime/socket_rooms.py."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from collab.core.asgi_fast.consumer_loop import LeanConsumerLoop
-from collab.core.asgi_fast.socket_db import socket_db
+from collab.core.asgi_fast.frame_write import frame_writer
 from collab.core.errors import DomainError, ServiceUnavailable, is_service_outage
 from collab.core.jsonframes import dumps, loads
 from collab.core.tokens import Credentials, leeway_seconds
@@ -21,7 +23,8 @@ from collab.realtime.auth import authenticate_socket, origin_allowed
 from collab.realtime.caps import SOCKET_LEASE_SECONDS, socket_lease_drop, socket_lease_take, socket_leases_renew
 from collab.realtime.flood import FloodGuard
 from collab.realtime.rooms import signin_room, user_room
-from collab.realtime.sequencer import Outcome, RoomSequencer
+from collab.realtime.sequencer import RoomSequencer
+from collab.realtime.socket_rooms import SocketRooms
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +54,7 @@ def _connect_rooms(signed_in: list[tuple[Any, Credentials]]) -> list[dict[str, i
     return [{room: seqs[room] for room in rooms} for rooms in per_socket]
 
 
-class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
+class CollabConsumer(SocketRooms, LeanConsumerLoop, AsyncWebsocketConsumer):
     user: Any = None
     credentials: Credentials | None = None
 
@@ -103,6 +106,7 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
         # The loop is collab/core/asgi_fast/consumer_loop.py's; the socket's timer
         # (the reauth notice and the credentials' expiry) is cancelled with it.
         self._tick_handle: asyncio.TimerHandle | None = None
+        self.frames = frame_writer(send)
         try:
             await super().__call__(scope, receive, self._send_unless_closed(send))
         finally:
@@ -202,110 +206,6 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
         except Exception:
             log.exception("socket hook %s failed", getattr(hook, "__qualname__", hook))
 
-    # -- rooms and sending, used by handlers -------------------------------------------
-
-    async def join_room(self, room: str, *, seq: int | None = None) -> None:
-        """Enters `room`. Frames of it up to its current seq (read now unless given, or the
-        resume point when a resume is under way) count as delivered. A `seq` given is the
-        room's seq at the commit of the change that let the socket in."""
-        if room not in self.rooms:
-            if room in self.listening:
-                self.listening.discard(room)  # subscribed already
-            else:
-                await self.channel_layer.group_add(room, self.channel_name)
-            self.rooms.add(room)
-        if not self.sequencer.tracks(room):
-            if seq is None:
-                # On the socket pool: a storm of joins must not queue behind Channels' one thread.
-                seq = (await socket_db(outbox.room_seqs)([room]))[room]
-            self.sequencer.track(room, seq)
-
-    async def join_rooms(self, rooms: dict[str, int]) -> None:
-        """Enters every room of `rooms` ({room: its seq, as `join_room`'s}) at once: the
-        subscriptions go out together (one SUBSCRIBE, collab.realtime.layer), not one
-        after the other (a handshake enters three rooms or more)."""
-        new = [room for room in rooms if room not in self.rooms]
-        subscribe = [room for room in new if room not in self.listening]
-        await asyncio.gather(*(self.channel_layer.group_add(room, self.channel_name) for room in subscribe))
-        self.listening.difference_update(new)
-        self.rooms.update(new)
-        for room, seq in rooms.items():
-            if not self.sequencer.tracks(room):
-                self.sequencer.track(room, seq)
-
-    async def listen(self, room: str) -> None:
-        """Subscribes to `room` without delivering its frames yet: a handler that must hear
-        every change committed after its own permission check subscribes before it, then
-        calls `join_room` (allowed: the frames that arrived meanwhile are delivered, in
-        order, since this socket handles one message at a time) or `unlisten` (refused:
-        they are dropped by `room_frame`, so nothing leaks)."""
-        if room not in self.rooms and room not in self.listening:
-            await self.channel_layer.group_add(room, self.channel_name)
-            self.listening.add(room)
-
-    async def unlisten(self, room: str) -> None:
-        if room in self.listening:
-            self.listening.discard(room)
-            await self.channel_layer.group_discard(room, self.channel_name)
-
-    async def leave_room(self, room: str) -> None:
-        self.sequencer.forget(room)
-        if room in self.rooms:
-            self.rooms.discard(room)
-            await self.channel_layer.group_discard(room, self.channel_name)
-            for hook in dispatch.room_left_hooks:
-                try:
-                    await hook(self, room)
-                except Exception:
-                    log.exception("room-left hook %s failed", getattr(hook, "__qualname__", hook))
-
-    async def send_texts(self, texts: list[str | None]) -> None:
-        for text in texts:
-            if text is not None:  # None: a frame this socket was excluded from
-                await self.send(text_data=text)
-
-    async def deliver(self, room: str, outcome: Outcome) -> None:
-        """Sends what the sequencer released and fills gaps from the outbox until none is
-        left (a frame that overtook an earlier one, or frames lost while Redis restarted)."""
-        await self.send_texts(outcome.send)
-        for _ in range(3):
-            if outcome.gap is None:
-                return
-            after, before = outcome.gap
-            _, frames = await socket_db(outbox.room_history)(room=room, after=after, upto=before - 1)
-            outcome = self.sequencer.fill(room, [(frame.seq, frame.text) for frame in frames])
-            await self.send_texts(outcome.send)
-        if outcome.gap is not None:
-            log.warning("frames after %s of %s are no longer in the outbox; skipping", outcome.gap[0], room)
-            await self.send_texts(self.sequencer.skip_gap(room).send)
-
-    async def catch_up(self, room: str, after: int) -> None:
-        """Sends the frames of `room` with seq > `after` committed before this socket was
-        in the room (a control's join point); later ones arrive live, behind them."""
-        if not self.sequencer.tracks(room):
-            return
-        current, frames = await socket_db(outbox.room_history)(room=room, after=after)
-        await self.send_texts(self.sequencer.fill(room, [(frame.seq, frame.text) for frame in frames]).send)
-        if self.sequencer.last.get(room, current) < current:
-            # No longer in the outbox (a control relayed after retention): nothing to send.
-            log.warning("frames after %s of %s are no longer in the outbox; skipping", after, room)
-            self.sequencer.track(room, current)
-
-    async def send_event(self, event: str, data: Any, *, room: str | None = None) -> None:
-        frame: dict[str, Any] = {"event": event, "data": data}
-        if room:
-            frame["room"] = room
-        await self.send(text_data=dumps(frame))
-
-    async def send_error(self, code: str, message: str, ref: Any = None, fields: dict | None = None) -> None:
-        data: dict[str, Any] = {"code": code, "message": message}
-        if fields:
-            data["fields"] = fields
-        frame: dict[str, Any] = {"event": "error", "data": data}
-        if ref is not None:
-            frame["ref"] = ref
-        await self.send(text_data=dumps(frame))
-
     # -- frames from the client --------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -384,23 +284,6 @@ class CollabConsumer(LeanConsumerLoop, AsyncWebsocketConsumer):
             await self.send(text_data=dumps({"event": "ack", "ref": ref, "data": result or {}}))
 
     # -- messages from the channel layer -----------------------------------------------
-
-    async def room_frame(self, message: dict) -> None:
-        """A broadcast, already encoded once for every recipient. Only for rooms the
-        socket is in: not for one it only listens to (`listen`) or has just left. A
-        sequenced frame goes through the sequencer: each seq of a room once, in order."""
-        room = message.get("room")
-        if room is not None and room not in self.rooms:
-            return
-        seq = message.get("seq")
-        excluded = message.get("exclude") == self.channel_name
-        if seq is None:
-            if not excluded:
-                await self.send(text_data=message["text"])
-            return
-        # An excluded socket (the sender of a change) does not get the frame, but its seq
-        # counts as delivered: no gap for it to fill from the outbox.
-        await self.deliver(room, self.sequencer.live(room, seq, None if excluded else message["text"]))
 
     async def room_control(self, message: dict) -> None:
         """broadcast.sockets_control_on_commit: leave, join, its event, close. A joined

@@ -16,12 +16,19 @@ this relies on (pinned in requirements.txt).
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisSingleShardConnection
 
 from collab.realtime.groupcommit import GroupCommit
 
 # A batch is one SUBSCRIBE command; Redis takes thousands of channels in one.
 SUBSCRIBE_BATCH_MAX = 1000
+
+
+class GroupMessageTaker(Protocol):
+    def take_now(self, message: dict) -> bool:
+        """Handles the decoded group `message` now, or says False (then it is queued)."""
 
 
 class BatchedSubscriptionShard(RedisSingleShardConnection):
@@ -50,13 +57,57 @@ class BatchedSubscriptionShard(RedisSingleShardConnection):
                 self._subscribed_to.update(new)
         return [None] * len(channels)
 
+    def _receive_message(self, message: dict | None) -> None:
+        """The library's, except for a group's members that take messages directly
+        (module docstring). Members are read once, before any is handed the message, as
+        the library enqueues to all before any handles it: a member that leaves the
+        group while this pass runs still gets it."""
+        if message is None:
+            return
+        name = message["channel"]
+        data = message["data"]
+        if isinstance(name, bytes):
+            name = name.decode()
+        layer = self.channel_layer
+        queues = layer.channels
+        if name in queues:
+            queues[name].put_nowait(data)
+            return
+        members = layer.groups.get(name)
+        if not members:
+            return
+        takers: dict[str, GroupMessageTaker] = getattr(layer, "group_message_takers", {})
+        decoded = None
+        for channel in tuple(members):
+            queue = queues.get(channel)
+            if queue is None:
+                continue
+            taker = takers.get(channel)
+            if taker is not None and queue.empty():
+                if decoded is None:
+                    decoded = layer.channel_layer.deserialize(data)
+                if taker.take_now(decoded):
+                    continue
+            queue.put_nowait(data)
+
 
 class PubSubChannelLayer(RedisPubSubChannelLayer):
-    """`channels_redis.pubsub.RedisPubSubChannelLayer` with batched subscriptions."""
+    """`channels_redis.pubsub.RedisPubSubChannelLayer` with batched subscriptions and
+    group messages handed directly to the consumers that take them."""
+
+    def deliver_group_messages(self, channel: str, taker: GroupMessageTaker) -> None:
+        """From now on `taker` is offered the group messages of `channel` (one of this
+        process's, from `new_channel`) before they are queued for it. Call from the loop
+        the channel was made on."""
+        self._get_layer().group_message_takers[channel] = taker
+
+    def stop_delivering_group_messages(self, channel: str) -> None:
+        self._get_layer().group_message_takers.pop(channel, None)
 
     def _get_layer(self):
         layer = super()._get_layer()
         if not getattr(layer, "batched_subscriptions", False):
             layer._shards = [BatchedSubscriptionShard(shard.host, layer) for shard in layer._shards]
             layer.batched_subscriptions = True
+            layer.group_message_takers = {}
         return layer

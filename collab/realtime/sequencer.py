@@ -44,6 +44,17 @@ class RoomSequencer:
         self._held.pop(room, None)
         self._replaying.discard(room)
 
+    def next_in_line(self, room: str, seq: int) -> bool:
+        """`live`'s common case without building an Outcome (it runs per recipient of
+        every broadcast): True, and `seq` counts as delivered, when it is the next seq of
+        a followed room with nothing held back and no replay; the caller sends the frame.
+        False: nothing changed, call `live`."""
+        last = self.last.get(room)
+        if last is None or seq != last + 1 or self._held.get(room) or room in self._replaying:
+            return False
+        self.last[room] = seq
+        return True
+
     def live(self, room: str, seq: int, text: str | None) -> Outcome:
         """A frame from the channel layer."""
         if room not in self.last:

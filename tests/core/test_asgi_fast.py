@@ -17,6 +17,7 @@ import pytest
 from asgiref.sync import SyncToAsync
 from channels.consumer import AsyncConsumer
 from channels.db import DatabaseSyncToAsync
+from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.utils import await_many_dispatch
 from corsheaders.middleware import CorsMiddleware
 from django.conf import settings
@@ -29,6 +30,10 @@ from django.http.request import HttpRequest
 from django.middleware import clickjacking, common, csrf, security
 from django.utils.deprecation import MiddlewareMixin
 from rest_framework.views import APIView
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import Protocol as WsProtocol
+from websockets.protocol import State
+from websockets.server import ServerProtocol
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 from collab.accounts.views import WsTicketView
@@ -52,6 +57,16 @@ FINGERPRINTS = {
     (AsyncConsumer.__call__, "consumer_loop.py: LeanConsumerLoop.__call__"): "e52238720872dbc3",
     (AsyncConsumer.dispatch, "consumer_loop.py: LeanConsumerLoop.dispatch"): "39f34e7d4fb0f655",
     (await_many_dispatch, "consumer_loop.py: LeanConsumerLoop._stock_loop"): "30ef889498560da3",
+    # SocketRooms.send_text does what these two do for a text frame, in one step.
+    (AsyncWebsocketConsumer.send, "realtime/socket_rooms.py: SocketRooms.send_text"): "52ce6c1290fea217",
+    (AsyncConsumer.send, "realtime/socket_rooms.py: SocketRooms.send_text"): "bc80485d75ed3e04",
+    # FrameWriter.ready/write mirror uvicorn's `websocket.send` branch and websockets' framing.
+    (WebSocketsSansIOProtocol.send, "frame_write.py: FrameWriter.ready, write"): "d4919ed760ce9f7b",
+    (WebSocketsSansIOProtocol.connection_lost, "frame_write.py: FrameWriter.ready"): "dd116afc4d8034e1",
+    (WebSocketsSansIOProtocol.pause_writing, "frame_write.py: FrameWriter.ready (writable)"): "4830f7e0d81f877d",
+    (WsProtocol.send_text, "frame_write.py: text_frame"): "9268f18e580a5d67",
+    (WsProtocol.send_frame, "frame_write.py: text_frame"): "e20fcfacea14cacd",
+    (WsProtocol.data_to_send, "frame_write.py: FrameWriter.write"): "959589a5e74ef26f",
     (APIView.as_view, "async_front.py: the attributes copied onto the wrapper"): "585ab039c9c5dc4f",
     # front.py reproduces what these add to, or do before, a 200 JSON answer.
     (security.SecurityMiddleware.process_request, "front.py: _stack_headers (SSL redirect)"): "3373d262748cbe3e",
@@ -152,10 +167,11 @@ def test_the_consumer_replaces_channels_loop_and_dispatch():
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("on", [True, False], ids=["lean", "stock"])
-async def test_a_socket_answers_and_hears_its_rooms_with_either_loop(on, settings, student):
-    """The same socket behaviour on the lean loop and on Channels' own: an ack for a frame
-    (the client source) and a broadcast (the channel layer source). The timers' source
+@pytest.mark.parametrize("off", [None, "group_delivery", "consumer_loop"], ids=["lean", "queued", "stock"])
+async def test_a_socket_answers_and_hears_its_rooms_with_either_loop(off, settings, student):
+    """The same socket behaviour on the lean loop (group messages handed over directly,
+    or queued with `group_delivery` off) and on Channels' own: an ack for a frame (the
+    client source) and a broadcast (the channel layer source). The timers' source
     is tested by tests/realtime/test_lifetime.py (and by the whole socket suite run
     with ASGI_FAST=none)."""
     from collab.realtime.broadcast import broadcast_now
@@ -163,8 +179,8 @@ async def test_a_socket_answers_and_hears_its_rooms_with_either_loop(on, setting
     from tests.conftest import ws_connect
     from tests.sockets import receive_event, request
 
-    if not on:
-        settings.ASGI_FAST = [piece for piece in asgi_fast.PIECES if piece != "consumer_loop"]
+    if off:
+        settings.ASGI_FAST = [piece for piece in asgi_fast.PIECES if piece != off]
     comm = await ws_connect(student)
     try:
         answer = await request(comm, "presence-heartbeat", {})
@@ -173,6 +189,32 @@ async def test_a_socket_answers_and_hears_its_rooms_with_either_loop(on, setting
         assert (await receive_event(comm, "probe"))["data"] == {}
     finally:
         await comm.disconnect()
+
+
+# -- frame write --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "a", "é" * 70, "x" * 200, "y" * 70_000])
+def test_a_built_frame_is_the_one_websockets_sends_for_the_text(text):
+    from collab.core.asgi_fast.frame_write import text_frame
+
+    connection = ServerProtocol()
+    connection.state = State.OPEN
+    connection.send_text(text.encode())
+    assert text_frame(text) == b"".join(connection.data_to_send())
+
+
+def test_the_frame_writer_is_only_for_uvicorns_sansio_protocol(settings):
+    from collab.core.asgi_fast.frame_write import FrameWriter, frame_writer
+
+    async def other_send(message):
+        pass
+
+    assert frame_writer(other_send) is None
+    protocol = WebSocketsSansIOProtocol.__new__(WebSocketsSansIOProtocol)
+    assert isinstance(frame_writer(protocol.send), FrameWriter)
+    settings.ASGI_FAST = [piece for piece in asgi_fast.PIECES if piece != "frame_write"]
+    assert frame_writer(protocol.send) is None
 
 
 # -- socket database pool -----------------------------------------------------------------------

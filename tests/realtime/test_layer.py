@@ -19,6 +19,9 @@ FINGERPRINTS = {
     # The batch does what this does, for many channels under one lock hold.
     RedisSingleShardConnection.subscribe: "173a8f40b17e4e28",
     RedisSingleShardConnection.__init__: "9c8f408acb4c2d7b",
+    # Group delivery replaces this, and relies on `receive` decoding what is queued.
+    RedisSingleShardConnection._receive_message: "2f5f46af28e8ed76",
+    RedisPubSubLoopLayer.receive: "2d3fa7938ba6e0a6",
 }
 
 

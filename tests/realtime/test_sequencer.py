@@ -14,12 +14,20 @@ ROOM = "session-x"
 
 class Driver:
     """What the consumer does with an Outcome: send, and fill gaps from the outbox
-    (`committed`: every seq up to `top` is in it)."""
+    (`committed`: every seq up to `top` is in it). `short_way`: live frames go as
+    CollabConsumer.room_frame sends them, `next_in_line` first, `live` if not."""
 
-    def __init__(self, top: int):
+    def __init__(self, top: int, short_way: bool = False):
         self.seq = RoomSequencer()
         self.top = top
+        self.short_way = short_way
         self.sent: list[int] = []
+
+    def live(self, seq: int) -> None:
+        if self.short_way and self.seq.next_in_line(ROOM, seq):
+            self.sent.append(seq)
+            return
+        self.deliver(self.seq.live(ROOM, seq, str(seq)))
 
     def outbox(self, after: int, upto: int) -> list[tuple[int, str]]:
         return [(seq, str(seq)) for seq in range(after + 1, min(upto, self.top) + 1)]
@@ -50,10 +58,10 @@ def test_live_frames_in_any_order_and_repeated_come_out_once_in_order(top, joine
         )
     )
     arrivals = data.draw(st.permutations(arrivals))
-    driver = Driver(top)
+    driver = Driver(top, short_way=data.draw(st.booleans(), label="short_way"))
     driver.seq.track(ROOM, joined_at)
     for seq in arrivals:
-        driver.deliver(driver.seq.live(ROOM, seq, str(seq)))
+        driver.live(seq)
     _assert_once_in_order(driver.sent, joined_at, top)
 
 
@@ -81,24 +89,24 @@ def test_replay_interleaved_with_live_frames_sends_each_seq_once_in_order(data):
     # committed before it, so a frame newer than the read arrives after the resume began.
     slots = [max(slot, 1) if seq > read_upto else slot for seq, slot in zip(live, slots, strict=True)]
 
-    driver = Driver(top)
+    driver = Driver(top, short_way=data.draw(st.booleans(), label="short_way"))
     driver.seq.track(ROOM, 0)
     # Slot 0: before the resume (the socket hears frames as a fresh joiner would).
     for seq, slot in zip(live, slots, strict=True):
         if slot == 0:
-            driver.deliver(driver.seq.live(ROOM, seq, str(seq)))
+            driver.live(seq)
     driver.sent.clear()  # what the client saw before it asked to resume is not judged
 
     driver.seq.begin_replay(ROOM, last)
     for index, page in enumerate(pages, start=1):
         for seq, slot in zip(live, slots, strict=True):
             if slot == index:
-                driver.deliver(driver.seq.live(ROOM, seq, str(seq)))
+                driver.live(seq)
         driver.deliver(driver.seq.fill(ROOM, page))
     driver.deliver(driver.seq.end_replay(ROOM))
     for seq, slot in zip(live, slots, strict=True):
         if slot == len(pages) + 1:
-            driver.deliver(driver.seq.live(ROOM, seq, str(seq)))
+            driver.live(seq)
     _assert_once_in_order(driver.sent, last, top)
 
 
@@ -107,14 +115,14 @@ def test_resync_moves_on_to_current_and_sends_only_what_is_newer(top, current, d
     current = min(current, top)
     live = data.draw(st.permutations(list(range(1, top + 1)) * 2))
     split = data.draw(st.integers(min_value=0, max_value=len(live)))
-    driver = Driver(top)
+    driver = Driver(top, short_way=data.draw(st.booleans(), label="short_way"))
     driver.seq.begin_replay(ROOM, 0)
     for seq in live[:split]:
-        driver.deliver(driver.seq.live(ROOM, seq, str(seq)))
+        driver.live(seq)
     assert driver.sent == []  # held while the room is being resumed
     driver.deliver(driver.seq.end_replay(ROOM, current))
     for seq in live[split:]:
-        driver.deliver(driver.seq.live(ROOM, seq, str(seq)))
+        driver.live(seq)
     _assert_once_in_order(driver.sent, current, top)
 
 
@@ -136,3 +144,17 @@ def test_a_gap_the_outbox_cannot_fill_is_skipped_after_being_reported():
     assert sequencer.fill(ROOM, []).gap == (0, 5)
     assert sequencer.skip_gap(ROOM).send == ["5"]
     assert sequencer.live(ROOM, 6, "6").send == ["6"]
+
+
+def test_the_short_way_takes_only_the_next_seq_of_a_followed_room_with_nothing_waiting():
+    sequencer = RoomSequencer()
+    assert not sequencer.next_in_line(ROOM, 1)  # not followed: `live` passes it through
+    sequencer.track(ROOM, 3)
+    assert not sequencer.next_in_line(ROOM, 3) and not sequencer.next_in_line(ROOM, 5)
+    assert sequencer.last[ROOM] == 3
+    assert sequencer.next_in_line(ROOM, 4) and sequencer.last[ROOM] == 4
+    assert sequencer.live(ROOM, 6, "6").gap == (4, 6)  # 6 held until 5 is filled
+    assert not sequencer.next_in_line(ROOM, 5)
+    assert sequencer.fill(ROOM, [(5, "5")]).send == ["5", "6"]
+    sequencer.begin_replay(ROOM, 6)
+    assert not sequencer.next_in_line(ROOM, 7)  # held behind the replay

@@ -10,6 +10,8 @@ which falls back to the stock behaviour:
 | `middleware`    | middleware.py     | MiddlewareMixin's thread hop per hook per request under ASGI (7) |
 | `cache`         | cache.py          | Django's Redis cache client's connection pool per cache object (6b) |
 | `consumer_loop` | consumer_loop.py  | Channels' AsyncConsumer message loop and per-message DB hop (5, 13) |
+| `group_delivery`| consumer_loop.py  | the queue, wake-up and decode per group member (F1; + realtime/layer.py) |
+| `frame_write`   | frame_write.py    | uvicorn's ASGI send per recipient of a room frame (F4; with group_delivery) |
 | `socket_db`     | socket_db.py      | Channels' single database thread, for the sockets' joins and sends (14) |
 | `async_front`   | async_front.py    | a DRF view's thread for a request a ready answer can serve (9)  |
 | `front`         | front.py          | Django's ASGI handler for a request a ready answer can serve (R4) |
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-PIECES = ("middleware", "cache", "consumer_loop", "socket_db", "async_front", "front")
+PIECES = ("middleware", "cache", "consumer_loop", "group_delivery", "frame_write", "socket_db", "async_front", "front")
 
 
 def enabled(piece: str) -> bool:
