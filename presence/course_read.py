@@ -131,6 +131,7 @@ async def course_online_answer(
             if count > allowed:
                 rates_counted(notes)[throttle_key] = (count, duration - (now % duration))
                 return None  # DRF answers the 429 from this count
+            snapshots.snapshot_refresh_ahead(course_id, snapshot, now=now)
             return snapshots.snapshot_render(snapshot, viewer_id=viewer, limit=limit, now=now)
         if attempt == 2 or (reply[1] == held and held):
             return None  # not a member of the current snapshot: DRF's 404 (or an admin's 200)

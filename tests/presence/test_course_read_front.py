@@ -281,3 +281,35 @@ def test_the_front_pattern_is_the_drf_views_route(course):
     assert resolve(path(course)).func.cls is CourseOnlineView
     assert not re.fullmatch(course_read.PATH, path(course) + "/")
     assert not re.fullmatch(course_read.PATH, f"/api/presence/course/{uuid.uuid4()}x")
+
+
+async def test_an_aging_snapshot_is_replaced_ahead_while_it_still_serves(class_online, course, student, settings):
+    """Past REFRESH_AHEAD of its lifetime a read starts the rebuild and is answered from
+    the snapshot it holds, which is still within its lifetime: no read waits for a build."""
+    from asgiref.sync import sync_to_async
+
+    from presence import course_read, snapshots
+
+    settings.PRESENCE_SNAPSHOT_TTL = 10
+    await sync_to_async(generation_publish)(user_id=student.id, generation=student.token_generation)
+    token = await sync_to_async(access_token_for)(student)
+
+    async def read():
+        return await course_read.course_online_answer(
+            authorization=f"Bearer {token}", accept=None, query_string="", course_id=str(course.id), notes={}
+        )
+
+    assert await read() is not None  # built
+    assert await read() is not None  # parsed and held
+    held = snapshots.snapshot_parsed(course.id)
+    assert not snapshots._building
+    with time_machine.travel(held["builtAt"] + 7.5, tick=False):
+        body = await read()
+        assert body is not None and b'"count":7' in body  # answered at once, from the held snapshot
+        builds = list(snapshots._building.values())
+        assert len(builds) == 1
+        await asyncio.gather(*builds)
+        assert sync_redis().get(snapshots.stamp_key(course.id)) != held["stamp"]
+        assert await read() is not None
+        assert snapshots.snapshot_parsed(course.id)["stamp"] != held["stamp"]
+        assert not snapshots._building  # the new snapshot is fresh: no further build
