@@ -40,7 +40,6 @@ from collab.courses.membership import member_course_ids, member_course_ids_many
 from collab.realtime import leases
 from collab.realtime.broadcast import broadcast_on_commit
 from collab.realtime.rooms import course_room, user_room
-from collab.realtime.signals import leases_swept
 from presence import fanout
 from presence.events import PRESENCE_CHANGED, PresenceView, presence_payload
 from presence.models import Status, UserPresence
@@ -64,7 +63,8 @@ def _retry_insert_race(service: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
-def _epoch_to_datetime(epoch: float) -> datetime:
+def epoch_to_datetime(epoch: float) -> datetime:
+    """A Unix time (seconds, as Redis lease expiries are kept) as an aware UTC datetime."""
     return datetime.fromtimestamp(epoch, tz=UTC)
 
 
@@ -291,69 +291,10 @@ def presence_heartbeat(*, user_id: uuid.UUID | str, lease_id: str = leases.HTTP_
     database, each in its own short transaction. Returns the lease's lifetime (s)."""
     now = time.time()
     if leases.lease_touch(user_id=user_id, lease_id=lease_id, now=now):
-        presence_sync(user_id=user_id, seen_at=_epoch_to_datetime(now))
+        presence_sync(user_id=user_id, seen_at=epoch_to_datetime(now))
     else:
         presence_touch_last_seen(user_id=user_id)
     return leases.lease_ttl()
-
-
-def presence_sweep(*, now: float | None = None, batch: int = 1000) -> int:
-    """Announces offline every user whose leases all lapsed (a crashed process, a
-    client gone silent). Idempotent, and safe to run twice at once: Redis hands each
-    lapsed user to one sweep, and the row lock + announced_status stop a repeat.
-
-    Also reconciles rows still announced as visible whose leases are gone for any other
-    reason (Redis restarted, a sweep killed midway). They are reconciled SYNC_CHUNK at a
-    time (presence_sync_many: one transaction each, the same outcome as one sync each; a
-    chunk that fails is retried one user at a time). Then sends `leases_swept`
-    (collab.realtime.signals: e.g. live sessions free the seats of users whose sockets
-    died with their process). Returns how many users were announced offline."""
-    now = time.time() if now is None else now
-    if not leases.leases_settled():
-        # Redis (re)started moments ago: leases of connected users may not be re-taken yet,
-        # and acting on their absence would show them offline and free their seats.
-        log.warning("presence sweep skipped: Redis restarted recently, leases are being re-asserted")
-        return 0
-    lapsed: dict[str, float] = {}
-    while True:
-        taken = leases.leases_sweep(now=now, batch=batch)
-        lapsed.update(taken)
-        if len(taken) < batch:
-            break
-    shown_live = UserPresence.objects.exclude(announced_status=Status.OFFLINE).values_list("user_id", flat=True)
-    announced = [str(user_id) for user_id in shown_live]
-    live = leases.live_expiries(announced, now=now)
-    candidates = sorted(set(lapsed) | {uid for uid in announced if uid not in live})
-    ttl = leases.lease_ttl()
-    # The last renewal is the lease's expiry minus its lifetime.
-    seen_at = {user_id: _epoch_to_datetime(expiry - ttl) for user_id, expiry in lapsed.items()}
-    offline = 0
-    for start in range(0, len(candidates), SYNC_CHUNK):
-        chunk = candidates[start : start + SYNC_CHUNK]
-        chunk_seen_at = {user_id: seen_at[user_id] for user_id in chunk if user_id in seen_at}
-        try:
-            offline += sum(presence_sync_many(user_ids=chunk, seen_at=chunk_seen_at))
-        except Exception:
-            log.exception("presence sweep could not reconcile %d users at once; one by one", len(chunk))
-            offline += _sync_one_by_one(chunk, chunk_seen_at)
-    # Other apps release what their users held while connected.
-    for receiver, result in leases_swept.send_robust(sender=None):
-        if isinstance(result, Exception):
-            log.error("leases_swept receiver %r failed", receiver, exc_info=result)
-    return offline
-
-
-def _sync_one_by_one(user_ids: list[str], seen_at: Mapping[str, datetime]) -> int:
-    """The sweep's fallback for a batch that failed: one user's failure must not keep the
-    others online (the row, if any, is still announced as visible: the next sweep retries
-    it). Returns how many were announced."""
-    announced = 0
-    for user_id in user_ids:
-        try:
-            announced += presence_sync(user_id=user_id, seen_at=seen_at.get(user_id))
-        except Exception:
-            log.exception("presence sweep could not reconcile user %s", user_id)
-    return announced
 
 
 # -- the user's own choices --------------------------------------------------------------

@@ -16,7 +16,7 @@ is a member of the user's sorted set, scored by its expiry (epoch seconds):
 
 A user is live while their `online` score lies in the future. Nothing has to run for a
 lease to lapse, so a process killed with SIGKILL leaves its users live for at most
-PRESENCE_OFFLINE_AFTER seconds; the sweep (presence.services.presence_sweep) then finds
+PRESENCE_OFFLINE_AFTER seconds; the sweep (presence.sweep.presence_sweep) then finds
 them in `online` by score and announces them offline.
 
 Each change is one Lua script, atomic in Redis. That is what decides "first lease"

@@ -1,7 +1,7 @@
 """Signals of the real-time core.
 
 `leases_swept(sender=None)` is sent after every sweep of the connection leases
-(`presence.services.presence_sweep`, on beat's schedule), once the sweep's own work is
+(`presence.sweep.presence_sweep`, on beat's schedule), once the sweep's own work is
 committed, outside any transaction. What an app holds for a user "while connected" (a
 seat in a live session) must not outlive a server process killed with SIGKILL: no
 disconnect handler runs then, and only the leases notice (they lapse by themselves).

@@ -14,7 +14,7 @@ from asgiref.sync import sync_to_async
 
 from collab.realtime import leases
 from collab.realtime.testing import capture_broadcasts
-from presence import consumers, services
+from presence import consumers, services, sweep
 from presence.models import UserPresence
 from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
 
@@ -108,7 +108,7 @@ def test_the_sweep_announces_many_users_offline_in_batches(course, batches):
         leases.lease_touch(user_id=user.id, lease_id="ws:live")
 
     with capture_broadcasts() as sent:
-        assert services.presence_sweep() == MANY
+        assert sweep.presence_sweep() == MANY
     assert batches == [services.SYNC_CHUNK, MANY - services.SYNC_CHUNK]
     said = sorted((item.data["userId"], item.data["status"]) for item in sent.named("presence-changed"))
     assert said == sorted((str(user.id), "offline") for user in gone + crashed)
@@ -121,7 +121,7 @@ def test_the_sweep_announces_many_users_offline_in_batches(course, batches):
     assert {rows[user.id].last_seen_at for user in gone + connected} == {EARLIER}
 
     with capture_broadcasts() as again:
-        assert services.presence_sweep() == 0
+        assert sweep.presence_sweep() == 0
     assert again == []
 
 
@@ -137,6 +137,6 @@ def test_a_failed_batch_of_the_sweep_is_retried_one_user_at_a_time(course, monke
 
     monkeypatch.setattr(services, "presence_sync_many", failing_for_batches)
     with capture_broadcasts() as sent:
-        assert services.presence_sweep() == 5
+        assert sweep.presence_sweep() == 5
     assert sorted(item.data["userId"] for item in sent.named("presence-changed")) == sorted(str(u.id) for u in gone)
     assert "could not reconcile 5 users at once" in caplog.text

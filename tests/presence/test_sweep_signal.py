@@ -7,7 +7,7 @@ import pytest
 
 from collab.realtime import leases
 from collab.realtime.signals import leases_swept
-from presence import services
+from presence import services, sweep
 from presence.models import UserPresence
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,10 +33,10 @@ def test_receivers_run_after_the_sweep_has_announced(course, student, connected)
     leases.leases_drop_all(user_id=student.id)
     seen = []
     connected(lambda sender, **kwargs: seen.append(UserPresence.objects.get(user=student).announced_status))
-    assert services.presence_sweep() == 1
+    assert sweep.presence_sweep() == 1
     # The receiver saw the sweep's work committed: the user is already announced offline.
     assert seen == ["offline"]
-    assert services.presence_sweep() == 0
+    assert sweep.presence_sweep() == 0
     assert seen == ["offline", "offline"]  # every sweep, also when nobody lapsed
 
 
@@ -52,6 +52,6 @@ def test_a_failing_receiver_neither_fails_the_sweep_nor_stops_the_others(course,
     services.presence_heartbeat(user_id=student.id)
     leases.lease_release(user_id=student.id, lease_id=leases.HTTP_LEASE)
     leases.lease_touch(user_id=student.id, lease_id="ws:dead", now=time.time() - leases.lease_ttl() - 5)
-    assert services.presence_sweep() == 1
+    assert sweep.presence_sweep() == 1
     assert calls == ["broken", "next"]
     assert "leases_swept receiver" in caplog.text and "boom" in caplog.text

@@ -6,7 +6,7 @@ import pytest
 
 from collab.realtime import leases
 from collab.realtime.testing import capture_broadcasts
-from presence import services
+from presence import services, sweep
 from presence.models import UserPresence
 from presence.tasks import presence_sweep
 from tests.factories import EnrollmentFactory, UserFactory
@@ -103,7 +103,7 @@ def test_sweep_in_batches(course, settings):
         services.presence_sync(user_id=user.id)
         # Announced online while it lasted (the lease was live when the row was written).
         UserPresence.objects.filter(user=user).update(announced_status="online")
-    assert services.presence_sweep(batch=3) == 7
+    assert sweep.presence_sweep(batch=3) == 7
     assert leases.sync_redis().zcard(leases.online_key()) == 0
 
 

@@ -27,7 +27,7 @@ from django.db import connection
 from collab.realtime import leases, outbox
 from collab.realtime.models import RoomEvent
 from liveSessions.models import SessionAttendance, SessionMessage, SessionStatus
-from presence import services as presence_services
+from presence import sweep as presence_sweep_module
 from tests.conftest import access_token_for
 from tests.factories import CourseFactory, EnrollmentFactory, InstructorFactory, UserFactory
 from tests.liveSessions.factories import live_session
@@ -268,7 +268,7 @@ async def test_redis_outage_loses_nothing_and_nobody_connected_drops(settings):
 
                 redis_server.start()  # empty: no leases, no subscriptions, nothing
                 # The sweep right after the restart frees nothing and shows nobody offline.
-                assert await db(presence_services.presence_sweep)() == 0
+                assert await db(presence_sweep_module.presence_sweep)() == 0
 
                 def got_both(client) -> bool:
                     new = client.frames[before[id(client)] :]
@@ -290,7 +290,7 @@ async def test_redis_outage_loses_nothing_and_nobody_connected_drops(settings):
                 # after the sweep runs once Redis has settled (two re-assert periods and a
                 # margin after the restart: the first moment the sweep acts at all).
                 await wait_for_db(leases.leases_settled, timeout=30)
-                await db(presence_services.presence_sweep)()
+                await db(presence_sweep_module.presence_sweep)()
                 online = await http.get(f"/api/presence/course/{course.id}", headers=auth(tokens, instructor))
                 assert online.status_code == 200
                 assert {u["userId"] for u in online.json()["users"]} == {str(instructor.id), str(ann.id), str(bob.id)}
