@@ -31,8 +31,9 @@ import uuid
 
 from django.conf import settings
 
+from collab.accounts.revocation import SIGNED_IN_LUA, session_key
 from collab.accounts.revocation import generation_key as token_generation_key
-from collab.accounts.revocation import session_key
+from collab.core.asgi_fast.front import request_headers
 from collab.core.negotiation import plain_json_accepted
 from collab.core.redis_client import async_redis
 from collab.core.throttling import counter_key, rates_counted, user_rate, user_throttle_key
@@ -51,17 +52,9 @@ DEFAULT_LIMIT = 100
 # Returns {1} revoked, {2} generation unknown (DRF decides), {0, stamp, count} with the
 # request counted, or {0, stamp} (the held snapshot is not the current one, or the viewer
 # is not a member: not counted). The stamp is "" when there is no current snapshot.
-_READ = """
-if KEYS[5] and redis.call('EXISTS', KEYS[5]) == 1 then
-  return {1}
-end
-local generation = redis.call('GET', KEYS[1])
-if not generation then
-  return {2}
-end
-if tonumber(ARGV[1]) < tonumber(generation) then
-  return {1}
-end
+_READ = (
+    SIGNED_IN_LUA
+    + """
 local stamp = redis.call('GET', KEYS[2]) or ''
 local current = tonumber(redis.call('GET', KEYS[3]) or '0')
 if stamp == '' or tonumber(string.match(stamp, '^(%d+):')) ~= current then
@@ -74,7 +67,7 @@ local count = redis.call('INCR', KEYS[4])
 redis.call('EXPIRE', KEYS[4], ARGV[4])
 return {0, stamp, count}
 """
-_REVOKED, _UNKNOWN = 1, 2
+)
 _LIMIT = re.compile(r"limit=([1-9][0-9]{0,3})")
 
 
@@ -143,12 +136,9 @@ async def course_online_answer(
 
 async def course_online_front(scope: dict, match: re.Match) -> bytes | None:
     """The front route (collab.core.asgi_fast.front) of the course read."""
-    found: dict[bytes, str] = {}
-    for name, value in scope["headers"]:
-        if name == b"authorization" or name == b"accept":
-            if name in found:
-                return None  # Django joins repeated fields with commas: DRF decides
-            found[name] = value.decode("latin-1")
+    found = request_headers(scope, b"authorization", b"accept")
+    if found is None:
+        return None
     authorization, accept = found.get(b"authorization"), found.get(b"accept")
     return await course_online_answer(
         authorization=authorization,

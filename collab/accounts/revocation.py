@@ -89,6 +89,27 @@ return 0
 """
 
 
+# The same check inside a fast path's own Lua script (the ticket route, the course
+# presence read), with the Redis keys alone: KEYS[1] is the user's generation
+# (generation_key), KEYS[5] the token's session (session_key; absent without a session),
+# ARGV[1] the token's generation. Returns {1} when the token is revoked and {2} when Redis
+# does not know the user's generation (the caller leaves the request to the database
+# path); otherwise the script goes on.
+SIGNED_IN_LUA = """
+if KEYS[5] and redis.call('EXISTS', KEYS[5]) == 1 then
+  return {1}
+end
+local generation = redis.call('GET', KEYS[1])
+if not generation then
+  return {2}
+end
+if tonumber(ARGV[1]) < tonumber(generation) then
+  return {1}
+end
+"""
+REVOKED, GENERATION_UNKNOWN = 1, 2
+
+
 def credentials_revoked(credentials: Credentials, *, user_generation: int) -> bool:
     """Whether `credentials` were revoked, for a caller that loaded the user row
     (`user_generation` is its `token_generation`). Sync: REST, handshake, tickets.

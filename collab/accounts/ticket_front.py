@@ -28,7 +28,8 @@ import time
 from django.conf import settings
 from rest_framework.settings import api_settings
 
-from collab.accounts.revocation import generation_key, session_key
+from collab.accounts.revocation import SIGNED_IN_LUA, generation_key, session_key
+from collab.core.asgi_fast.front import request_headers
 from collab.core.negotiation import plain_json_accepted
 from collab.core.redis_client import async_redis
 from collab.core.throttling import ScopedRedisThrottle, counter_key, rates_counted, user_rate, user_throttle_key
@@ -42,19 +43,11 @@ THROTTLE_SCOPE = "ws-ticket"  # WsTicketView's throttle_scope
 # counter, 4 the ticket, 5 the token's session (absent without a session).
 # ARGV: 1 the token's generation, 2 the user rate's limit, 3 its counter's lifetime (s),
 # 4 the ticket rate's limit, 5 its counter's lifetime, 6 the ticket's value, 7 its TTL (s).
-# Returns {1} revoked, {2} generation unknown (DRF decides), {3, users, tickets} counted
-# and over a rate (DRF's 429), {0, users, tickets} counted and the ticket stored.
-_ISSUE = """
-if KEYS[5] and redis.call('EXISTS', KEYS[5]) == 1 then
-  return {1}
-end
-local generation = redis.call('GET', KEYS[1])
-if not generation then
-  return {2}
-end
-if tonumber(ARGV[1]) < tonumber(generation) then
-  return {1}
-end
+# Returns SIGNED_IN_LUA's {1} revoked or {2} generation unknown (DRF decides), {3, users,
+# tickets} counted and over a rate (DRF's 429), {0, users, tickets} counted and stored.
+_ISSUE = (
+    SIGNED_IN_LUA
+    + """
 local users = redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 local tickets = redis.call('INCR', KEYS[3])
@@ -65,6 +58,7 @@ end
 redis.call('SET', KEYS[4], ARGV[6], 'EX', ARGV[7])
 return {0, users, tickets}
 """
+)
 _ISSUED, _OVER_A_RATE = 0, 3
 
 
@@ -112,12 +106,9 @@ def _render(data: dict) -> bytes:
 
 async def ws_ticket_front(scope: dict, match: re.Match) -> bytes | None:
     """The front route (collab.core.asgi_fast.front) of the ticket request."""
-    found: dict[bytes, str] = {}
-    for name, value in scope["headers"]:
-        if name == b"authorization" or name == b"accept":
-            if name in found:
-                return None  # Django joins repeated fields with commas: DRF decides
-            found[name] = value.decode("latin-1")
+    found = request_headers(scope, b"authorization", b"accept")
+    if found is None:
+        return None
     return await ws_ticket_answer(
         authorization=found.get(b"authorization"),
         accept=found.get(b"accept"),

@@ -13,16 +13,14 @@ import uuid
 
 import pytest
 import time_machine
-from asgiref.sync import async_to_sync
 from corsheaders.conf import conf as cors_conf
 from rest_framework.test import APIClient
 
 from collab.accounts.revocation import generation_key, generation_publish
-from collab.asgi import django_asgi_app
-from collab.core.asgi_fast.front import front_app
 from collab.core.redis_client import sync_redis
 from collab.core.throttling import UserRedisThrottle, counter_key, user_throttle_key
 from tests.accounts.test_signout import login, logout
+from tests.asgi_stack import FrontStack
 from tests.conftest import access_token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,61 +31,9 @@ def _frames_at_once(settings):
     settings.PRESENCE_BROADCAST_WINDOW = 0
 
 
-class Stack:
-    """front_app over Django's handler, remembering whether Django answered."""
-
-    def __init__(self):
-        self.django_calls = 0
-
-        async def django(scope, receive, send):
-            self.django_calls += 1
-            await django_asgi_app(scope, receive, send)
-
-        self.app = front_app(django)
-
-    def get(self, path: str, headers: dict[str, str] | None = None, query: str = "") -> tuple[int, list, bytes, str]:
-        """(status, raw headers, body, "front" or "django")."""
-        before = self.django_calls
-        status, raw_headers, body = async_to_sync(self._get)(path, headers or {}, query)
-        return status, raw_headers, body, "django" if self.django_calls > before else "front"
-
-    async def _get(self, path, headers, query):
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "root_path": "",
-            "query_string": query.encode(),
-            "headers": [
-                (name.lower().encode(), value.encode()) for name, value in {"Host": "testserver", **headers}.items()
-            ],
-            "client": ("127.0.0.1", 50000),
-            "server": ("testserver", 80),
-        }
-        sent = []
-        pending = [{"type": "http.request", "body": b"", "more_body": False}]
-
-        async def receive():
-            if pending:
-                return pending.pop()
-            await asyncio.Event().wait()  # the client stays connected
-
-        async def send(message):
-            sent.append(message)
-
-        await self.app(scope, receive, send)
-        start = next(message for message in sent if message["type"] == "http.response.start")
-        body = b"".join(message.get("body", b"") for message in sent if message["type"] == "http.response.body")
-        return start["status"], start["headers"], body
-
-
 @pytest.fixture
 def stack():
-    return Stack()
+    return FrontStack()
 
 
 def path(course) -> str:

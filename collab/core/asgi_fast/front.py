@@ -154,27 +154,38 @@ async def _answered(scope: dict, send: Callable, route: FrontRoute, match: re.Ma
     return True
 
 
+def request_headers(scope: dict, *names: bytes) -> dict[bytes, str] | None:
+    """The request's headers of `names` (lowercase), each at most once, for a front route
+    and its handler; None when one of them is repeated (Django joins a repeated field
+    with commas: the request is left to it)."""
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in names:
+            if name in found:
+                return None
+            found[name] = value.decode("latin-1")
+    return found
+
+
 def _stack_headers(scope: dict, route: FrontRoute) -> dict[str, str] | None:
     """The headers Django's handler, the middleware and the DRF view give a 200 JSON
     answer to this request, in their order (Content-Length to be filled in); None when
     a middleware would do more than add headers. Only a few request headers decide them,
     so the answer is cached by their values (and forgotten when a setting changes)."""
     proxy_header = _proxy_header()
-    read = {b"host": None, b"origin": None, b"access-control-request-private-network": None, proxy_header: None}
-    for name, value in scope["headers"]:
-        if name in read:
-            if read[name] is not None:
-                return None  # Django joins a repeated field with commas: let it
-            read[name] = value.decode("latin-1")
+    private_network = b"access-control-request-private-network"
+    read = request_headers(scope, b"host", b"origin", private_network, proxy_header)
+    if read is None:
+        return None
     from corsheaders.conf import conf
 
     cors = re.match(conf.CORS_URLS_REGEX, scope["path"]) is not None
     headers = _headers_for(
         route,
-        read[b"host"],
-        read[b"origin"],
-        read[b"access-control-request-private-network"],
-        read[proxy_header],
+        read.get(b"host"),
+        read.get(b"origin"),
+        read.get(private_network),
+        read.get(proxy_header),
         scope.get("scheme"),
         cors,
     )
