@@ -126,12 +126,19 @@ def _announce_when_healthy(env: dict[str, str], honcho: subprocess.Popen, stop: 
         stop.wait(0.5)
 
 
+def _listed(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
 def run_environment(environ: Mapping[str, str], run_dir: Path) -> dict[str, str]:
     """The environment the set-up and web, worker and beat run with: `environ` (the
     caller's) plus make run's defaults (DEBUG on, 127.0.0.1:8000, the embedded flag). The
     console's own origins on PORT are always allowed to open /ws/, added to any
     SOCKET_ALLOWED_ORIGINS given (the page must keep its socket when another origin is
-    allowed too); without one they are the only ones."""
+    allowed too); without one they are the only ones. Likewise its own host names
+    (loopback, and HOST when it names one) are always in ALLOWED_HOSTS, added to any given:
+    Django answers 400 to a Host header it does not list, the console's page included, and
+    the start-up's own /health probe asks 127.0.0.1."""
     env = dict(environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "collab.settings")
     # The Procfile's commands (uvicorn, celery) come from this interpreter's environment.
@@ -145,10 +152,13 @@ def run_environment(environ: Mapping[str, str], run_dir: Path) -> dict[str, str]
     # The console is served from this very port: its page's origin must be allowed to
     # open /ws/, whatever PORT and HOST say.
     origins = {f"http://127.0.0.1:{env['PORT']}", f"http://localhost:{env['PORT']}"}
+    hosts = ["localhost", "127.0.0.1", "[::1]"]
     if env["HOST"] not in ("0.0.0.0", "::", "", "127.0.0.1", "localhost"):
         origins.add(f"http://{env['HOST']}:{env['PORT']}")
-    given = [origin.strip() for origin in env.get("SOCKET_ALLOWED_ORIGINS", "").split(",") if origin.strip()]
+        hosts.append(env["HOST"])
+    given = _listed(env.get("SOCKET_ALLOWED_ORIGINS"))
     env["SOCKET_ALLOWED_ORIGINS"] = ",".join(dict.fromkeys([*given, *sorted(origins)]))
+    env["ALLOWED_HOSTS"] = ",".join(dict.fromkeys([*_listed(env.get("ALLOWED_HOSTS")), *hosts]))
     env.setdefault("CELERY_BEAT_SCHEDULE_FILENAME", str(run_dir / "celerybeat-schedule"))
     return env
 

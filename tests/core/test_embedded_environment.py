@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.http.request import validate_host
+
 from collab.embedded import run_environment
 
 
@@ -29,3 +31,23 @@ def test_make_runs_defaults_yield_to_what_the_caller_set():
     env = run_environment({"DEBUG": "false", "HOST": "0.0.0.0", "PORT": "9000"}, Path("/tmp/run"))
     assert (env["DEBUG"], env["HOST"], env["PORT"]) == ("false", "0.0.0.0", "9000")
     assert env["COLLAB_EMBEDDED"] == "true" and env["CELERY_BEAT_SCHEDULE_FILENAME"] == "/tmp/run/celerybeat-schedule"
+
+
+def _hosts(environ: dict[str, str]) -> list[str]:
+    return run_environment(environ, Path("/tmp/unused"))["ALLOWED_HOSTS"].split(",")
+
+
+def test_the_host_make_run_listens_on_is_a_host_django_answers():
+    # `make run HOST=devbox` allowed the page's origin on the socket, but Django answered
+    # the page itself 400 DisallowedHost: "devbox" was not in ALLOWED_HOSTS.
+    assert validate_host("devbox", _hosts({"HOST": "devbox"}))
+    assert not validate_host("devbox", _hosts({}))
+    for host in ("127.0.0.1", "localhost", "[::1]"):
+        assert validate_host(host, _hosts({})), host
+
+
+def test_hosts_given_are_added_to_the_consoles_own():
+    # With only the given host, the start-up's own /health probe (127.0.0.1) got a 400 and
+    # the banner never printed; the console on 127.0.0.1 could not load either.
+    hosts = _hosts({"HOST": "0.0.0.0", "ALLOWED_HOSTS": "devbox.lan, 192.0.2.7"})
+    assert hosts == ["devbox.lan", "192.0.2.7", "localhost", "127.0.0.1", "[::1]"]
