@@ -1,7 +1,7 @@
-"""The README's configuration table against collab/settings.py: every variable the
-settings read has a row, and the default a row states is the one the settings take with
-nothing in the environment. (The README listed ASGI_FAST's default without `front` after
-that piece was added.)"""
+"""The README's configuration table against collab/settings.py (and the product's knobs
+it imports, collab/settings_product.py): every variable the settings read has a row, and
+the default a row states is the one the settings take with nothing in the environment.
+(The README listed ASGI_FAST's default without `front` after that piece was added.)"""
 
 from __future__ import annotations
 
@@ -46,8 +46,9 @@ def _readme_rows() -> dict[str, str]:
 
 
 def _variables_read_by_settings() -> set[str]:
-    source = (ROOT / "collab" / "settings.py").read_text()
-    return set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z][A-Z0-9_]+)"', source))
+    """collab/settings.py and the product's knobs it imports (collab/settings_product.py)."""
+    sources = [(ROOT / "collab" / name).read_text() for name in ("settings.py", "settings_product.py")]
+    return {name for source in sources for name in re.findall(r'env(?:\.\w+)?\(\s*"([A-Z][A-Z0-9_]+)"', source)}
 
 
 def _as_written(value: object) -> str:
