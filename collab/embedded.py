@@ -26,6 +26,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The names the console and the start-up's /health probe use on this machine.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
 def _free_port(preferred: int) -> int:
@@ -83,6 +85,18 @@ def _terminal_foreground() -> Iterator[None]:
             os.tcsetpgrp(fd, previous)
 
 
+def _other_machines(env: Mapping[str, str]) -> str:
+    """The banner's note when HOST listens on every address: Django and the socket answer
+    only the names they allow, so another machine needs its name for this one given."""
+    names = [name for name in _listed(env.get("ALLOWED_HOSTS")) if name not in LOOPBACK_HOSTS]
+    if names:
+        return f" (listening on {env['HOST']}: other machines may use {', '.join(names)})"
+    return (
+        f" (listening on {env['HOST']}; for other machines give ALLOWED_HOSTS and"
+        " SOCKET_ALLOWED_ORIGINS the name they use, see the README)"
+    )
+
+
 def _banner(env: dict[str, str]) -> str:
     from collab.courses.demo import (
         COURSE_TITLE,
@@ -97,7 +111,7 @@ def _banner(env: dict[str, str]) -> str:
     url = f"http://{shown}:{env['PORT']}"
     lines = [
         "",
-        f"collab is up on {url}" + (f" (listening on {host}: reachable from other machines)" if shown != host else ""),
+        f"collab is up on {url}" + (_other_machines(env) if shown != host else ""),
         f"  console:   {url}/           (the web client: sign in with a demo login below)",
         f"  API docs:  {url}/api/docs   (OpenAPI schema: {url}/api/schema)",
         f"  admin:     {url}/admin/     (staff: manage.py createuser --role admin)",
@@ -152,7 +166,7 @@ def run_environment(environ: Mapping[str, str], run_dir: Path) -> dict[str, str]
     # The console is served from this very port: its page's origin must be allowed to
     # open /ws/, whatever PORT and HOST say.
     origins = {f"http://127.0.0.1:{env['PORT']}", f"http://localhost:{env['PORT']}"}
-    hosts = ["localhost", "127.0.0.1", "[::1]"]
+    hosts = list(LOOPBACK_HOSTS)
     if env["HOST"] not in ("0.0.0.0", "::", "", "127.0.0.1", "localhost"):
         origins.add(f"http://{env['HOST']}:{env['PORT']}")
         hosts.append(env["HOST"])

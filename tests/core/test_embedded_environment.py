@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.http.request import validate_host
 
-from collab.embedded import run_environment
+from collab.embedded import _banner, run_environment
 
 
 def _origins(environ: dict[str, str]) -> list[str]:
@@ -51,3 +51,11 @@ def test_hosts_given_are_added_to_the_consoles_own():
     # the banner never printed; the console on 127.0.0.1 could not load either.
     hosts = _hosts({"HOST": "0.0.0.0", "ALLOWED_HOSTS": "devbox.lan, 192.0.2.7"})
     assert hosts == ["devbox.lan", "192.0.2.7", "localhost", "127.0.0.1", "[::1]"]
+
+
+def test_the_banner_says_what_other_machines_need_when_listening_on_every_address():
+    bare = _banner(run_environment({"HOST": "0.0.0.0"}, Path("/tmp/unused")))
+    assert "give ALLOWED_HOSTS and SOCKET_ALLOWED_ORIGINS the name they use" in bare
+    named = _banner(run_environment({"HOST": "0.0.0.0", "ALLOWED_HOSTS": "devbox.lan"}, Path("/tmp/unused")))
+    assert "other machines may use devbox.lan)" in named
+    assert "other machines" not in _banner(run_environment({}, Path("/tmp/unused")))
