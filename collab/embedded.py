@@ -22,8 +22,10 @@ import subprocess
 import sys
 import threading
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+
+import environ as django_environ
 
 ROOT = Path(__file__).resolve().parent.parent
 # The names the console and the start-up's /health probe use on this machine.
@@ -144,6 +146,26 @@ def _listed(value: str | None) -> list[str]:
     return [item.strip() for item in (value or "").split(",") if item.strip()]
 
 
+def caller_environment(environ: Mapping[str, str], dotenv: Path) -> dict[str, str]:
+    """`environ` with the values of the `.env` file `dotenv` (if any) under it: the
+    environment wins, as in collab/settings.py, which reads the same file the same way.
+    make run decides PORT, HOST, the socket's origins and the allowed hosts before the
+    settings load, so it must see the file's values too (else an origin or host given
+    there was silently replaced by make run's own)."""
+    scratch = type("DotEnv", (django_environ.Env,), {"ENVIRON": dict(environ)})
+    if dotenv.is_file():
+        scratch.read_env(dotenv, overwrite=False)
+    return scratch.ENVIRON
+
+
+def honcho_start(port: str, processes: Sequence[str] = ("web", "worker", "beat")) -> list[str]:
+    """The honcho command that runs the Procfile's `processes` (in the current directory)
+    with the environment it is given. honcho would read `.env` itself and put its values
+    over that environment, undoing make run's choices (the console's origins and hosts);
+    the file is already under the environment (caller_environment), so honcho reads none."""
+    return [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-e", os.devnull, "-p", port, *processes]
+
+
 def run_environment(environ: Mapping[str, str], run_dir: Path) -> dict[str, str]:
     """The environment the set-up and web, worker and beat run with: `environ` (the
     caller's) plus make run's defaults (DEBUG on, 127.0.0.1:8000, the embedded flag). The
@@ -178,9 +200,10 @@ def run_environment(environ: Mapping[str, str], run_dir: Path) -> dict[str, str]
 
 
 def main() -> int:
-    run_dir = Path(os.environ.get("COLLAB_RUN_DIR") or ROOT / ".run")
+    given = caller_environment(os.environ, ROOT / ".env")
+    run_dir = Path(given.get("COLLAB_RUN_DIR") or ROOT / ".run")
     run_dir.mkdir(parents=True, exist_ok=True)
-    env = run_environment(os.environ, run_dir)
+    env = run_environment(given, run_dir)
 
     stopping = threading.Event()
     honcho: subprocess.Popen | None = None
@@ -213,7 +236,7 @@ def main() -> int:
             if not _has_users(env):
                 _manage("seed_demo", env=env)
             honcho = subprocess.Popen(
-                [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-p", env["PORT"], "web", "worker", "beat"],
+                honcho_start(env["PORT"]),
                 cwd=ROOT,
                 env=env,
                 # Its own group: the stop reaches it once, from _stop, not also from the terminal.
