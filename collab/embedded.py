@@ -22,10 +22,14 @@ import subprocess
 import sys
 import threading
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+import environ as django_environ
+
 ROOT = Path(__file__).resolve().parent.parent
+# The names the console and the start-up's /health probe use on this machine.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
 def _free_port(preferred: int) -> int:
@@ -83,6 +87,18 @@ def _terminal_foreground() -> Iterator[None]:
             os.tcsetpgrp(fd, previous)
 
 
+def _other_machines(env: Mapping[str, str]) -> str:
+    """The banner's note when HOST listens on every address: Django and the socket answer
+    only the names they allow, so another machine needs its name for this one given."""
+    names = [name for name in _listed(env.get("ALLOWED_HOSTS")) if name not in LOOPBACK_HOSTS]
+    if names:
+        return f" (listening on {env['HOST']}: other machines may use {', '.join(names)})"
+    return (
+        f" (listening on {env['HOST']}; for other machines give ALLOWED_HOSTS and"
+        " SOCKET_ALLOWED_ORIGINS the name they use, see the README)"
+    )
+
+
 def _banner(env: dict[str, str]) -> str:
     from collab.courses.demo import (
         COURSE_TITLE,
@@ -97,7 +113,7 @@ def _banner(env: dict[str, str]) -> str:
     url = f"http://{shown}:{env['PORT']}"
     lines = [
         "",
-        f"collab is up on {url}" + (f" (listening on {host}: reachable from other machines)" if shown != host else ""),
+        f"collab is up on {url}" + (_other_machines(env) if shown != host else ""),
         f"  console:   {url}/           (the web client: sign in with a demo login below)",
         f"  API docs:  {url}/api/docs   (OpenAPI schema: {url}/api/schema)",
         f"  admin:     {url}/admin/     (staff: manage.py createuser --role admin)",
@@ -126,12 +142,39 @@ def _announce_when_healthy(env: dict[str, str], honcho: subprocess.Popen, stop: 
         stop.wait(0.5)
 
 
+def _listed(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+def caller_environment(environ: Mapping[str, str], dotenv: Path) -> dict[str, str]:
+    """`environ` with the values of the `.env` file `dotenv` (if any) under it: the
+    environment wins, as in collab/settings.py, which reads the same file the same way.
+    make run decides PORT, HOST, the socket's origins and the allowed hosts before the
+    settings load, so it must see the file's values too (else an origin or host given
+    there was silently replaced by make run's own)."""
+    scratch = type("DotEnv", (django_environ.Env,), {"ENVIRON": dict(environ)})
+    if dotenv.is_file():
+        scratch.read_env(dotenv, overwrite=False)
+    return scratch.ENVIRON
+
+
+def honcho_start(port: str, processes: Sequence[str] = ("web", "worker", "beat")) -> list[str]:
+    """The honcho command that runs the Procfile's `processes` (in the current directory)
+    with the environment it is given. honcho would read `.env` itself and put its values
+    over that environment, undoing make run's choices (the console's origins and hosts);
+    the file is already under the environment (caller_environment), so honcho reads none."""
+    return [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-e", os.devnull, "-p", port, *processes]
+
+
 def run_environment(environ: Mapping[str, str], run_dir: Path) -> dict[str, str]:
     """The environment the set-up and web, worker and beat run with: `environ` (the
     caller's) plus make run's defaults (DEBUG on, 127.0.0.1:8000, the embedded flag). The
     console's own origins on PORT are always allowed to open /ws/, added to any
     SOCKET_ALLOWED_ORIGINS given (the page must keep its socket when another origin is
-    allowed too); without one they are the only ones."""
+    allowed too); without one they are the only ones. Likewise its own host names
+    (loopback, and HOST when it names one) are always in ALLOWED_HOSTS, added to any given:
+    Django answers 400 to a Host header it does not list, the console's page included, and
+    the start-up's own /health probe asks 127.0.0.1."""
     env = dict(environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "collab.settings")
     # The Procfile's commands (uvicorn, celery) come from this interpreter's environment.
@@ -145,18 +188,22 @@ def run_environment(environ: Mapping[str, str], run_dir: Path) -> dict[str, str]
     # The console is served from this very port: its page's origin must be allowed to
     # open /ws/, whatever PORT and HOST say.
     origins = {f"http://127.0.0.1:{env['PORT']}", f"http://localhost:{env['PORT']}"}
+    hosts = list(LOOPBACK_HOSTS)
     if env["HOST"] not in ("0.0.0.0", "::", "", "127.0.0.1", "localhost"):
         origins.add(f"http://{env['HOST']}:{env['PORT']}")
-    given = [origin.strip() for origin in env.get("SOCKET_ALLOWED_ORIGINS", "").split(",") if origin.strip()]
+        hosts.append(env["HOST"])
+    given = _listed(env.get("SOCKET_ALLOWED_ORIGINS"))
     env["SOCKET_ALLOWED_ORIGINS"] = ",".join(dict.fromkeys([*given, *sorted(origins)]))
+    env["ALLOWED_HOSTS"] = ",".join(dict.fromkeys([*_listed(env.get("ALLOWED_HOSTS")), *hosts]))
     env.setdefault("CELERY_BEAT_SCHEDULE_FILENAME", str(run_dir / "celerybeat-schedule"))
     return env
 
 
 def main() -> int:
-    run_dir = Path(os.environ.get("COLLAB_RUN_DIR") or ROOT / ".run")
+    given = caller_environment(os.environ, ROOT / ".env")
+    run_dir = Path(given.get("COLLAB_RUN_DIR") or ROOT / ".run")
     run_dir.mkdir(parents=True, exist_ok=True)
-    env = run_environment(os.environ, run_dir)
+    env = run_environment(given, run_dir)
 
     stopping = threading.Event()
     honcho: subprocess.Popen | None = None
@@ -189,7 +236,7 @@ def main() -> int:
             if not _has_users(env):
                 _manage("seed_demo", env=env)
             honcho = subprocess.Popen(
-                [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-p", env["PORT"], "web", "worker", "beat"],
+                honcho_start(env["PORT"]),
                 cwd=ROOT,
                 env=env,
                 # Its own group: the stop reaches it once, from _stop, not also from the terminal.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from collab.courses import demo
 
@@ -29,9 +29,10 @@ def content_security_policy(request: HttpRequest) -> str:
     )
 
 
-@require_GET
+# GET and HEAD: a link checker or `curl -I` asks with HEAD, and Django drops the body itself.
+@require_safe
 def console_page(request: HttpRequest) -> HttpResponse:
-    """GET / : the console's single page (signed out until the browser logs in over REST)."""
+    """GET (or HEAD) / : the console's single page (signed out until the browser logs in over REST)."""
     # The sign-in hint names the logins `make run` seeds, from the one list seed_demo uses.
     context = {
         "demo_password": demo.DEMO_PASSWORD,

@@ -22,7 +22,8 @@ from collab.core import views
 def _is_debug_error_page(request: HttpRequest, response: HttpResponse) -> bool:
     return (
         response.status_code in (400, 403, 404, 500)
-        and (request.path.startswith("/api/") or request.path == "/health")
+        # "/api" itself too: a client that dropped the slash is still an API client.
+        and (request.path.startswith("/api/") or request.path in ("/api", "/health"))
         and not response.get("Content-Type", "").startswith("application/json")
     )
 

@@ -27,6 +27,15 @@ def test_the_console_page_is_served_at_the_root(client):
     assert client.post("/").status_code == 405
 
 
+def test_the_console_page_answers_head_as_get_without_a_body(client):
+    """`curl -I` and link checkers ask with HEAD: the same status and headers, no body."""
+    get, head = client.get("/"), client.head("/")
+    assert head.status_code == 200
+    assert head.content == b""
+    for header in ("Content-Type", "Content-Security-Policy", "Cache-Control"):
+        assert head[header] == get[header]
+
+
 def _module_graph() -> set[Path]:
     """app.js and every module it imports, transitively."""
     seen: set[Path] = set()

@@ -18,6 +18,7 @@ def debug(settings):
     ("path", "status", "code"),
     [
         ("/api/nope", 404, "not_found"),
+        ("/api", 404, "not_found"),  # the API's root without its slash was Django's HTML page
         ("/api/courses/", 404, "not_found"),
         ("/api/live-sessions/not-a-uuid", 404, "not_found"),
     ],

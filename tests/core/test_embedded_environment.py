@@ -3,9 +3,13 @@ the e2e test of the whole run is tests/integration/test_embedded.py."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
-from collab.embedded import run_environment
+from django.http.request import validate_host
+
+from collab.embedded import _banner, caller_environment, honcho_start, run_environment
 
 
 def _origins(environ: dict[str, str]) -> list[str]:
@@ -29,3 +33,65 @@ def test_make_runs_defaults_yield_to_what_the_caller_set():
     env = run_environment({"DEBUG": "false", "HOST": "0.0.0.0", "PORT": "9000"}, Path("/tmp/run"))
     assert (env["DEBUG"], env["HOST"], env["PORT"]) == ("false", "0.0.0.0", "9000")
     assert env["COLLAB_EMBEDDED"] == "true" and env["CELERY_BEAT_SCHEDULE_FILENAME"] == "/tmp/run/celerybeat-schedule"
+
+
+def _hosts(environ: dict[str, str]) -> list[str]:
+    return run_environment(environ, Path("/tmp/unused"))["ALLOWED_HOSTS"].split(",")
+
+
+def test_the_host_make_run_listens_on_is_a_host_django_answers():
+    # `make run HOST=devbox` allowed the page's origin on the socket, but Django answered
+    # the page itself 400 DisallowedHost: "devbox" was not in ALLOWED_HOSTS.
+    assert validate_host("devbox", _hosts({"HOST": "devbox"}))
+    assert not validate_host("devbox", _hosts({}))
+    for host in ("127.0.0.1", "localhost", "[::1]"):
+        assert validate_host(host, _hosts({})), host
+
+
+def test_hosts_given_are_added_to_the_consoles_own():
+    # With only the given host, the start-up's own /health probe (127.0.0.1) got a 400 and
+    # the banner never printed; the console on 127.0.0.1 could not load either.
+    hosts = _hosts({"HOST": "0.0.0.0", "ALLOWED_HOSTS": "devbox.lan, 192.0.2.7"})
+    assert hosts == ["devbox.lan", "192.0.2.7", "localhost", "127.0.0.1", "[::1]"]
+
+
+def test_the_banner_says_what_other_machines_need_when_listening_on_every_address():
+    bare = _banner(run_environment({"HOST": "0.0.0.0"}, Path("/tmp/unused")))
+    assert "give ALLOWED_HOSTS and SOCKET_ALLOWED_ORIGINS the name they use" in bare
+    named = _banner(run_environment({"HOST": "0.0.0.0", "ALLOWED_HOSTS": "devbox.lan"}, Path("/tmp/unused")))
+    assert "other machines may use devbox.lan)" in named
+    assert "other machines" not in _banner(run_environment({}, Path("/tmp/unused")))
+
+
+def test_a_dotenv_file_counts_as_the_environment_does_and_the_environment_wins(tmp_path):
+    # README: "Everything comes from the environment (or a .env file next to manage.py)".
+    # make run set SOCKET_ALLOWED_ORIGINS (and PORT, HOST) itself before the settings read
+    # .env, so an origin given in .env was silently dropped and PORT there ignored.
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("PORT=8765\nSOCKET_ALLOWED_ORIGINS=http://app.example\nALLOWED_HOSTS=devbox.lan\nDEBUG=false\n")
+    env = run_environment(caller_environment({"DEBUG": "true"}, dotenv), tmp_path)
+    assert env["PORT"] == "8765" and env["DEBUG"] == "true"
+    assert env["SOCKET_ALLOWED_ORIGINS"].split(",") == [
+        "http://app.example",
+        "http://127.0.0.1:8765",
+        "http://localhost:8765",
+    ]
+    assert env["ALLOWED_HOSTS"].split(",")[0] == "devbox.lan"
+    assert caller_environment({"A": "1"}, tmp_path / "missing") == {"A": "1"}
+
+
+def test_honcho_runs_the_processes_with_the_environment_given_not_the_dotenv_over_it(tmp_path):
+    # honcho reads .env by default and puts it over the environment: with
+    # SOCKET_ALLOWED_ORIGINS in .env the console's own origin, which make run had added,
+    # was gone in web (the console's socket refused, 403).
+    (tmp_path / "Procfile").write_text("show: echo X=$X\n")
+    (tmp_path / ".env").write_text("X=from-dotenv\n")
+    shown = subprocess.run(
+        honcho_start("5000", ["show"]),
+        cwd=tmp_path,
+        env={**os.environ, "X": "from-environment"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "X=from-environment" in shown.stdout, shown.stdout + shown.stderr
