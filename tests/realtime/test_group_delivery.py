@@ -10,6 +10,7 @@ outbox. Real Redis and channel layer throughout."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -23,7 +24,9 @@ from collab.realtime.rooms import course_room
 from tests.conftest import ws_connect
 from tests.sockets import receive_event
 
-GROUP = "test-group-delivery"
+# Per test process: Redis pub/sub ignores the database number, so two xdist workers'
+# groups of one name would hear each other's messages.
+GROUP = f"test-group-delivery-{uuid.uuid4().hex}"
 
 
 class Boom(Exception):
