@@ -4,7 +4,8 @@ every later room frame for that socket waits in the process's channel-layer queu
 a bound that queue grows for as long as the client stays connected (a stalled browser tab,
 a client whose TCP stack still acks), so one slow reader can take the process's memory.
 The socket is dropped once SOCKET_SEND_QUEUE_MAX messages wait for it (the client
-reconnects and resumes), and the other members of the room hear every frame, in order."""
+reconnects and resumes), and the other members of the room hear every frame, in order.
+Then members that close or vanish in the middle of a burst."""
 
 from __future__ import annotations
 
@@ -109,3 +110,47 @@ async def test_a_client_that_stops_reading_is_dropped_not_buffered_without_bound
     text = log.read_text()
     assert "fell behind" in text
     assert "Traceback" not in text and "ERROR" not in text, text[-3000:]
+
+
+async def test_members_closing_or_vanishing_mid_burst_leave_no_error_and_the_others_hear_all(tmp_path):
+    """During a burst of room frames (written directly), one member sends a close frame and
+    another's connection is reset (the client gone, no close): the server logs no error,
+    and the member that stays hears every frame in order."""
+    tokens = await sync_to_async(_class_of)(3)
+    course_id, tokens = tokens[0], tokens[1:]
+    room = course_room(course_id)
+    log = tmp_path / "server.log"
+    server = start_server(log_path=log)
+    try:
+        staying, closing, vanishing = [
+            await websockets.connect(server.ws_url, additional_headers={"Authorization": f"Bearer {token}"})
+            for token in tokens
+        ]
+        try:
+            for ws in (staying, closing, vanishing):
+                await drain(ws, quiet=0.3)
+            reading = asyncio.create_task(_read_all(staying, 200))
+            for n in range(200):
+                await broadcast_now(room, "slow-test", {"n": n, "pad": "x" * 2000})
+                if n == 50:
+                    await closing.close()
+                if n == 80:
+                    vanishing.transport.abort()
+            assert await reading == list(range(200))
+            await asyncio.sleep(0.5)
+        finally:
+            await staying.close()
+    finally:
+        server.stop()
+    text = log.read_text()
+    assert "Traceback" not in text and "ERROR" not in text, text[-3000:]
+
+
+def _class_of(members: int) -> list[str]:
+    course = CourseFactory()
+    tokens = []
+    for _ in range(members):
+        student = UserFactory()
+        EnrollmentFactory(course=course, user=student)
+        tokens.append(access_token_for(student))
+    return [str(course.id), *tokens]
