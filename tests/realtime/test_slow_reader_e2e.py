@@ -53,8 +53,8 @@ async def _stalled_socket(url: str, token: str):
     return ws
 
 
-async def _read_all(ws, count: int) -> list[int]:
-    got = []
+async def _read_all(ws, count: int, got: list[int] | None = None, progress: asyncio.Event | None = None) -> list[int]:
+    got = [] if got is None else got
     while len(got) < count:
         try:
             frame = json.loads(await asyncio.wait_for(ws.recv(), 20))
@@ -62,6 +62,8 @@ async def _read_all(ws, count: int) -> list[int]:
             raise AssertionError(f"reader got {len(got)}: {got[-3:]}") from None
         if frame.get("event") == "slow-test":
             got.append(frame["data"]["n"])
+            if progress is not None:
+                progress.set()
     return got
 
 
@@ -81,11 +83,15 @@ async def test_a_client_that_stops_reading_is_dropped_not_buffered_without_bound
             await drain(stalled, quiet=0.3)
             stalled.transport.pause_reading()
             rss_before = process.memory_info().rss
-            reading = asyncio.create_task(_read_all(reader, FRAMES))
+            got: list[int] = []
+            progress = asyncio.Event()
+            reading = asyncio.create_task(_read_all(reader, FRAMES, got, progress))
             for n in range(FRAMES):
                 await broadcast_now(room, "slow-test", {"n": n, "pad": PAYLOAD})
-                if n % 20 == 0:
-                    await asyncio.sleep(0.05)  # the reader keeps up; the stalled one cannot
+                while n - len(got) > 10 and not reading.done():
+                    # The reader stays well within its buffers and the limit; the stalled one cannot.
+                    progress.clear()
+                    await asyncio.wait_for(progress.wait(), 20)
             assert await reading == list(range(FRAMES))
             await asyncio.sleep(1)
             grown = process.memory_info().rss - rss_before
