@@ -18,6 +18,12 @@ SOCKET_ABUSE_LIMIT = env.int("SOCKET_ABUSE_LIMIT", default=50)
 SOCKET_ABUSE_WINDOW = env.int("SOCKET_ABUSE_WINDOW", default=10)
 # Open sockets per user across every process; one more is refused (4008).
 SOCKET_MAX_PER_USER = env.int("SOCKET_MAX_PER_USER", default=20)
+# Group messages that may wait for one socket in its process (the client reads slower than
+# its rooms send: its write buffer full, the transport paused); one more drops the socket,
+# whose client reconnects and resumes (collab/realtime/layer.py). Bounds a stalled
+# client's share of the process's memory (most room frames are a few KiB). Only with
+# the `group_delivery` piece (ASGI_FAST); without it the stock queue has no bound.
+SOCKET_SEND_QUEUE_MAX = env.int("SOCKET_SEND_QUEUE_MAX", default=1000)
 # Seconds before its credentials expire that a socket is sent `reauth-required`.
 SOCKET_REAUTH_NOTICE = env.int("SOCKET_REAUTH_NOTICE", default=60)
 WS_TICKET_TTL_SECONDS = 30

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisSingleShardConnection
+from django.conf import settings
 
 from collab.realtime.groupcommit import GroupCommit
 
@@ -29,6 +30,10 @@ SUBSCRIBE_BATCH_MAX = 1000
 class GroupMessageTaker(Protocol):
     def take_now(self, message: dict) -> bool:
         """Handles the decoded group `message` now, or says False (then it is queued)."""
+
+    def fell_behind(self) -> None:
+        """SOCKET_SEND_QUEUE_MAX messages wait for it already: this one and later ones are
+        not queued, and the socket must end (it may be told more than once)."""
 
 
 class BatchedSubscriptionShard(RedisSingleShardConnection):
@@ -61,7 +66,9 @@ class BatchedSubscriptionShard(RedisSingleShardConnection):
         """The library's, except for a group's members that take messages directly
         (module docstring). Members are read once, before any is handed the message, as
         the library enqueues to all before any handles it: a member that leaves the
-        group while this pass runs still gets it."""
+        group while this pass runs still gets it. A member with SOCKET_SEND_QUEUE_MAX
+        messages waiting (its client does not read) is told it fell behind instead of
+        queuing without bound."""
         if message is None:
             return
         name = message["channel"]
@@ -83,10 +90,14 @@ class BatchedSubscriptionShard(RedisSingleShardConnection):
             if queue is None:
                 continue
             taker = takers.get(channel)
-            if taker is not None and queue.empty():
-                if decoded is None:
-                    decoded = layer.channel_layer.deserialize(data)
-                if taker.take_now(decoded):
+            if taker is not None:
+                if queue.empty():
+                    if decoded is None:
+                        decoded = layer.channel_layer.deserialize(data)
+                    if taker.take_now(decoded):
+                        continue
+                elif queue.qsize() >= layer.member_queue_max:
+                    taker.fell_behind()
                     continue
             queue.put_nowait(data)
 
@@ -110,4 +121,5 @@ class PubSubChannelLayer(RedisPubSubChannelLayer):
             layer._shards = [BatchedSubscriptionShard(shard.host, layer) for shard in layer._shards]
             layer.batched_subscriptions = True
             layer.group_message_takers = {}
+            layer.member_queue_max = settings.SOCKET_SEND_QUEUE_MAX
         return layer

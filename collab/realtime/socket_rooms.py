@@ -63,6 +63,20 @@ class SocketRooms:
                 self._fail(exc)
         return True
 
+    def fell_behind(self) -> None:
+        """Too many group messages wait for this socket (its client does not read, its
+        write buffer is full): dropped, with the usual disconnect after (rooms left, hooks
+        run); the client reconnects and resumes from its last seqs. Without a FrameWriter
+        (another server): the socket ends as on an error (LeanConsumerLoop.fell_behind)."""
+        if self.socket_closed:
+            return
+        log.warning("socket %s: its client fell behind (a full send queue); dropping it", self.channel_name)
+        self.socket_closed = True  # what is still queued is dropped, not sent
+        if self.frames is None:
+            super().fell_behind()
+        else:
+            self.frames.abort()
+
     async def join_room(self, room: str, *, seq: int | None = None) -> None:
         """Enters `room`. Frames of it up to its current seq (read now unless given, or the
         resume point when a resume is under way) count as delivered. A `seq` given is the

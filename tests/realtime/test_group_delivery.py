@@ -17,7 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.testing import WebsocketCommunicator
 from django.db import transaction
 
-from collab.core.asgi_fast.consumer_loop import LeanConsumerLoop
+from collab.core.asgi_fast.consumer_loop import FellBehind, LeanConsumerLoop
 from collab.realtime import supervisor
 from collab.realtime.broadcast import broadcast_committed, broadcast_now, broadcast_on_commit
 from collab.realtime.rooms import course_room
@@ -137,6 +137,29 @@ async def test_a_closed_consumer_is_offered_nothing_and_the_others_still_hear(ch
     assert await heard(comms[1], 1) == [7]
     assert gone.taken == []
     await comms[1].disconnect()
+
+
+async def test_a_consumer_that_falls_behind_ends_and_its_queue_stays_bounded(channel_layer):
+    """Its handling stuck (a client that does not read): the layer queues at most
+    SOCKET_SEND_QUEUE_MAX messages for it, then the consumer ends with FellBehind (no
+    FrameWriter here: the in-process server is not uvicorn's)."""
+    Recorder.opened.clear()
+    comm = WebsocketCommunicator(Recorder.as_asgi(), "/")
+    assert (await comm.connect(timeout=5))[0]
+    consumer = Recorder.opened[0]
+    layer = channel_layer._get_layer()
+    queue = layer.channels[consumer.channel_name]
+    queue_max, layer.member_queue_max = layer.member_queue_max, 5
+    try:
+        await channel_layer.group_send(GROUP, {"type": "test.step", "n": 0, "wait": True})
+        for n in range(1, 30):
+            await channel_layer.group_send(GROUP, {"type": "test.step", "n": n})
+        with pytest.raises(FellBehind):
+            await comm.receive_output(timeout=5)
+        assert queue.qsize() <= 5
+        assert consumer.channel_name not in layer.group_message_takers
+    finally:
+        layer.member_queue_max = queue_max
 
 
 # -- through the socket consumer -------------------------------------------------------------

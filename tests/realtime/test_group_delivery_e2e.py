@@ -100,3 +100,48 @@ async def test_a_burst_of_chat_reaches_every_member_once_in_order(pieces):
             finally:
                 for ws in sockets.values():
                     await ws.close()
+
+
+LARGE = "é" * 40_000  # 80 KB of UTF-8: a frame with a 64-bit length, over SOCKET_MAX_FRAME_BYTES
+
+
+@pytest.mark.parametrize("pieces", [None, "middleware,cache,consumer_loop,socket_db"], ids=["direct", "asgi"])
+async def test_large_frames_written_directly_interleave_with_pings_and_replies(pieces):
+    """The server pings every 10 ms (uvicorn writes the ping itself) while large unicode
+    room frames are written to the socket directly and the client's own frames are answered
+    through ASGI: every frame arrives whole and in order, every reply arrives, and the
+    protocol stays sane (a frame written into the middle of another would close
+    the socket with 1002)."""
+    from collab.realtime.broadcast import broadcast_now
+    from collab.realtime.rooms import course_room
+
+    tokens, course_id = await sync_to_async(_class)()
+    env = {"UVICORN_WS_PING_INTERVAL": "0.01", **({"ASGI_FAST": pieces} if pieces else {})}
+    with running_servers(1, env) as (server,):
+        sockets = [
+            await websockets.connect(server.ws_url, additional_headers={"Authorization": f"Bearer {tokens[name]}"})
+            for name in ("s0", "s1")
+        ]
+        try:
+            for ws in sockets:
+                await drain(ws, quiet=0.3)
+            for n in range(60):
+                await broadcast_now(course_room(course_id), "big", {"n": n, "text": LARGE})
+                if n % 10 == 0:
+                    await send(sockets[0], "no-such-event", {}, f"q{n}")
+                    await asyncio.sleep(0.02)
+            for ws in sockets:
+                got, replies = [], []
+                while len(got) < 60:
+                    frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                    if frame["event"] == "big":
+                        assert frame["data"]["text"] == LARGE
+                        got.append(frame["data"]["n"])
+                    elif frame["event"] == "error":
+                        replies.append(frame["ref"])
+                assert got == list(range(60))
+                if ws is sockets[0]:
+                    assert replies == [f"q{n}" for n in range(0, 60, 10)]
+        finally:
+            for ws in sockets:
+                await ws.close()

@@ -41,6 +41,10 @@ from collab.core.asgi_fast import enabled
 Source = Callable[[], Awaitable[dict]]
 
 
+class FellBehind(RuntimeError):
+    """Too many group messages wait for a consumer: its client does not read them."""
+
+
 @functools.lru_cache(maxsize=256)
 def _handler_name_of(message_type: str) -> str:
     return get_handler_name({"type": message_type})
@@ -132,6 +136,12 @@ class LeanConsumerLoop:
             return False
         self._run_now(self._dispatch_in_turn(message))
         return True
+
+    def fell_behind(self) -> None:
+        """The channel layer has SOCKET_SEND_QUEUE_MAX messages waiting for this consumer
+        (collab.realtime.layer): it ends with FellBehind, as with an error in a handler.
+        A consumer that can drop its connection more gently overrides this."""
+        self._fail(FellBehind(f"{self.channel_name}: too many group messages waiting"))
 
     def _run_now(self, work: Coroutine) -> None:
         try:

@@ -68,6 +68,13 @@ class FrameWriter:
         queued = protocol.conn.data_to_send()
         protocol.transport.write(b"".join([*queued, frame]) if queued else frame)
 
+    def abort(self) -> None:
+        """Drops the connection at once, its write buffer discarded (a client that does not
+        read would never let a close frame through). uvicorn sees the connection lost: a
+        `send` waiting for the buffer to drain raises ClientDisconnected, and the app
+        receives `websocket.disconnect` (1006 to the client)."""
+        self._protocol.transport.abort()
+
 
 def frame_writer(server_send: Callable) -> FrameWriter | None:
     """A writer for the connection whose ASGI `send` this is, or None (another server, a
