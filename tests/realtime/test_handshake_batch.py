@@ -96,3 +96,21 @@ async def test_sockets_opened_together_each_get_their_own_frames_and_refusal():
     finally:
         for communicator in communicators:
             await communicator.disconnect()
+
+
+def test_with_redis_down_a_batch_asks_the_database_and_still_refuses_each_signed_out_session(settings):
+    """The revocation pipeline cannot run: the batch falls back to RevokedSession for all
+    of it at once, refusing exactly the signed-out sessions (and an older generation,
+    which the user rows say), letting the others in."""
+    ok_user, out_user, moved_user = UserFactory(), UserFactory(), UserFactory()
+    _, ok = signed_in(ok_user)
+    _, out = signed_in(out_user)
+    _, still_in = signed_in(out_user)  # the same user's other session
+    _, moved = signed_in(moved_user)
+    sessions_revoke(user=out_user, session_ids=[out.session_id])
+    moved_user.set_password("a new password 123")
+    moved_user.save()  # moves the generation on
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"  # nothing listens there
+    answers = _handshake_reads(_connect_rooms, [ok, out, still_in, moved, ok])
+    users = [user.id if user is not None else None for user, _ in answers]
+    assert users == [ok_user.id, None, out_user.id, None, ok_user.id]
