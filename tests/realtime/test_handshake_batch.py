@@ -19,6 +19,7 @@ from collab.realtime.consumer import CLOSE_UNAUTHENTICATED, _connect_rooms
 from collab.realtime.rooms import course_room, signin_room, user_room
 from tests.conftest import ws_connect
 from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
+from tests.sockets import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -114,3 +115,38 @@ def test_with_redis_down_a_batch_asks_the_database_and_still_refuses_each_signed
     answers = _handshake_reads(_connect_rooms, [ok, out, still_in, moved, ok])
     users = [user.id if user is not None else None for user, _ in answers]
     assert users == [ok_user.id, None, out_user.id, None, ok_user.id]
+
+
+async def test_a_frame_committed_between_the_handshakes_read_and_its_subscription_is_delivered(monkeypatch):
+    """The handshake reads its rooms' seqs in its batch, then subscribes: a frame of a
+    course room committed in between (a session started at 10:00 while the class
+    connects) reached no subscription of this socket. It must still be delivered."""
+    from django.db import transaction
+
+    from collab.realtime.broadcast import broadcast_on_commit
+    from collab.realtime.consumer import CollabConsumer
+
+    course = await database_sync_to_async(CourseFactory)()
+    student = await database_sync_to_async(UserFactory)()
+    await database_sync_to_async(EnrollmentFactory)(course=course, user=student)
+    room = course_room(course.id)
+
+    def commit_a_frame() -> None:
+        with transaction.atomic():
+            broadcast_on_commit(room, "session-started", {"n": 1})
+
+    real_join_rooms = CollabConsumer.join_rooms
+
+    async def join_rooms_late(self, rooms):
+        if room in rooms:
+            await database_sync_to_async(commit_a_frame)()
+            await asyncio.sleep(0.2)  # published: nobody of this socket listens yet
+        await real_join_rooms(self, rooms)
+
+    monkeypatch.setattr(CollabConsumer, "join_rooms", join_rooms_late)
+    communicator = await ws_connect(student)
+    try:
+        frames = await drain(communicator, quiet=1.0)
+        assert [frame["data"] for frame in frames if frame.get("event") == "session-started"] == [{"n": 1}]
+    finally:
+        await communicator.disconnect()
