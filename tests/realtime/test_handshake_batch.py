@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from collab.accounts.revocation import sessions_revoke
@@ -150,3 +151,33 @@ async def test_a_frame_committed_between_the_handshakes_read_and_its_subscriptio
         assert [frame["data"] for frame in frames if frame.get("event") == "session-started"] == [{"n": 1}]
     finally:
         await communicator.disconnect()
+
+
+async def test_a_handshake_refused_while_subscribing_leaves_no_room_membership_behind(monkeypatch):
+    """Redis drops while a handshake subscribes to its rooms (together): the socket is
+    refused with 1013 and must not stay a member of the rooms whose subscription went
+    through, nor of the one that failed (the process would keep those rooms forever)."""
+    import redis
+
+    from collab.realtime.consumer import CLOSE_TRY_AGAIN
+    from collab.realtime.layer import BatchedSubscriptionShard
+
+    course = await database_sync_to_async(CourseFactory)()
+    student = await database_sync_to_async(UserFactory)()
+    await database_sync_to_async(EnrollmentFactory)(course=course, user=student)
+    failing = course_room(course.id)
+    real_subscribe = BatchedSubscriptionShard.subscribe
+
+    async def subscribe(self, channel):
+        if channel.endswith(failing):
+            raise redis.exceptions.ConnectionError("Redis went away")
+        await real_subscribe(self, channel)
+
+    monkeypatch.setattr(BatchedSubscriptionShard, "subscribe", subscribe)
+    communicator = await ws_connect(student, connect=False)
+    accepted, code = await communicator.connect(timeout=10)
+    assert (accepted, code) == (False, CLOSE_TRY_AGAIN)
+    await communicator.wait(timeout=5)
+    groups = get_channel_layer()._get_layer().groups
+    rooms = (user_room(student.id), failing)
+    assert [group for group in groups if group.endswith(rooms)] == []
