@@ -97,8 +97,8 @@ _background: set[asyncio.Task] = set()
 
 @on_socket_connect
 async def presence_take_lease(socket: Socket) -> None:
-    """Takes the socket's lease before the handshake completes (a REST read right after
-    the handshake sees the user online); the first-lease sync runs behind it. Awaited, it
+    """Takes the socket's lease (a connect hook: just after the accept, before the
+    socket's first frame is handled); the first-lease sync runs behind it. Awaited, it
     held every socket's first frame (a class-start storm's `join-live-session`) for a
     batch's database trip, ~100 ms p50 of a storm member's time (docs/performance.md
     S15). Syncs are reconcilers under the user's presence row lock, so one that finishes

@@ -15,6 +15,7 @@ from django.conf import settings
 
 from collab.core.asgi_fast.consumer_loop import LeanConsumerLoop
 from collab.core.asgi_fast.frame_write import frame_writer
+from collab.core.asgi_fast.socket_db import socket_db
 from collab.core.errors import DomainError, ServiceUnavailable, is_service_outage
 from collab.core.jsonframes import dumps, loads
 from collab.core.tokens import Credentials, leeway_seconds
@@ -22,6 +23,7 @@ from collab.realtime import dispatch, lifetime, outbox, supervisor
 from collab.realtime.auth import authenticate_socket, origin_allowed
 from collab.realtime.caps import SOCKET_LEASE_SECONDS, socket_lease_drop, socket_lease_take, socket_leases_renew
 from collab.realtime.flood import FloodGuard
+from collab.realtime.groupcommit import GroupCommit
 from collab.realtime.rooms import signin_room, user_room
 from collab.realtime.sequencer import RoomSequencer
 from collab.realtime.socket_rooms import SocketRooms
@@ -52,6 +54,16 @@ def _connect_rooms(signed_in: list[tuple[Any, Credentials]]) -> list[dict[str, i
         per_socket.append(list(dict.fromkeys(rooms)))
     seqs = outbox.room_seqs(list(dict.fromkeys(room for rooms in per_socket for room in rooms)))
     return [{room: seqs[room] for room in rooms} for rooms in per_socket]
+
+
+async def _seqs_batch(_key, room_lists: list[list[str]]) -> list[dict[str, int]]:
+    seqs = await socket_db(outbox.room_seqs)(list(dict.fromkeys(room for rooms in room_lists for room in rooms)))
+    return [{room: seqs[room] for room in rooms} for rooms in room_lists]
+
+
+# The rooms' seqs read again once a handshake's subscriptions are in place, for the
+# sockets that connected meanwhile together (one trip to a database thread per batch).
+_seqs_after_subscribing = GroupCommit(_seqs_batch, max_batch=500)
 
 
 class CollabConsumer(SocketRooms, LeanConsumerLoop, AsyncWebsocketConsumer):
@@ -96,6 +108,8 @@ class CollabConsumer(SocketRooms, LeanConsumerLoop, AsyncWebsocketConsumer):
             await self.close(code=CLOSE_TRY_AGAIN)
             return
         await self.accept()
+        # Behind the handshake, not in its way: the socket's first frame does not wait.
+        self._start_helper(self._catch_up_connect_rooms(rooms))
         supervisor.socket_opened(self)
         self._reauth_sent = False
         self._tick_soon()
@@ -199,6 +213,27 @@ class CollabConsumer(SocketRooms, LeanConsumerLoop, AsyncWebsocketConsumer):
         self.credentials = credentials
         self._reauth_sent = False
         self._tick_soon()
+
+    async def _catch_up_connect_rooms(self, read: dict[str, int]) -> None:
+        """The handshake read its rooms' seqs (`read`) before it subscribed to them: a frame
+        committed in between reached no subscription of this socket, and only a later
+        frame of the room would have revealed the gap. The seqs are read again now that
+        the subscriptions are in place, and a room that moved is caught up from the
+        outbox, in turn with the socket's other messages (the sequencer sends each seq
+        once, whichever of this and the live frame comes first)."""
+        try:
+            now = await _seqs_after_subscribing.submit(None, list(read))
+            moved = {room: seq for room, seq in read.items() if now[room] > seq}
+            if moved:
+                await self._dispatch_in_turn({"type": "socket.caught_up", "rooms": moved})
+        except Exception as exc:
+            # A later frame of the room still fills the gap from the outbox.
+            log.warning("socket %s: its rooms could not be caught up after connect: %r", self.channel_name, exc)
+
+    async def socket_caught_up(self, message: dict) -> None:
+        for room, after in message["rooms"].items():
+            if room in self.rooms:
+                await self.catch_up(room, after)
 
     async def _run_hook(self, hook: dispatch.Hook) -> None:
         try:

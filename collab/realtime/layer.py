@@ -40,15 +40,29 @@ class BatchedSubscriptionShard(RedisSingleShardConnection):
     def __init__(self, host, channel_layer) -> None:
         super().__init__(host, channel_layer)
         self._subscribing = GroupCommit(self._subscribe_batch, max_batch=SUBSCRIBE_BATCH_MAX)
+        # Channels with an UNSUBSCRIBE asked for and not yet done: {channel: how many}.
+        self._unsubscribing: dict[str, int] = {}
 
     async def subscribe(self, channel: str) -> None:
         """Returns once `channel`'s SUBSCRIBE is written, as the library's does. A channel
         the process already listens to (a course room of a class, by its second member)
-        returns at once, unless the lock is held: an unsubscribe in flight holds it, and
-        must finish first."""
-        if channel in self._subscribed_to and not self._lock.locked():
+        returns at once, unless an unsubscribe of it is in flight: that one may be waiting
+        for the lock (free between its holders), and would drop the subscription this
+        relies on, so the subscribe queues behind it."""
+        if channel in self._subscribed_to and channel not in self._unsubscribing:
             return
         await self._subscribing.submit(None, channel)
+
+    async def unsubscribe(self, channel: str) -> None:
+        """The library's, known to `subscribe` from the call on (before it waits for the lock)."""
+        self._unsubscribing[channel] = self._unsubscribing.get(channel, 0) + 1
+        try:
+            await super().unsubscribe(channel)
+        finally:
+            if self._unsubscribing[channel] == 1:
+                del self._unsubscribing[channel]
+            else:
+                self._unsubscribing[channel] -= 1
 
     async def _subscribe_batch(self, _key, channels: list[str]) -> list[None]:
         # Under the library's lock, as its subscribe: an unsubscribe of the same channel

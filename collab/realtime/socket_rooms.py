@@ -10,6 +10,7 @@ filled from the outbox). `room_frame` is what every recipient of every broadcast
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -99,7 +100,17 @@ class SocketRooms:
         after the other (a handshake enters three rooms or more)."""
         new = [room for room in rooms if room not in self.rooms]
         subscribe = [room for room in new if room not in self.listening]
-        await asyncio.gather(*(self.channel_layer.group_add(room, self.channel_name) for room in subscribe))
+        added = await asyncio.gather(
+            *(self.channel_layer.group_add(room, self.channel_name) for room in subscribe), return_exceptions=True
+        )
+        failure = next((result for result in added if isinstance(result, BaseException)), None)
+        if failure is not None:
+            # None is entered: the layer forgets this channel in all of them (Redis down:
+            # the subscriptions lapse with the process's), or it would keep the rooms.
+            for room in subscribe:
+                with contextlib.suppress(Exception):
+                    await self.channel_layer.group_discard(room, self.channel_name)
+            raise failure
         self.listening.difference_update(new)
         self.rooms.update(new)
         for room, seq in rooms.items():

@@ -4,13 +4,16 @@ included, but for the ticket itself; every refusal still DRF's own, counted once
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
 import pytest
 import time_machine
+from asgiref.sync import async_to_sync
 
 from collab.accounts.revocation import generation_key
+from collab.core.asgi_fast.front import front_app
 from collab.core.redis_client import sync_redis
 from collab.core.throttling import ScopedRedisThrottle, counter_key, user_throttle_key
 from collab.realtime.consumer import CLOSE_UNAUTHENTICATED
@@ -158,3 +161,33 @@ def test_with_redis_down_django_answers_503_never_500(stack, session, settings):
     assert (status, answered) == (503, "django")
     assert error(answer)["code"] == "service_unavailable"
     assert int(header(headers, "retry-after")) > 0
+
+
+def test_a_body_is_not_read_further_than_its_first_bytes_before_django_takes_it():
+    """A POST with a body is Django's: the front stops reading at its first bytes (a
+    large or endless upload is not buffered in memory here), and Django reads the rest."""
+    served: list[int] = []
+
+    async def receive():
+        served.append(len(served))
+        if len(served) > 1000:
+            raise AssertionError("the front read the whole body before handing it to Django")
+        return {"type": "http.request", "body": b"x" * 1024, "more_body": True}
+
+    taken: list[int] = []
+
+    async def django(scope, receive, send):
+        taken.append(len(served))
+        first = await receive()
+        assert first["body"] == b"x" * 1024
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": URL,
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver"), (b"authorization", b"Bearer x")],
+    }
+    async_to_sync(asyncio.wait_for)(front_app(django)(scope, receive, lambda message: None), 5)
+    assert taken == [1]

@@ -1,5 +1,7 @@
 """Presence over real sockets (the ASGI app, PostgreSQL, Redis)."""
 
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
 
@@ -233,3 +235,33 @@ async def test_socket_heartbeats_write_last_seen_at_most_once_per_interval(cours
     await receive_event(tab, "ack")
     assert (await UserPresence.objects.aget(user=student)).last_seen_at > first
     await tab.disconnect()
+
+
+@pytest.mark.parametrize("reconnects", [False, True], ids=["gone", "back"])
+async def test_a_socket_closed_before_its_first_lease_sync_ran_leaves_the_truth(
+    course, student, instructor, reconnects
+):
+    """The first-lease sync runs behind the handshake: a socket that closes at once (and,
+    maybe, a new one of the same user) races it. Whatever order the syncs run in, mates
+    end up told what is true, and the row says what they were told."""
+    from presence.consumers import _background
+
+    mate = await ws_connect(instructor)
+    await drain(mate)
+    for _ in range(3):
+        tab = await ws_connect(student)
+        await tab.disconnect()
+    last = await ws_connect(student) if reconnects else None
+    while _background:
+        await asyncio.gather(*list(_background), return_exceptions=True)
+    frames = presence_frames(await drain(mate, quiet=0.6), student.id)
+    expected = "online" if reconnects else "offline"
+    if frames or reconnects:
+        assert frames[-1]["data"]["status"] == expected
+    row = await UserPresence.objects.aget(user=student)
+    assert row.announced_status == expected
+    response = await _get(instructor, f"/api/presence/user/{student.id}")
+    assert response.json()["status"] == expected
+    if last is not None:
+        await last.disconnect()
+    await mate.disconnect()

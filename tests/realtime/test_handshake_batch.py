@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from collab.accounts.revocation import sessions_revoke
@@ -19,6 +20,7 @@ from collab.realtime.consumer import CLOSE_UNAUTHENTICATED, _connect_rooms
 from collab.realtime.rooms import course_room, signin_room, user_room
 from tests.conftest import ws_connect
 from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
+from tests.sockets import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -96,3 +98,86 @@ async def test_sockets_opened_together_each_get_their_own_frames_and_refusal():
     finally:
         for communicator in communicators:
             await communicator.disconnect()
+
+
+def test_with_redis_down_a_batch_asks_the_database_and_still_refuses_each_signed_out_session(settings):
+    """The revocation pipeline cannot run: the batch falls back to RevokedSession for all
+    of it at once, refusing exactly the signed-out sessions (and an older generation,
+    which the user rows say), letting the others in."""
+    ok_user, out_user, moved_user = UserFactory(), UserFactory(), UserFactory()
+    _, ok = signed_in(ok_user)
+    _, out = signed_in(out_user)
+    _, still_in = signed_in(out_user)  # the same user's other session
+    _, moved = signed_in(moved_user)
+    sessions_revoke(user=out_user, session_ids=[out.session_id])
+    moved_user.set_password("a new password 123")
+    moved_user.save()  # moves the generation on
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"  # nothing listens there
+    answers = _handshake_reads(_connect_rooms, [ok, out, still_in, moved, ok])
+    users = [user.id if user is not None else None for user, _ in answers]
+    assert users == [ok_user.id, None, out_user.id, None, ok_user.id]
+
+
+async def test_a_frame_committed_between_the_handshakes_read_and_its_subscription_is_delivered(monkeypatch):
+    """The handshake reads its rooms' seqs in its batch, then subscribes: a frame of a
+    course room committed in between (a session started at 10:00 while the class
+    connects) reached no subscription of this socket. It must still be delivered."""
+    from django.db import transaction
+
+    from collab.realtime.broadcast import broadcast_on_commit
+    from collab.realtime.consumer import CollabConsumer
+
+    course = await database_sync_to_async(CourseFactory)()
+    student = await database_sync_to_async(UserFactory)()
+    await database_sync_to_async(EnrollmentFactory)(course=course, user=student)
+    room = course_room(course.id)
+
+    def commit_a_frame() -> None:
+        with transaction.atomic():
+            broadcast_on_commit(room, "session-started", {"n": 1})
+
+    real_join_rooms = CollabConsumer.join_rooms
+
+    async def join_rooms_late(self, rooms):
+        if room in rooms:
+            await database_sync_to_async(commit_a_frame)()
+            await asyncio.sleep(0.2)  # published: nobody of this socket listens yet
+        await real_join_rooms(self, rooms)
+
+    monkeypatch.setattr(CollabConsumer, "join_rooms", join_rooms_late)
+    communicator = await ws_connect(student)
+    try:
+        frames = await drain(communicator, quiet=1.0)
+        assert [frame["data"] for frame in frames if frame.get("event") == "session-started"] == [{"n": 1}]
+    finally:
+        await communicator.disconnect()
+
+
+async def test_a_handshake_refused_while_subscribing_leaves_no_room_membership_behind(monkeypatch):
+    """Redis drops while a handshake subscribes to its rooms (together): the socket is
+    refused with 1013 and must not stay a member of the rooms whose subscription went
+    through, nor of the one that failed (the process would keep those rooms forever)."""
+    import redis
+
+    from collab.realtime.consumer import CLOSE_TRY_AGAIN
+    from collab.realtime.layer import BatchedSubscriptionShard
+
+    course = await database_sync_to_async(CourseFactory)()
+    student = await database_sync_to_async(UserFactory)()
+    await database_sync_to_async(EnrollmentFactory)(course=course, user=student)
+    failing = course_room(course.id)
+    real_subscribe = BatchedSubscriptionShard.subscribe
+
+    async def subscribe(self, channel):
+        if channel.endswith(failing):
+            raise redis.exceptions.ConnectionError("Redis went away")
+        await real_subscribe(self, channel)
+
+    monkeypatch.setattr(BatchedSubscriptionShard, "subscribe", subscribe)
+    communicator = await ws_connect(student, connect=False)
+    accepted, code = await communicator.connect(timeout=10)
+    assert (accepted, code) == (False, CLOSE_TRY_AGAIN)
+    await communicator.wait(timeout=5)
+    groups = get_channel_layer()._get_layer().groups
+    rooms = (user_room(student.id), failing)
+    assert [group for group in groups if group.endswith(rooms)] == []

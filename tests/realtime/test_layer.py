@@ -22,6 +22,8 @@ FINGERPRINTS = {
     # Group delivery replaces this, and relies on `receive` decoding what is queued.
     RedisSingleShardConnection._receive_message: "2f5f46af28e8ed76",
     RedisPubSubLoopLayer.receive: "2d3fa7938ba6e0a6",
+    # The subscribe's shortcut knows of an unsubscribe from its call; it takes the lock.
+    RedisSingleShardConnection.unsubscribe: "e2b9f0f1ff880674",
 }
 
 
@@ -77,3 +79,23 @@ async def test_a_channel_already_subscribed_is_not_subscribed_again(channel_laye
     shard._pubsub.subscribe = counting
     await channel_layer.group_add("room-x", channel)
     assert commands == []
+
+
+async def test_a_join_racing_the_last_leave_of_a_room_keeps_the_room_subscribed(channel_layer):
+    """The last member leaves a room while the shard's lock is busy (a publish), so its
+    UNSUBSCRIBE waits; the lock is released and, before the unsubscribe gets it, a new
+    member joins. The join must not return on the strength of the subscription about to
+    be dropped: the room would have a member and no subscription (its frames lost)."""
+    leaver, joiner = await channel_layer.new_channel(), await channel_layer.new_channel()
+    await channel_layer.group_add("room-race", leaver)
+    layer = channel_layer._get_layer()
+    shard = layer._get_shard(layer._get_group_channel_name("room-race"))
+    await shard._lock.acquire()  # a publish in flight
+    leaving = asyncio.ensure_future(channel_layer.group_discard("room-race", leaver))
+    await asyncio.sleep(0)  # the unsubscribe now waits for the lock
+    shard._lock.release()  # the publish is done; the unsubscribe has not run yet
+    await channel_layer.group_add("room-race", joiner)
+    await leaving
+
+    await channel_layer.group_send("room-race", {"type": "test.hello", "n": 7})
+    assert (await asyncio.wait_for(channel_layer.receive(joiner), 5))["n"] == 7

@@ -121,15 +121,17 @@ def front_app(app: Callable) -> Callable:
 
 
 async def _body_empty(receive: Callable) -> tuple[bool, Callable]:
-    """Reads the request body: (whether it is empty, a `receive` for Django that gives
-    the messages read here first, then the server's)."""
+    """Reads the request body up to its first bytes: (whether it is empty, a `receive`
+    for Django that gives the messages read here first, then the server's). A body is
+    Django's as soon as it has a byte: the rest is not read here, so a large upload is
+    not held in memory before Django spools it."""
     read: list[dict] = []
     while True:
         message = await receive()
         read.append(message)
-        if message["type"] != "http.request" or not message.get("more_body"):
+        if message["type"] != "http.request" or message.get("body") or not message.get("more_body"):
             break
-    empty = read[-1]["type"] == "http.request" and not any(message.get("body") for message in read)
+    empty = read[-1]["type"] == "http.request" and not read[-1].get("body") and not read[-1].get("more_body")
 
     async def replay() -> dict:
         return read.pop(0) if read else await receive()
