@@ -60,17 +60,6 @@ async def _opens(ticket_value: str) -> int | None:
 opens = async_to_sync(_opens)
 
 
-@pytest.fixture
-def user():
-    return UserFactory()
-
-
-@pytest.fixture
-def session(user) -> dict:
-    """A REST login: its generation is cached, so its tickets take the fast path."""
-    return login(user)
-
-
 # -- the answer --------------------------------------------------------------------------
 
 

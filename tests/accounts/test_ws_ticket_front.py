@@ -21,7 +21,6 @@ from collab.realtime.tickets import _key as ticket_key
 from tests.accounts.test_signout import login, logout
 from tests.accounts.test_ws_ticket_fast import opens
 from tests.asgi_stack import FrontStack
-from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,17 +30,6 @@ URL = "/api/auth/ws-ticket"
 @pytest.fixture
 def stack():
     return FrontStack()
-
-
-@pytest.fixture
-def user():
-    return UserFactory()
-
-
-@pytest.fixture
-def session(user) -> dict:
-    """A REST login: its generation is cached in Redis, as for every signed-in client."""
-    return login(user)
 
 
 @pytest.fixture
