@@ -24,7 +24,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import infra, workloads
+from bench import infra, presence_storm, rest, throughput, workloads
 from bench.loadgen import LoadGen
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -316,11 +316,11 @@ def main(argv: list[str] | None = None) -> int:
                 res["sockets"] = workloads.sockets_held(ctx, **config["sockets"])
             if 5 in only:
                 log(f"[{kind}] workload 5: presence storm")
-                res["storm"] = workloads.storm(ctx, **config["storm"])
+                res["storm"] = presence_storm.storm(ctx, **config["storm"])
                 log(f"  {res['storm']}")
             if 4 in only:
                 log(f"[{kind}] workload 4: REST")
-                res["rest"] = workloads.rest(ctx, **config["rest"])
+                res["rest"] = rest.rest(ctx, **config["rest"])
         winner, reason = faster(report["servers"])
         if len(kinds) == 1:
             winner, reason = kinds[0], "the only server asked for (--servers)"
@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
                 ctx = phase(winner)
             res = report["servers"].setdefault(winner, {})
             log(f"[{winner}] workload 3: throughput")
-            res["throughput"] = workloads.throughput(ctx, **config["throughput"])
+            res["throughput"] = throughput.throughput(ctx, **config["throughput"])
     except KeyboardInterrupt:
         log("interrupted; cleaning up")
         report["interrupted"] = True
