@@ -9,7 +9,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from collab.core.asgi_fast.async_front import async_front
-from collab.core.asgi_fast.front import FRONT_TRIED
 from collab.core.params import limit_param, limit_schema_parameter
 from collab.core.renderers import WireReadyJSONRenderer
 from presence import course_read, selectors, services
@@ -84,8 +83,8 @@ class CourseOnlineView(_PresenceListView):
 
 async def _course_online_from_snapshot(request, course_id) -> bytes | None:
     """The snapshot answer (presence.course_read), or None for the DRF path to handle the
-    request. A request the front route already tried (and left to DRF) is not asked again."""
-    if request.method != "GET" or getattr(request, "scope", {}).get(FRONT_TRIED):
+    request."""
+    if request.method != "GET":
         return None
     return await course_read.course_online_answer(
         authorization=request.headers.get("Authorization"),

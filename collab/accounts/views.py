@@ -16,7 +16,6 @@ from collab.accounts.serializers import (
     WsTicketSerializer,
 )
 from collab.core.asgi_fast.async_front import async_front
-from collab.core.asgi_fast.front import FRONT_TRIED
 
 _ERROR = inline_serializer(
     "Error",
@@ -195,9 +194,8 @@ class WsTicketView(APIView):
 
 
 async def _ws_ticket_on_the_loop(request) -> bytes | None:
-    """The ticket body, or None for the DRF path to handle the request (collab.accounts.ticket_front).
-    A request the front route already tried (and left to DRF) is not asked again."""
-    if request.method != "POST" or getattr(request, "scope", {}).get(FRONT_TRIED):
+    """The ticket body, or None for the DRF path to handle the request (collab.accounts.ticket_front)."""
+    if request.method != "POST":
         return None
     return await ticket_front.ws_ticket_answer(
         authorization=request.headers.get("Authorization"),

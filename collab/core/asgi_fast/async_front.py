@@ -20,6 +20,7 @@ from asgiref.sync import sync_to_async
 from django.http import HttpResponse
 
 from collab.core.asgi_fast import enabled
+from collab.core.asgi_fast.front import FRONT_TRIED, drf_view_headers
 from collab.core.errors import is_service_outage
 
 FastPath = Callable[..., Awaitable[bytes | None]]
@@ -36,16 +37,17 @@ def async_front(drf_view: Callable, fast_path: FastPath) -> Callable:
     view_headers: dict[str, str] = {}
 
     async def view(request, **kwargs):
-        try:
-            body = await fast_path(request, **kwargs)
-        except Exception as exc:
-            if not is_service_outage(exc):
-                raise
-            body = None  # Redis is down: the DRF path answers (503 if it needs Redis too)
+        body = None
+        # A request the front route already tried and left to DRF is not asked again.
+        if not getattr(request, "scope", {}).get(FRONT_TRIED):
+            try:
+                body = await fast_path(request, **kwargs)
+            except Exception as exc:
+                if not is_service_outage(exc):
+                    raise
+                # Redis is down: the DRF path answers (503 if it needs Redis too)
         if body is not None:
             if not view_headers:  # the DRF view's own (Allow): computed once, after setup
-                from collab.core.asgi_fast.front import drf_view_headers
-
                 view_headers.update(drf_view_headers(drf_view.cls, **drf_view.initkwargs))
             return HttpResponse(body, content_type="application/json", headers=view_headers)
         return await in_thread(request, **kwargs)
