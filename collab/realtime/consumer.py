@@ -52,13 +52,17 @@ def _connect_rooms(signed_in: list[tuple[Any, Credentials]]) -> list[dict[str, i
         for found in hooked:
             rooms.extend(found.get(user.id, ()))
         per_socket.append(list(dict.fromkeys(rooms)))
-    seqs = outbox.room_seqs(list(dict.fromkeys(room for rooms in per_socket for room in rooms)))
-    return [{room: seqs[room] for room in rooms} for rooms in per_socket]
+    return _seqs_of(per_socket)
+
+
+def _seqs_of(room_lists: list[list[str]]) -> list[dict[str, int]]:
+    """For each list of rooms, {room: its current seq}, in one query for all of them."""
+    seqs = outbox.room_seqs(list(dict.fromkeys(room for rooms in room_lists for room in rooms)))
+    return [{room: seqs[room] for room in rooms} for rooms in room_lists]
 
 
 async def _seqs_batch(_key, room_lists: list[list[str]]) -> list[dict[str, int]]:
-    seqs = await socket_db(outbox.room_seqs)(list(dict.fromkeys(room for rooms in room_lists for room in rooms)))
-    return [{room: seqs[room] for room in rooms} for rooms in room_lists]
+    return await socket_db(_seqs_of)(room_lists)
 
 
 # The rooms' seqs read again once a handshake's subscriptions are in place, for the
