@@ -91,11 +91,16 @@ class CollabConsumer(SocketRooms, LeanConsumerLoop, AsyncWebsocketConsumer):
             return
         user, credentials, rooms = signed_in
         self.user, self.credentials = user, credentials
+        leased = False
         try:
             if not await socket_lease_take(user.id, self.channel_name):
                 self.user = None
                 await self.close(code=CLOSE_TOO_MANY_SOCKETS)
                 return
+            # From here on the socket holds a lease: a handshake that ends before accept
+            # gives it back (disconnect() will not: self.user is cleared below), or the
+            # user's cap stays one lower until it lapses (SOCKET_LEASE_SECONDS).
+            leased = True
             self.flood = FloodGuard(
                 rate=settings.SOCKET_RATE_PER_SECOND,
                 burst=settings.SOCKET_RATE_BURST,
@@ -103,12 +108,14 @@ class CollabConsumer(SocketRooms, LeanConsumerLoop, AsyncWebsocketConsumer):
                 window=settings.SOCKET_ABUSE_WINDOW,
             )
             await self.join_rooms(rooms)
-        except Exception as exc:
-            if not is_service_outage(exc):
+        except BaseException as exc:
+            self.user = None
+            if leased:
+                await socket_lease_drop(user.id, self.channel_name)
+            if not isinstance(exc, Exception) or not is_service_outage(exc):
                 raise
             # Redis is down: the handshake is refused (closed before accept), the client retries.
             log.warning("socket refused while the channel layer is unavailable: %s", exc)
-            self.user = None
             await self.close(code=CLOSE_TRY_AGAIN)
             return
         await self.accept()

@@ -70,3 +70,40 @@ async def test_the_supervisor_renews_every_open_sockets_lease_in_one_go(student)
     finally:
         for socket in sockets:
             await socket.disconnect()
+
+
+@pytest.mark.parametrize("failure", ["redis_down", "crash"])
+async def test_a_handshake_refused_after_taking_its_lease_gives_it_back(student, settings, monkeypatch, failure):
+    """The lease is taken before the socket subscribes to its rooms: a handshake that ends
+    there (1013 when Redis drops meanwhile, or a handshake that crashes) must give it
+    back, not leave it to lapse after SOCKET_LEASE_SECONDS: with a cap of 1 the user
+    could not connect again for a minute and a half."""
+    import redis
+
+    from collab.core.redis_client import async_redis
+    from collab.realtime import caps
+    from collab.realtime.consumer import CLOSE_TRY_AGAIN, CollabConsumer
+
+    settings.SOCKET_MAX_PER_USER = 1
+    real_join_rooms = CollabConsumer.join_rooms
+
+    async def failing_join_rooms(self, rooms):
+        if failure == "redis_down":
+            raise redis.exceptions.ConnectionError("Redis went away")
+        raise RuntimeError("a handshake bug")
+
+    monkeypatch.setattr(CollabConsumer, "join_rooms", failing_join_rooms)
+    refused = await ws_connect(student, connect=False)
+    if failure == "redis_down":
+        assert await refused.connect(timeout=10) == (False, CLOSE_TRY_AGAIN)
+        await refused.wait(timeout=5)
+    else:
+        # The application ends with the error (a server closes the handshake).
+        with pytest.raises(RuntimeError):
+            await refused.connect(timeout=2)
+            await refused.wait(timeout=5)
+    assert await async_redis().zrange(caps._key(student.id), 0, -1) == []
+
+    monkeypatch.setattr(CollabConsumer, "join_rooms", real_join_rooms)
+    again = await ws_connect(student)
+    await again.disconnect()
