@@ -162,7 +162,15 @@ async def presence_reassert_leases(sockets: list) -> None:
     lease Redis had lost (it restarted) is live again at once; their presence row still says
     what the rooms were told, so the sync that follows finds nothing to announce. After a
     restart that is every user of the process: they are synced services.SYNC_CHUNK at a
-    time (one transaction each), not one transaction per user."""
+    time (one transaction each), not one transaction per user.
+
+    It also repairs "lease live, row offline": a user whose first-lease sync failed (the
+    database or Redis hiccuped behind the handshake) has a live lease, so neither the
+    sweep nor a later lease transition of another socket would announce them, and they
+    showed offline until their next transition. The users of the other sockets are
+    checked SYNC_CHUNK at a time (one indexed query each, returning only the stale ones:
+    selectors.presence_unannounced_among) and the stale ones synced with the others, which
+    announces them online as their first lease would have."""
     held = [(socket.user.id, socket.state[STATE_LEASE]) for socket in sockets if socket.state.get(STATE_LEASE)]
     if not held:
         return
@@ -171,8 +179,18 @@ async def presence_reassert_leases(sockets: list) -> None:
     for socket in sockets:
         if socket.state.get(STATE_LEASE):
             socket.state[STATE_RENEWED] = now
-    for start in range(0, len(firsts), services.SYNC_CHUNK):
-        await socket_db(services.presence_sync_many)(user_ids=firsts[start : start + services.SYNC_CHUNK])
+    known = set(firsts)
+    others = [user_id for user_id in dict.fromkeys(user_id for user_id, _ in held) if user_id not in known]
+    stale = (
+        await socket_db(selectors.presence_unannounced_among)(user_ids=others, chunk=services.SYNC_CHUNK)
+        if others
+        else []
+    )
+    if stale:
+        log.warning("presence: %d connected users were shown offline (a failed sync); announcing them", len(stale))
+    to_sync = [*firsts, *stale]
+    for start in range(0, len(to_sync), services.SYNC_CHUNK):
+        await socket_db(services.presence_sync_many)(user_ids=to_sync[start : start + services.SYNC_CHUNK])
 
 
 supervisor.on_redis_back(presence_reassert_leases)

@@ -7,9 +7,9 @@ in the same query: users one may not see are omitted, or NotFound for a single l
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 
 from collab.accounts.models import User
 from collab.core.errors import NotFound
@@ -158,3 +158,21 @@ def course_presence_payloads(*, course_id: uuid.UUID | str) -> list[dict]:
     users = list(User.objects.filter(id__in=member_ids, is_active=True).select_related("presence").order_by("id"))
     live = leases.live_expiries([user.id for user in users])
     return [presence_payload(others_view(user, presence_row(user), live=str(user.id) in live)) for user in users]
+
+
+def presence_unannounced_among(*, user_ids: Sequence[uuid.UUID | str], chunk: int = 200) -> list[uuid.UUID]:
+    """Of these users, all live (their leases were just re-taken), those whose course
+    rooms were not told what others now see of them: no presence row yet, or one whose
+    `announced_status` is not their chosen status (for a live user the two are the same
+    once announced; invisible is `offline` both ways). That is "lease live, row offline"
+    left by a first-lease sync that failed. One indexed query per `chunk` users, returning
+    only the stale ones; a deleted user is not returned. In the order of `user_ids`."""
+    ids = list(dict.fromkeys(str(user_id) for user_id in user_ids))
+    stale: set[uuid.UUID] = set()
+    for start in range(0, len(ids), chunk):
+        stale.update(
+            User.objects.filter(id__in=ids[start : start + chunk])
+            .filter(Q(presence__isnull=True) | ~Q(presence__announced_status=F("presence__status")))
+            .values_list("id", flat=True)
+        )
+    return [uuid.UUID(user_id) for user_id in ids if uuid.UUID(user_id) in stale]

@@ -5,6 +5,7 @@ with the outcome of one sync per user. Real database and Redis."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -140,3 +141,84 @@ def test_a_failed_batch_of_the_sweep_is_retried_one_user_at_a_time(course, monke
         assert sweep.presence_sweep() == 5
     assert sorted(item.data["userId"] for item in sent.named("presence-changed")) == sorted(str(u.id) for u in gone)
     assert "could not reconcile 5 users at once" in caplog.text
+
+
+async def test_the_periodic_reassert_announces_connected_users_a_failed_sync_left_offline(batches):
+    """ "Lease live, row offline": the first-lease sync of these users failed, so their
+    leases are live but the rooms were never told. No lease is lost (nothing for the
+    re-assert's own syncs) and the sweep leaves live users alone: before, they stayed
+    offline until their next transition. The periodic re-assert finds them (one query
+    per SYNC_CHUNK users) and announces them online, batched, as their first lease would."""
+    course = await sync_to_async(CourseFactory)()
+    settled = await sync_to_async(_members)(MANY, course, announced_status="online")
+    left_offline = await sync_to_async(_members)(3, course, announced_status="offline")
+    never_synced = [await sync_to_async(UserFactory)() for _ in range(2)]  # not even a row
+    for user in never_synced:
+        await sync_to_async(EnrollmentFactory)(course=course, user=user)
+    invisible = await sync_to_async(_members)(2, course, status="offline", announced_status="offline")
+    away = await sync_to_async(_members)(1, course, status="away", announced_status="offline")
+    users = [*settled, *left_offline, *never_synced, *invisible, *away]
+    sockets = [_socket(user) for user in users] + [_socket(left_offline[0])]
+    for socket in sockets:  # every lease taken, as connect did before its sync failed
+        await leases.lease_touch_async(user_id=socket.user.id, lease_id=socket.state[consumers.STATE_LEASE])
+
+    with capture_broadcasts() as sent:
+        await consumers.presence_reassert_leases(sockets)
+
+    repaired = [*left_offline, *never_synced, *away]
+    assert batches == [len(repaired)]
+    said = sorted((item.data["userId"], item.data["status"]) for item in sent.named("presence-changed"))
+    assert said == sorted([*((str(u.id), "online") for u in left_offline + never_synced), (str(away[0].id), "away")])
+    assert sent.named("presence-changed")[0].room == f"course-{course.id}"
+    rows = await sync_to_async(lambda: dict(UserPresence.objects.values_list("user_id", "announced_status")))()
+    assert {rows[user.id] for user in settled + left_offline + never_synced} == {"online"}
+    assert rows[away[0].id] == "away"
+    assert {rows[user.id] for user in invisible} == {"offline"}
+
+    # Repaired once: the next period has nothing to sync.
+    batches.clear()
+    with capture_broadcasts() as again:
+        await consumers.presence_reassert_leases(sockets)
+    assert batches == [] and again == []
+
+
+async def test_a_socket_whose_first_lease_sync_failed_is_announced_by_the_next_reassert(
+    course, instructor, student, monkeypatch
+):
+    """The same over sockets: the first-lease sync behind a student's handshake fails; the
+    instructor's socket in the course room hears them go online at the next re-assert."""
+    from collab.realtime import supervisor
+    from tests.conftest import ws_connect
+    from tests.sockets import drain
+
+    watcher = await ws_connect(instructor)
+    await drain(watcher, quiet=0.5)
+    real = services.presence_sync_many
+    failed = []
+
+    def failing(**kwargs):
+        if student.id in [services._as_uuid(u) for u in kwargs["user_ids"]]:
+            failed.append(True)
+            raise RuntimeError("the database hiccuped")
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "presence_sync_many", failing)
+    comm = await ws_connect(student)
+    try:
+        for _ in range(50):
+            if failed:
+                break
+            await asyncio.sleep(0.1)
+        assert failed
+        monkeypatch.setattr(services, "presence_sync_many", real)
+        frames = await drain(watcher, quiet=0.5)
+        assert [f for f in frames if f["event"] == "presence-changed"] == []  # shown offline
+        assert await sync_to_async(leases.is_live)(student.id)
+
+        await consumers.presence_reassert_leases(supervisor.open_sockets())
+        frames = await drain(watcher, quiet=1.0)
+        changed = [f["data"] for f in frames if f["event"] == "presence-changed"]
+        assert [(d["userId"], d["status"]) for d in changed] == [(str(student.id), "online")]
+    finally:
+        await comm.disconnect()
+        await watcher.disconnect()
