@@ -22,7 +22,8 @@ supervisor's `relay`) re-sends it.
 
 Reads:
 - `room_seqs(rooms)`: the current seq of each room (0 for a room that never had one).
-- `room_history(room, after)`: the retained frames of a room with seq > after, in order.
+- `room_history(room, after)`: the retained frames of a room with seq > after, in order
+  (each with the channel it was not sent to live: `texts_for` keeps it from that socket).
 
 Retention: `outbox_prune` keeps at least the last OUTBOX_RETAIN_EVENTS frames of each room
 and every frame younger than OUTBOX_RETAIN_SECONDS, and never drops an unsent frame
@@ -56,8 +57,19 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ReplayFrame:
+    """A retained frame: its seq, its text, and the channel it was not sent to live (the
+    socket a change came from, e.g. the joining socket of `attendee-joined`), or None."""
+
     seq: int
     text: str
+    exclude: str | None = None
+
+
+def texts_for(channel_name: str, frames: list[ReplayFrame]) -> list[tuple[int, str | None]]:
+    """`frames` as the socket `channel_name` gets them from the store (a replay, a gap
+    fill, a catch-up): [(seq, text)], the text None for a frame that socket was excluded
+    from live, so it counts as delivered without being sent, there as live (`room_frame`)."""
+    return [(frame.seq, None if frame.exclude == channel_name else frame.text) for frame in frames]
 
 
 @dataclass(eq=False)
@@ -256,7 +268,10 @@ def room_history(*, room: str, after: int, upto: int | None = None) -> tuple[int
     rows = RoomEvent.objects.filter(room=room, seq__gt=after)
     if upto is not None:
         rows = rows.filter(seq__lte=upto)
-    frames = [ReplayFrame(seq, message["text"]) for seq, message in rows.order_by("seq").values_list("seq", "message")]
+    frames = [
+        ReplayFrame(seq, message["text"], message.get("exclude"))
+        for seq, message in rows.order_by("seq").values_list("seq", "message")
+    ]
     if frames:
         current = max(current, frames[-1].seq)
     return current, frames
@@ -280,7 +295,7 @@ def rooms_history(after: dict[str, int]) -> dict[str, list[ReplayFrame]]:
     )
     for room, seq, message in rows:
         if seq > after[room]:
-            out[room].append(ReplayFrame(seq, message["text"]))
+            out[room].append(ReplayFrame(seq, message["text"], message.get("exclude")))
     return out
 
 

@@ -122,7 +122,7 @@ async def _resume_room(
         pending.append((room, current))
         return {"status": RESYNC, "seq": current}
     pending.append((room, None))
-    outcome = socket.sequencer.fill(room, [(frame.seq, frame.text) for frame in frames])
+    outcome = socket.sequencer.fill(room, outbox.texts_for(socket.channel_name, frames))
     await socket.send_texts(outcome.send)
     return {"status": RESUMED, "seq": socket.sequencer.last.get(room, current)}
 

@@ -80,8 +80,9 @@ class RoomSequencer:
                 del held[seq]
         self._replaying.add(room)
 
-    def fill(self, room: str, frames: list[tuple[int, str]]) -> Outcome:
-        """Frames read from the outbox (a replay or a gap fill), in seq order."""
+    def fill(self, room: str, frames: list[tuple[int, str | None]]) -> Outcome:
+        """Frames read from the outbox (a replay or a gap fill), in seq order; a text None
+        counts as delivered and is not sent (a frame the socket was excluded from)."""
         out = Outcome()
         if room not in self.last:
             return out

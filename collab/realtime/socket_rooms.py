@@ -163,7 +163,7 @@ class SocketRooms:
                 return
             after, before = outcome.gap
             _, frames = await socket_db(outbox.room_history)(room=room, after=after, upto=before - 1)
-            outcome = self.sequencer.fill(room, [(frame.seq, frame.text) for frame in frames])
+            outcome = self.sequencer.fill(room, outbox.texts_for(self.channel_name, frames))
             await self.send_texts(outcome.send)
         if outcome.gap is not None:
             log.warning("frames after %s of %s are no longer in the outbox; skipping", outcome.gap[0], room)
@@ -175,7 +175,7 @@ class SocketRooms:
         if not self.sequencer.tracks(room):
             return
         current, frames = await socket_db(outbox.room_history)(room=room, after=after)
-        await self.send_texts(self.sequencer.fill(room, [(frame.seq, frame.text) for frame in frames]).send)
+        await self.send_texts(self.sequencer.fill(room, outbox.texts_for(self.channel_name, frames)).send)
         if self.sequencer.last.get(room, current) < current:
             # No longer in the outbox (a control relayed after retention): nothing to send.
             log.warning("frames after %s of %s are no longer in the outbox; skipping", after, room)

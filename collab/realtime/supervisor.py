@@ -235,7 +235,7 @@ async def catch_up(sockets: list[Any]) -> None:
                 continue
             try:
                 async with socket.one_at_a_time:
-                    outcome = socket.sequencer.fill(room, [(frame.seq, frame.text) for frame in frames])
+                    outcome = socket.sequencer.fill(room, outbox.texts_for(socket.channel_name, frames))
                     await socket.deliver(room, outcome)
             except Exception:
                 log.exception("catch-up of %s failed", room)

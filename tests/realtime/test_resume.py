@@ -121,8 +121,16 @@ async def test_resume_replays_what_was_missed_in_order_then_acks_then_presence(c
         assert [frame["seq"] for frame in replayed] == list(range(last + 1, last + 1 + len(replayed)))
         messages = [frame["data"]["message"] for frame in replayed if frame["event"] == "session-new-message"]
         assert messages == [f"missed {index}" for index in range(12)]
+        # The old socket's departure is history it missed; its own re-entry (the resume's
+        # join) is not replayed to it, as join-live-session never sends a socket its own
+        # attendee-joined: the seq counts as delivered (the ack's seq), nothing is sent.
+        assert [(f["event"], f["data"]["userId"]) for f in replayed if f["event"].startswith("attendee-")] == [
+            ("attendee-left", str(student.id))
+        ]
+        current = (await db(outbox.room_seqs)([sroom]))[sroom]
+        assert current == replayed[-1]["seq"] + 1  # the resume's own attendee-joined
         assert ack["event"] == "ack"
-        assert ack["data"]["rooms"][sroom] == {"status": "resumed", "seq": replayed[-1]["seq"]}
+        assert ack["data"]["rooms"][sroom] == {"status": "resumed", "seq": current}
         assert ack["data"]["rooms"][croom]["status"] == "resumed"
         # The socket is back in the session (attendance as join-live-session) and hears it live.
         after = await drain(back)
@@ -131,7 +139,7 @@ async def test_resume_replays_what_was_missed_in_order_then_acks_then_presence(c
         assert {user["userId"] for user in batches[0]["data"]["users"]} == {str(instructor.id), str(student.id)}
         await db(chat)(instructor, session.id, "live again")
         live = [frame for frame in await drain(back) if frame["event"] == "session-new-message"]
-        assert [(frame["data"]["message"], frame["seq"]) for frame in live] == [("live again", replayed[-1]["seq"] + 1)]
+        assert [(frame["data"]["message"], frame["seq"]) for frame in live] == [("live again", current + 1)]
     finally:
         await back.disconnect()
 
