@@ -16,7 +16,7 @@ from collab.realtime.models import RoomEvent, RoomSequence
 from liveSessions import services
 from liveSessions.models import SessionStatus
 from tests.conftest import ws_connect
-from tests.factories import CourseFactory, UserFactory
+from tests.factories import CourseFactory, EnrollmentFactory, UserFactory
 from tests.liveSessions.factories import live_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -315,6 +315,36 @@ async def test_a_frame_that_overtook_an_earlier_one_waits_for_it(course, student
         assert await learner.receive_nothing(timeout=0.3)
     finally:
         await learner.disconnect()
+
+
+async def test_a_frame_read_from_the_outbox_is_not_sent_to_the_socket_it_excluded(course, student, other_student):
+    """A gap fill reads from the outbox a frame whose live send excluded this socket (the
+    sender of the change): as live, it counts as delivered and is not sent to it; the
+    other member of the room gets it."""
+    from channels.layers import get_channel_layer
+
+    room = f"course-{course.id}"
+    await db(EnrollmentFactory)(course=course, user=other_student)
+    learner, other = await ws_connect(student), await ws_connect(other_student)
+    try:
+        (sender,) = [s for s in supervisor.open_sockets() if getattr(s, "user", None) == student]
+
+        def record(n: int, exclude: str | None) -> dict:
+            message = {"type": "room.frame", **({"exclude": exclude} if exclude else {})}
+            with transaction.atomic():
+                row = outbox.outbox_record(room=room, event="test-event", data={"n": n}, message=message, history=True)
+            return row.message
+
+        await db(record)(1, sender.channel_name)
+        second = await db(record)(2, None)
+        # Only the second reaches the room live (the first was lost): each socket fills
+        # the gap from the outbox.
+        await get_channel_layer().group_send(room, second)
+        assert [frame["data"]["n"] for frame in await drain(learner)] == [2]
+        assert [frame["data"]["n"] for frame in await drain(other)] == [1, 2]
+    finally:
+        await learner.disconnect()
+        await other.disconnect()
 
 
 async def test_prune_keeps_the_last_events_and_the_recent_ones(course, settings):
