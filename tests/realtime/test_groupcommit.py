@@ -149,7 +149,7 @@ async def test_a_drain_cancelled_mid_batch_leaves_no_caller_waiting_forever():
     await asyncio.sleep(0)
     waiting = asyncio.ensure_future(group.submit("k", 2))
     await asyncio.sleep(0)
-    (drain,) = group._drains
+    (drain,) = group._loops[id(asyncio.get_running_loop())].drains
     drain.cancel()
     _, pending = await asyncio.wait([running, waiting], timeout=2)
     assert not pending, "a caller was left waiting for a batch that will never run"
@@ -157,3 +157,94 @@ async def test_a_drain_cancelled_mid_batch_leaves_no_caller_waiting_forever():
     # The key starts afresh.
     runner.release.set()
     assert await group.submit("k", 4) == 40
+
+
+def _drains_of(group: GroupCommit) -> list[asyncio.Task]:
+    return [drain for batches in group._loops.values() for drain in batches.drains]
+
+
+def test_a_loop_closed_with_a_batch_in_flight_is_dropped_untouched_by_the_next_loop(monkeypatch):
+    """A loop closed without cancelling its tasks (a test's loop, an event loop of
+    async_to_sync torn down) leaves a drain pending for good. The next loop using the
+    instance must not wait for it, nor cancel or await it (its loop is closed: that
+    raises), nor keep it, its callers' futures or the loop alive."""
+    import gc
+    import sys
+    import weakref
+
+    unraisable: list = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    held: dict = {}  # the first loop's objects, dropped before the collection below
+
+    async def run(key, items):
+        if items == ["stuck"]:
+            await held["never"].wait()  # the batch is in flight when its loop closes
+        return [f"done {item}" for item in items]
+
+    group = GroupCommit(run, max_batch=10)
+    first = asyncio.new_event_loop()
+
+    async def stuck_batch_and_waiter():
+        held["never"] = asyncio.Event()
+        held["stuck"] = asyncio.ensure_future(group.submit("k", "stuck"))
+        await asyncio.sleep(0)
+        held["next"] = asyncio.ensure_future(group.submit("k", "next"))  # waits for the stuck batch
+        await asyncio.sleep(0.01)
+
+    first.run_until_complete(stuck_batch_and_waiter())
+    assert len(_drains_of(group)) == 1
+    first.close()  # without cancelling the pending tasks
+    closed = weakref.ref(first)
+    del first
+    held.clear()
+
+    second = asyncio.new_event_loop()
+    try:
+        # The same key on another loop runs at once, as a lone request.
+        assert second.run_until_complete(asyncio.wait_for(group.submit("k", "again"), 2)) == "done again"
+        assert all(drain.get_loop() is second for drain in _drains_of(group))
+        assert [batches.loop for batches in group._loops.values()] == [second]
+    finally:
+        second.close()
+    gc.collect()
+    assert closed() is None, "the closed loop (and its pending drain) is kept alive"
+    # Collected without an error: no cancel of a closed loop's future, no report.
+    assert unraisable == []
+
+
+def test_loops_in_threads_at_once_never_share_a_batch():
+    """async_to_sync in several threads: each thread's loop has its own batches of a key,
+    and every request is answered on its own loop."""
+    import threading
+
+    loops_of_batches: list[tuple[int, list]] = []
+
+    async def run(key, items):
+        loops_of_batches.append((id(asyncio.get_running_loop()), list(items)))
+        await asyncio.sleep(0.01)
+        return [(id(asyncio.get_running_loop()), item) for item in items]
+
+    group = GroupCommit(run, max_batch=10)
+    answers: dict[int, list] = {}
+
+    def thread(number: int) -> None:
+        async def many():
+            return id(asyncio.get_running_loop()), await asyncio.gather(
+                *(group.submit("k", (number, n)) for n in range(5))
+            )
+
+        answers[number] = asyncio.run(many())
+
+    threads = [threading.Thread(target=thread, args=(number,)) for number in range(4)]
+    for each in threads:
+        each.start()
+    for each in threads:
+        each.join(10)
+    assert sorted(answers) == [0, 1, 2, 3]
+    for number, (loop_id, results) in answers.items():
+        assert results == [(loop_id, (number, n)) for n in range(5)]
+    for loop_id, items in loops_of_batches:
+        assert {loop for loop, _ in answers.values() if loop == loop_id}, "a batch ran on a loop nobody used"
+        assert len({number for number, _ in items}) == 1, "a batch mixed the requests of two loops"
+    # asyncio.run cancelled nothing pending: every drain ended; the loops closed.
+    assert _drains_of(group) == []
