@@ -167,7 +167,7 @@ def presence_unannounced_among(*, user_ids: Sequence[uuid.UUID | str], chunk: in
     once announced; invisible is `offline` both ways). That is "lease live, row offline"
     left by a first-lease sync that failed. One indexed query per `chunk` users, returning
     only the stale ones; a deleted user is not returned. In the order of `user_ids`."""
-    ids = list(dict.fromkeys(str(user_id) for user_id in user_ids))
+    ids = list(dict.fromkeys(u if isinstance(u, uuid.UUID) else uuid.UUID(str(u)) for u in user_ids))
     stale: set[uuid.UUID] = set()
     for start in range(0, len(ids), chunk):
         stale.update(
@@ -175,4 +175,4 @@ def presence_unannounced_among(*, user_ids: Sequence[uuid.UUID | str], chunk: in
             .filter(Q(presence__isnull=True) | ~Q(presence__announced_status=F("presence__status")))
             .values_list("id", flat=True)
         )
-    return [uuid.UUID(user_id) for user_id in ids if uuid.UUID(user_id) in stale]
+    return [user_id for user_id in ids if user_id in stale] if stale else []
