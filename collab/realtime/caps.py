@@ -4,8 +4,10 @@ Each open socket holds a lease in a per-user sorted set in Redis (member: its ch
 name; score: when the lease lapses). A handshake takes a lease only while the user holds
 fewer than the cap, in one Lua script, so handshakes racing on several processes can
 never take more; otherwise the new socket is refused (close 4008) and the user's open
-sockets are left alone. Sockets renew their lease while open and drop it on disconnect;
-a crashed process's leases lapse by themselves after SOCKET_LEASE_SECONDS.
+sockets are left alone. Sockets renew their lease while open and drop it on disconnect,
+or when their handshake is refused after the lease was taken (1013: Redis failed while
+the socket entered its rooms); a crashed process's leases lapse by themselves after
+SOCKET_LEASE_SECONDS.
 
 Renewal is per process, not per socket: every SOCKET_LEASE_SECONDS / 3 the web process's
 supervisor renews the leases of all its open sockets in one pipelined round trip
