@@ -32,6 +32,28 @@ ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
+# HOST values that listen on every address: the console and the probe use 127.0.0.1 there.
+EVERY_ADDRESS = ("0.0.0.0", "::", "")
+
+
+def listen_host(host: str) -> str:
+    """HOST as uvicorn's --host takes it: an IPv6 literal without brackets (`[::1]` → `::1`)."""
+    host = host.strip()
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+
+
+def url_host(host: str) -> str:
+    """`host` as it stands in a URL, an Origin or a Host header: an IPv6 literal in
+    brackets (`::1` → `[::1]`, RFC 3986 §3.2.2), a name or IPv4 address as it is."""
+    host = listen_host(host)
+    return f"[{host}]" if ":" in host else host
+
+
+def _shown_host(env: Mapping[str, str]) -> str:
+    """The host of the URLs make run prints and probes: 127.0.0.1 when HOST is every address."""
+    return "127.0.0.1" if env["HOST"] in EVERY_ADDRESS else url_host(env["HOST"])
+
+
 def _free_port(preferred: int) -> int:
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", preferred)) != 0:
@@ -108,12 +130,11 @@ def _banner(env: dict[str, str]) -> str:
         TA_EMAIL,
     )
 
-    host = env["HOST"]
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    shown = _shown_host(env)
     url = f"http://{shown}:{env['PORT']}"
     lines = [
         "",
-        f"collab is up on {url}" + (_other_machines(env) if shown != host else ""),
+        f"collab is up on {url}" + (_other_machines(env) if env["HOST"] in EVERY_ADDRESS else ""),
         f"  console:   {url}/           (the web client: sign in with a demo login below)",
         f"  API docs:  {url}/api/docs   (OpenAPI schema: {url}/api/schema)",
         f"  admin:     {url}/admin/     (staff: manage.py createuser --role admin)",
@@ -129,8 +150,7 @@ def _banner(env: dict[str, str]) -> str:
 
 
 def _announce_when_healthy(env: dict[str, str], honcho: subprocess.Popen, stop: threading.Event) -> None:
-    host = "127.0.0.1" if env["HOST"] in ("0.0.0.0", "::", "") else env["HOST"]
-    url = f"http://{host}:{env['PORT']}/health"
+    url = f"http://{_shown_host(env)}:{env['PORT']}/health"
     while not stop.is_set() and honcho.poll() is None:
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
@@ -184,14 +204,16 @@ def run_environment(environ: Mapping[str, str], run_dir: Path) -> dict[str, str]
     env.setdefault("COLLAB_EMBEDDED", "true")
     env.setdefault("PORT", "8000")
     # Private by default: a laptop on a café network must not serve the demo accounts.
-    env.setdefault("HOST", "127.0.0.1")
+    # uvicorn takes an IPv6 literal bare; URLs, origins and Host headers take it in brackets.
+    env["HOST"] = listen_host(env.get("HOST", "127.0.0.1"))
     # The console is served from this very port: its page's origin must be allowed to
     # open /ws/, whatever PORT and HOST say.
     origins = {f"http://127.0.0.1:{env['PORT']}", f"http://localhost:{env['PORT']}"}
     hosts = list(LOOPBACK_HOSTS)
-    if env["HOST"] not in ("0.0.0.0", "::", "", "127.0.0.1", "localhost"):
-        origins.add(f"http://{env['HOST']}:{env['PORT']}")
-        hosts.append(env["HOST"])
+    if env["HOST"] not in (*EVERY_ADDRESS, "127.0.0.1", "localhost"):
+        origins.add(f"http://{url_host(env['HOST'])}:{env['PORT']}")
+        if url_host(env["HOST"]) not in hosts:
+            hosts.append(url_host(env["HOST"]))
     given = _listed(env.get("SOCKET_ALLOWED_ORIGINS"))
     env["SOCKET_ALLOWED_ORIGINS"] = ",".join(dict.fromkeys([*given, *sorted(origins)]))
     env["ALLOWED_HOSTS"] = ",".join(dict.fromkeys([*_listed(env.get("ALLOWED_HOSTS")), *hosts]))

@@ -1,11 +1,14 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from collab.core.views import DocsView, HealthView, SchemaView
+from collab.realtime.views import upgrade_required
 
 urlpatterns = [
     path("", include("console.urls")),
     path("health", HealthView.as_view()),
+    # The socket's path asked over plain HTTP (no upgrade): 426 in JSON (docs/protocol.md).
+    re_path(r"^ws/?$", upgrade_required),
     path("admin/", admin.site.urls),
     path("api/schema", SchemaView.as_view(), name="schema"),
     path("api/docs", DocsView.as_view(url_name="schema")),

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from collab.accounts.serializers import UserSummarySerializer
 from collab.chat.models import MESSAGE_MAX_LENGTH
 from collab.chat.serializers import ChatHistorySerializer, ChatMessageSerializer
+from collab.core.bodies import BodySerializer
 from collab.core.fields import (
     BoundedDateTimeField,
     StrictBooleanField,
@@ -37,7 +38,7 @@ class MaterialSerializer(serializers.Serializer):
     url = HttpUrlField()
 
 
-class LiveSessionCreateSerializer(serializers.Serializer):
+class LiveSessionCreateSerializer(BodySerializer):
     title = TextField(max_length=200)
     description = TextField(max_length=5000, allow_blank=True, required=False, default="")
     scheduled_at = BoundedDateTimeField(
@@ -64,7 +65,7 @@ class LiveSessionCreateSerializer(serializers.Serializer):
         return value
 
 
-class LiveSessionEndSerializer(serializers.Serializer):
+class LiveSessionEndSerializer(BodySerializer):
     recording_url = HttpUrlField(required=False, allow_blank=True, default="")
 
 
@@ -156,11 +157,11 @@ class AttendanceReportSerializer(serializers.Serializer):
     attendees = AttendanceRowSerializer(many=True)
 
 
-class SessionSocketSerializer(serializers.Serializer):
+class SessionSocketSerializer(BodySerializer):
     session_id = StrictUUIDField()
 
 
-class SessionMessageSocketSerializer(serializers.Serializer):
+class SessionMessageSocketSerializer(BodySerializer):
     session_id = StrictUUIDField()
     message = TextField(max_length=MESSAGE_MAX_LENGTH)
 

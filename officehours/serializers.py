@@ -5,6 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from collab.core.bodies import BodySerializer
 from collab.core.fields import (
     StrictBooleanField,
     StrictCharField,
@@ -61,7 +62,7 @@ class OfficeHoursSerializer(serializers.ModelSerializer):
         return {"id": str(holder.id), "name": holder.name}
 
 
-class OfficeHoursWriteSerializer(serializers.Serializer):
+class OfficeHoursWriteSerializer(BodySerializer):
     """Create (all required but location, meetingUrl, isActive, timezone) or PATCH (partial)."""
 
     day_of_week = StrictIntegerField(min_value=0, max_value=6, help_text="0 = Sunday ... 6 = Saturday")
@@ -104,7 +105,7 @@ class ScheduleSerializer(serializers.Serializer):
     )
 
 
-class QueueRulesSerializer(serializers.Serializer):
+class QueueRulesSerializer(BodySerializer):
     """PATCH the schedule's fairness rules (null removes a rule)."""
 
     rejoin_cooldown_minutes = StrictIntegerField(min_value=1, max_value=7 * 24 * 60, allow_null=True)
@@ -123,7 +124,7 @@ class AnnouncementSerializer(serializers.Serializer):
         return _user_ref(announcement.author) if announcement.author_id else None
 
 
-class AnnouncementWriteSerializer(serializers.Serializer):
+class AnnouncementWriteSerializer(BodySerializer):
     message = TextField(max_length=500)
 
 
@@ -244,19 +245,19 @@ class LeftEntrySerializer(serializers.Serializer):
     ended_at = serializers.DateTimeField(allow_null=True)
 
 
-class JoinSerializer(serializers.Serializer):
+class JoinSerializer(BodySerializer):
     question = TextField(max_length=1000)
 
 
-class AdmitSerializer(serializers.Serializer):
+class AdmitSerializer(BodySerializer):
     entry_id = StrictUUIDField(required=False, allow_null=True, help_text="Omit to admit the next in line")
 
 
-class RemoveSerializer(serializers.Serializer):
+class RemoveSerializer(BodySerializer):
     reason = TextField(max_length=200)
 
 
-class QueueRefSerializer(serializers.Serializer):
+class QueueRefSerializer(BodySerializer):
     """Socket frames join-/leave-office-hours-queue."""
 
     instructor_id = StrictUUIDField()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from collab.core.bodies import BodySerializer
 from collab.core.fields import (
     StrictBooleanField,
     StrictCharField,
@@ -52,7 +53,7 @@ class CourseOnlineSerializer(OnlineListSerializer):
     users = CoursePresenceItemSerializer(many=True)
 
 
-class BulkRequestSerializer(serializers.Serializer):
+class BulkRequestSerializer(BodySerializer):
     user_ids = serializers.ListField(child=StrictUUIDField(), max_length=BULK_MAX_IDS, allow_empty=True)
 
 
@@ -60,16 +61,16 @@ class BulkResponseSerializer(serializers.Serializer):
     users = PresenceItemSerializer(many=True, help_text="Visible users only, in the order asked, without duplicates.")
 
 
-class StatusUpdateSerializer(serializers.Serializer):
+class StatusUpdateSerializer(BodySerializer):
     status = StrictChoiceField(choices=Status.choices, help_text="offline = invisible")
     activity = TextField(max_length=ACTIVITY_MAX_LENGTH, allow_blank=True, required=False)
 
 
-class ActivityUpdateSerializer(serializers.Serializer):
+class ActivityUpdateSerializer(BodySerializer):
     activity = TextField(max_length=ACTIVITY_MAX_LENGTH, allow_blank=True)
 
 
-class HeartbeatSerializer(serializers.Serializer):
+class HeartbeatSerializer(BodySerializer):
     """Nothing to send: the heartbeat is the request itself."""
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -58,9 +59,40 @@ class CourseOnlineView(_PresenceListView):
     answers or refuses as for any route."""
 
     @extend_schema(
-        parameters=[LIMIT],
-        responses={200: CourseOnlineSerializer},
+        parameters=[
+            OpenApiParameter(
+                "course_id",
+                OpenApiTypes.UUID,
+                OpenApiParameter.PATH,
+                description="The course: one you teach, are enrolled in (student or TA), or any course for an admin.",
+            ),
+            LIMIT,
+        ],
+        responses={
+            200: OpenApiResponse(
+                CourseOnlineSerializer,
+                description=(
+                    "The course's online members, by name: at most `limit`; `count` counts them all. "
+                    "`staff` marks the instructor and the TAs."
+                ),
+            ),
+            400: OpenApiResponse(description="invalid: a bad `limit` (not an integer in 1..500, or sent empty)"),
+            401: OpenApiResponse(
+                description="not_authenticated / token_not_valid: no, bad, expired or signed-out token",
+            ),
+            404: OpenApiResponse(
+                description="course_not_found: no such course, or you are not a member of it (nor an admin)"
+            ),
+            429: OpenApiResponse(description="throttled: over your rate; Retry-After says when to try again"),
+        },
         summary="Online members of a course (members and admins; 404 otherwise)",
+        description=(
+            "Who of a course's members (its instructor, TAs and students) is online now, as every member sees "
+            "them: their effective status (online, away or busy; invisible and disconnected members are left "
+            "out), activity and last-seen time, and whether each is course staff. Sorted by name, then id. "
+            "Clients read it once on load and then follow the course room's `presence-changed` events "
+            "(docs/protocol.md)."
+        ),
     )
     def get(self, request, course_id):
         limit = limit_param(request, default=100, maximum=LIST_MAX_LIMIT)

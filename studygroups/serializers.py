@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from collab.chat.models import MESSAGE_MAX_LENGTH
 from collab.chat.serializers import ChatHistorySerializer, ChatMessageSerializer
+from collab.core.bodies import BodySerializer
 from collab.core.fields import StrictBooleanField, StrictCharField, StrictIntegerField, StrictUUIDField
 from collab.core.text import TextField
 from studygroups.models import (
@@ -18,14 +19,14 @@ from studygroups.models import (
 # -- input ------------------------------------------------------------------------------
 
 
-class StudyGroupCreateSerializer(serializers.Serializer):
+class StudyGroupCreateSerializer(BodySerializer):
     name = TextField(max_length=NAME_MAX_LENGTH)
     description = TextField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False, default="")
     course_id = StrictUUIDField()
     max_members = StrictIntegerField(min_value=MIN_MEMBERS, max_value=MAX_MEMBERS, default=DEFAULT_MAX_MEMBERS)
 
 
-class StudyGroupUpdateSerializer(serializers.Serializer):
+class StudyGroupUpdateSerializer(BodySerializer):
     """Any of the fields; at least one."""
 
     name = TextField(max_length=NAME_MAX_LENGTH, required=False)
@@ -38,7 +39,7 @@ class StudyGroupUpdateSerializer(serializers.Serializer):
         return attrs
 
 
-class GroupRefSerializer(serializers.Serializer):
+class GroupRefSerializer(BodySerializer):
     """A socket frame naming a group: {groupId}."""
 
     group_id = StrictUUIDField()

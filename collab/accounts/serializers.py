@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from collab.accounts.models import Role, User
+from collab.core.bodies import BodySerializer
 from collab.core.fields import StrictCharField, StrictChoiceField, StrictIntegerField
 from collab.core.text import TextField
 
@@ -21,18 +22,18 @@ class UserSummarySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RegisterSerializer(serializers.Serializer):
+class RegisterSerializer(BodySerializer):
     email = serializers.EmailField(max_length=254)
     password = StrictCharField(max_length=128, write_only=True, trim_whitespace=False)
     name = TextField(max_length=150)
 
 
-class LoginSerializer(serializers.Serializer):
+class LoginSerializer(BodySerializer):
     email = serializers.EmailField(max_length=254)
     password = StrictCharField(max_length=128, write_only=True, trim_whitespace=False)
 
 
-class RefreshSerializer(serializers.Serializer):
+class RefreshSerializer(BodySerializer):
     refresh = StrictCharField(max_length=2048)
 
 

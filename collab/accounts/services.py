@@ -33,6 +33,11 @@ def token_pair_for(user: User, *, session_id: str | None = None) -> dict[str, st
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
 
 
+def _email_taken() -> Conflict:
+    message = "An account with this email already exists."
+    return Conflict(message, code="email_taken", fields={"email": [message]})
+
+
 @transaction.atomic
 def user_create(*, email: str, password: str, name: str, role: str = Role.STUDENT) -> User:
     """Creates an account; the only place a role other than student is given (staff tools)."""
@@ -45,7 +50,7 @@ def user_create(*, email: str, password: str, name: str, role: str = Role.STUDEN
     except DjangoValidationError as exc:
         raise InvalidInput("The password is too weak.", code="weak_password", fields={"password": exc.messages})
     if User.objects.filter(email__iexact=email).exists():
-        raise Conflict("An account with this email already exists.", code="email_taken")
+        raise _email_taken()
     candidate.set_password(password)
     if role == Role.ADMIN:
         candidate.is_staff = True
@@ -55,7 +60,7 @@ def user_create(*, email: str, password: str, name: str, role: str = Role.STUDEN
         with transaction.atomic():
             candidate.save()
     except IntegrityError:
-        raise Conflict("An account with this email already exists.", code="email_taken")
+        raise _email_taken()
     return candidate
 
 

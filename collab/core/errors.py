@@ -7,6 +7,9 @@ One family serves both doors: the REST exception handler turns them into
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 
 class DomainError(Exception):
     status = 400
@@ -94,6 +97,20 @@ def invalid_message(fields) -> str:
 
 
 DEFAULT_INVALID = "The input is not valid."
+
+
+@contextlib.contextmanager
+def input_field(name: str) -> Iterator[None]:
+    """Refusals raised inside are caused by the input field `name` (camelCase, as on the
+    wire), e.g. the lookup of an id a body gave: they carry `fields: {name: [message]}`
+    unless they name fields already. A permission refusal (NotAllowed) or an outage
+    passes as it is: the field is not at fault there. Code and status never change."""
+    try:
+        yield
+    except DomainError as exc:
+        if exc.fields is None and isinstance(exc, (InvalidInput, NotFound, Conflict)):
+            exc.fields = {name: [exc.message]}
+        raise
 
 
 class NotAllowed(DomainError):

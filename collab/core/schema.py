@@ -20,6 +20,9 @@ route shares come from here, so a new route cannot forget them:
 `tests/core/test_schemathesis.py` runs schemathesis against the application (in-process,
 in every `make test`) and fails on any status the schema does not list here or in the view.
 
+A request body read by a `BodySerializer` (collab/core/bodies.py: every body of the apps)
+is published with `additionalProperties: false`: a key it does not list is refused.
+
 An operation's description is what its `extend_schema(description=...)` says, never the
 view's docstring (AutoSchema below): docstrings are written for the code's readers (how a
 read is served, which module does what) and the schema for the API's users.
@@ -28,6 +31,9 @@ read is served, which module does what) and the schema for the API's users.
 from __future__ import annotations
 
 from drf_spectacular import openapi
+from drf_spectacular.plumbing import force_instance
+
+from collab.core.bodies import BodySerializer
 
 
 class AutoSchema(openapi.AutoSchema):
@@ -37,6 +43,13 @@ class AutoSchema(openapi.AutoSchema):
 
     def get_description(self) -> str:
         return ""
+
+    def _map_basic_serializer(self, serializer, direction):
+        # A body read by a BodySerializer refuses keys it does not list: say so.
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and isinstance(force_instance(serializer), BodySerializer):
+            schema["additionalProperties"] = False
+        return schema
 
 
 ERROR_COMPONENT = "Error"

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from collab.accounts.serializers import UserSummarySerializer
+from collab.core.bodies import BodySerializer
 from collab.core.fields import StrictCharField, StrictChoiceField, StrictIntegerField, StrictUUIDField
 from collab.core.text import TextField
 from collab.courses.models import Course, Enrollment, EnrollmentRole
@@ -22,12 +23,12 @@ class CourseSerializer(serializers.ModelSerializer):
         read_only_fields = fields  # an answer only: a course is created with CourseCreateSerializer
 
 
-class CourseCreateSerializer(serializers.Serializer):
+class CourseCreateSerializer(BodySerializer):
     title = TextField(max_length=200)
     description = TextField(max_length=5000, allow_blank=True, required=False, default="")
 
 
-class EnrollmentCreateSerializer(serializers.Serializer):
+class EnrollmentCreateSerializer(BodySerializer):
     user_id = StrictUUIDField(required=False)
     email = serializers.EmailField(required=False)
     role = StrictChoiceField(
@@ -50,7 +51,7 @@ class EnrollmentSerializer(serializers.ModelSerializer):
         fields = ["id", "course_id", "user", "role", "enrolled_at"]
 
 
-class EnrollmentRoleSerializer(serializers.Serializer):
+class EnrollmentRoleSerializer(BodySerializer):
     role = StrictChoiceField(choices=EnrollmentRole.choices, help_text="student or ta")
 
 

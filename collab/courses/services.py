@@ -54,7 +54,8 @@ def enrollment_create(
     _require_manager(actor, course)
     user = user_find(user_id=user_id, email=email)
     if user is None:
-        raise NotFound("No active user with that id or email.", code="user_not_found")
+        message = "No active user with that id or email."
+        raise NotFound(message, code="user_not_found", fields={"userId" if user_id else "email": [message]})
     if user.id == course.instructor_id:
         raise Conflict("The instructor is already a member of the course.", code="already_member")
     try:

@@ -46,7 +46,7 @@ def live_session_create(
     if course_id is not None:
         course = Course.objects.filter(id=course_id).first()
         if course is None:
-            raise NotFound("Course not found.", code="course_not_found")
+            raise NotFound("Course not found.", code="course_not_found", fields={"courseId": ["Course not found."]})
         if not LiveSessionPermission.can_create(actor, course):
             raise NotAllowed("Only the course's instructor can schedule its sessions.", code="not_course_instructor")
     if scheduled_at <= timezone.now():

@@ -206,7 +206,8 @@ def queue_admit(*, actor: User, instructor_id: uuid.UUID, entry_id: uuid.UUID | 
                 .first()
             )
             if entry is None:
-                raise NotFound("No queue entry with this id in this queue.", code="entry_not_found")
+                message = "No queue entry with this id in this queue."
+                raise NotFound(message, code="entry_not_found", fields={"entryId": [message]})
             _require_transition(entry, "admit")
         entry.status = EntryStatus.ADMITTED
         entry.admitted_at = change.now

@@ -7,9 +7,11 @@ import uuid
 from datetime import time
 
 from django.db import transaction
+from djangorestframework_camel_case.util import camelize
 
 from collab.accounts.models import User
-from collab.core.errors import Conflict, InvalidInput, NotAllowed
+from collab.core.bodies import MSG_UNKNOWN_FIELD
+from collab.core.errors import Conflict, InvalidInput, NotAllowed, input_field
 from collab.realtime.broadcast import broadcast_on_commit
 from officehours import events, selectors
 from officehours.models import OfficeHours, OfficeHoursQueueState
@@ -64,7 +66,8 @@ def office_hours_create(
     actor: the instructor, or a TA of one of the instructor's courses (`staff`)."""
     instructor_id = instructor_id or actor.id
     if instructor_id != actor.id:
-        selectors.instructor_get(instructor_id=instructor_id)
+        with input_field("instructorId"):
+            selectors.instructor_get(instructor_id=instructor_id)
     if not OfficeHoursPermission.can_create_slot(actor, instructor_id):
         if instructor_id == actor.id:
             raise NotAllowed("Only instructors can create office hours.", code="not_instructor")
@@ -96,7 +99,7 @@ def office_hours_update(*, actor: User, office_hours_id: uuid.UUID, **changes) -
     _require_owner(actor, slot)
     unknown = set(changes) - set(EDITABLE)
     if unknown:
-        raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.")
+        raise InvalidInput.for_fields(camelize({name: [MSG_UNKNOWN_FIELD] for name in sorted(unknown)}))
     with QueueChange(slot.instructor_id) as change:
         slot = OfficeHours.objects.select_for_update().get(id=slot.id)
         for name, value in changes.items():
@@ -163,7 +166,7 @@ def queue_rules_update(*, actor: User, instructor_id: uuid.UUID, **rules: int | 
         raise NotAllowed("Only the instructor can set the queue's rules.", code="not_queue_instructor")
     unknown = set(rules) - set(RULES)
     if unknown:
-        raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.")
+        raise InvalidInput.for_fields(camelize({name: [MSG_UNKNOWN_FIELD] for name in sorted(unknown)}))
     with QueueChange(instructor.id) as change:
         for name, value in rules.items():
             setattr(change.state, name, value)

@@ -7,7 +7,7 @@ import uuid
 from django.db import transaction
 
 from collab.accounts.models import User
-from collab.core.errors import InvalidInput, NotAllowed, NotFound
+from collab.core.errors import InvalidInput, NotAllowed, NotFound, input_field
 from collab.courses.selectors import course_get_visible
 from collab.realtime.broadcast import broadcast_on_commit
 from collab.realtime.rooms import course_room
@@ -35,7 +35,8 @@ def study_group_create(
     max_members: int = DEFAULT_MAX_MEMBERS,
 ) -> StudyGroup:
     """Creates a group in a course the actor belongs to; the creator is its first admin."""
-    course = course_get_visible(user=actor, course_id=course_id)
+    with input_field("courseId"):
+        course = course_get_visible(user=actor, course_id=course_id)
     if not StudyGroupPermission.can_take_part(actor, course):
         raise NotAllowed("Only members of the course can create its study groups.", code="not_course_member")
     group = StudyGroup.objects.create(

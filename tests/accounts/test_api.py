@@ -75,9 +75,13 @@ def test_register_creates_a_student_and_returns_a_working_pair():
 
 @pytest.mark.parametrize("extra", [{"role": "instructor"}, {"role": "admin"}, {"isStaff": True, "isSuperuser": True}])
 def test_register_is_always_a_student_whatever_the_body_says(extra):
-    response = anon().post(
-        "/api/auth/register", {"email": "mallory@example.com", "password": STRONG, "name": "M", **extra}, format="json"
-    )
+    # A role or staff flag in the body is no field of registration: refused by name (it
+    # used to be ignored), and no account is made.
+    body = {"email": "mallory@example.com", "password": STRONG, "name": "M"}
+    error = assert_error(anon().post("/api/auth/register", {**body, **extra}, format="json"), 400, "invalid")
+    assert error["fields"] == {key: ["Unknown field."] for key in extra}
+    assert not User.objects.filter(email="mallory@example.com").exists()
+    response = anon().post("/api/auth/register", body, format="json")
     assert response.status_code == 201, response.content
     assert response.json()["user"]["role"] == "student"
     user = User.objects.get(email="mallory@example.com")
@@ -127,7 +131,8 @@ def test_register_refuses_a_duplicate_email_case_insensitively():
     response = anon().post(
         "/api/auth/register", {"email": "TAKEN@Example.COM", "password": STRONG, "name": "Again"}, format="json"
     )
-    assert_error(response, 409, "email_taken")
+    error = assert_error(response, 409, "email_taken")
+    assert error["fields"] == {"email": ["An account with this email already exists."]}
     assert User.objects.filter(email__iexact="taken@example.com").count() == 1
 
 

@@ -13,10 +13,12 @@ from rest_framework_simplejwt.tokens import AccessToken
 from selenium.webdriver.support.ui import Select
 
 from collab.courses.models import EnrollmentRole
+from collab.courses.services import enrollment_role_update
 from liveSessions.models import SessionMessage
 from officehours import services
 from tests.console.browser import Page
 from tests.factories import CourseFactory, EnrollmentFactory, InstructorFactory, UserFactory
+from tests.liveSessions.factories import live_session
 
 # The stack is module-scoped: split across pytest-xdist workers it starts once per worker.
 pytestmark = [
@@ -35,6 +37,11 @@ def klass():
     for student in students:
         EnrollmentFactory(course=course, user=student)
     return instructor, course, students
+
+
+def header_role(page: Page) -> tuple[str, str]:
+    """The header badge's text and whether it is the role in a course or the account's."""
+    return page.text("#me-role"), page.find("#me-role").get_attribute("data-scope")
 
 
 def presence_names(page: Page) -> list[str]:
@@ -484,10 +491,12 @@ def test_a_ta_serves_the_queue_and_the_student_sees_who_is_online_and_coming(bro
     assistant.sign_in(tia.email)
     student.sign_in(bea.email)
 
-    # Roles on the course page: each window says its own, the list marks the TA.
+    # Roles on the course page: each window says its own, the list marks the TA, and the
+    # header's badge is the role in this course (Tia's account is a student's).
     assistant.wait_text("#course-role", "TA")
     assistant.wait_text("#course-list", "TA")
     student.wait_text("#course-role", "student")
+    assert header_role(assistant) == ("TA", "course") and header_role(student) == ("student", "course")
     student.wait(
         lambda: [e.text for e in student.finds('#presence-list li[data-role="ta"] .name')] == ["Tia TA"],
         "Tia marked TA in the presence list",
@@ -540,3 +549,35 @@ def test_a_ta_serves_the_queue_and_the_student_sees_who_is_online_and_coming(bro
     assistant.set_status("Invisible")
     student.wait_text("#oh-staff", "No staff online right now.")
     assert not assistant.errors() and not student.errors()
+
+
+def test_the_header_shows_my_role_in_the_course_on_screen_and_the_account_role_elsewhere(browsers, klass):
+    """A student account that is a TA in another course: the header badge follows the course
+    on screen (its course page, one of its sessions), says the account's role on a page of
+    no course (an open session), and follows a role change live."""
+    instructor, course, (bea, _cal) = klass
+    other = CourseFactory(title="Algorithms")
+    EnrollmentFactory(course=other, user=bea, role=EnrollmentRole.TA)
+    of_other = live_session(other, title="Graphs")
+    open_one = live_session(None, instructor=instructor, title="Open hour")
+    page = browsers("bea")
+    page.sign_in(bea.email)
+    page.wait_text("#course-list", "Algorithms")
+
+    page.open(f"/#/courses/{course.id}")
+    page.wait(lambda: header_role(page) == ("student", "course"), "student in JavaScript Fundamentals")
+    page.open(f"/#/courses/{other.id}")
+    page.wait(lambda: header_role(page) == ("TA", "course"), "TA in Algorithms")
+    page.open(f"/#/sessions/{of_other.id}")
+    page.wait_text("#view h2", "Graphs")
+    page.wait(lambda: header_role(page) == ("TA", "course"), "TA on a session of Algorithms")
+    page.open(f"/#/sessions/{open_one.id}")
+    page.wait_text("#view h2", "Open hour")
+    page.wait(lambda: header_role(page) == ("student", "account"), "the account's role on an open session")
+
+    # The instructor makes Bea a student of Algorithms: the header follows on its page.
+    page.open(f"/#/courses/{other.id}")
+    page.wait(lambda: header_role(page) == ("TA", "course"), "TA in Algorithms")
+    enrollment_role_update(actor=other.instructor, course=other, user_id=bea.id, role=EnrollmentRole.STUDENT)
+    page.wait(lambda: header_role(page) == ("student", "course"), "student in Algorithms after the change")
+    assert not page.errors()

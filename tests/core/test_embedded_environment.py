@@ -95,3 +95,32 @@ def test_honcho_runs_the_processes_with_the_environment_given_not_the_dotenv_ove
         timeout=60,
     )
     assert "X=from-environment" in shown.stdout, shown.stdout + shown.stderr
+
+
+def test_an_ipv6_host_is_bracketed_in_origins_hosts_and_urls_and_bare_for_uvicorn():
+    # `make run HOST=::1` built `http://::1:8000` (no origin a browser sends) and allowed
+    # the Host `::1` (Django compares `[::1]`); `[::1]` reached uvicorn's --host as it was.
+    for given in ("::1", "[::1]"):
+        env = run_environment({"HOST": given}, Path("/tmp/unused"))
+        assert env["HOST"] == "::1"
+        origins = env["SOCKET_ALLOWED_ORIGINS"].split(",")
+        assert "http://[::1]:8000" in origins and not any("://::" in origin for origin in origins)
+        hosts = env["ALLOWED_HOSTS"].split(",")
+        assert validate_host("[::1]", hosts) and "::1" not in hosts and hosts.count("[::1]") == 1
+        banner = _banner(env)
+        assert "collab is up on http://[::1]:8000" in banner and "ws://[::1]:8000/ws/" in banner
+        assert "http://::1" not in banner
+
+
+def test_a_routable_ipv6_host_is_allowed_in_brackets():
+    env = run_environment({"HOST": "2001:db8::7", "PORT": "8765"}, Path("/tmp/unused"))
+    assert env["HOST"] == "2001:db8::7"
+    assert "http://[2001:db8::7]:8765" in env["SOCKET_ALLOWED_ORIGINS"].split(",")
+    assert validate_host("[2001:db8::7]", env["ALLOWED_HOSTS"].split(","))
+
+
+def test_listening_on_every_ipv6_address_shows_and_probes_the_ipv4_loopback():
+    env = run_environment({"HOST": "::"}, Path("/tmp/unused"))
+    assert env["HOST"] == "::"
+    assert _origins({"HOST": "::"}) == ["http://127.0.0.1:8000", "http://localhost:8000"]
+    assert "collab is up on http://127.0.0.1:8000 (listening on ::" in _banner(env)

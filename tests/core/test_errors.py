@@ -243,3 +243,21 @@ def test_options_and_head_on_every_route_never_fail(api, query):
                 assert "OPTIONS" in response["Allow"]
             elif method == "options":
                 assert_error_shape(response, response.status_code)
+
+
+# -- the input field to blame (collab.core.errors.input_field) --------------------------------
+
+
+def test_a_lookup_refused_inside_input_field_names_the_field_and_keeps_its_code():
+    from collab.core.errors import Conflict, NotAllowed, NotFound, input_field
+
+    with pytest.raises(NotFound) as missing, input_field("courseId"):
+        raise NotFound("Course not found.", code="course_not_found")
+    assert (missing.value.code, missing.value.status) == ("course_not_found", 404)
+    assert missing.value.fields == {"courseId": ["Course not found."]}
+    with pytest.raises(Conflict) as named, input_field("courseId"):
+        raise Conflict("Taken.", code="taken", fields={"email": ["Taken."]})
+    assert named.value.fields == {"email": ["Taken."]}  # a refusal that names its field keeps it
+    with pytest.raises(NotAllowed) as refused, input_field("courseId"):
+        raise NotAllowed("No.", code="not_course_member")
+    assert refused.value.fields is None  # a permission refusal is not the field's fault

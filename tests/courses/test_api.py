@@ -239,9 +239,11 @@ def test_enroll_the_instructor_is_409(api, course, instructor):
 
 @pytest.mark.parametrize("body", [{"userId": str(uuid.uuid4())}, {"email": "ghost@example.com"}])
 def test_enroll_an_unknown_user_is_404(api, course, instructor, body):
-    assert_error(
+    error = assert_error(
         api(instructor).post(f"/api/courses/{course.id}/enrollments", body, format="json"), 404, "user_not_found"
     )
+    # The field that named nobody is the one blamed.
+    assert error["fields"] == {next(iter(body)): ["No active user with that id or email."]}
 
 
 def test_enroll_an_inactive_user_is_404(api, course, instructor):

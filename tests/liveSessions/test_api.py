@@ -253,6 +253,8 @@ def test_bad_create_input_is_400_with_the_field(api, instructor, change, field):
 def test_create_for_an_unknown_course_is_404(api, instructor):
     response = api(instructor).post(BASE, _create_body(courseId=str(uuid.uuid4())), format="json")
     assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "course_not_found" and error["fields"] == {"courseId": ["Course not found."]}
 
 
 @pytest.mark.parametrize("url", ["not-a-url", "javascript:alert(1)", "ftp://files.example/rec"])

@@ -180,6 +180,13 @@ def test_create_and_read_schedule(api, instructor, student, course):
     assert {s["id"] for s in own["slots"]} == {body["id"], inactive["id"]}
 
 
+def test_a_slot_for_an_unknown_instructor_is_404_blaming_instructor_id(api, student):
+    response = api(student).post(BASE, {**SLOT, "instructorId": str(uuid.uuid4())}, format="json")
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "instructor_not_found" and error["fields"] == {"instructorId": [error["message"]]}
+
+
 def test_schedule_of_a_non_instructor_is_404(api, student, other_student):
     response = api(student).get(f"{BASE}/instructor/{other_student.id}")
     assert response.status_code == 404 and response.json()["error"]["code"] == "instructor_not_found"
@@ -243,10 +250,10 @@ def test_question_of_1000_chars_is_accepted(api, open_queue, student):
 def test_other_bad_input(api, open_queue, student):
     owner = api(open_queue)
     assert owner.post(f"{BASE}/queue/{open_queue.id}/admit", {"entryId": "nope"}, format="json").status_code == 400
-    assert (
-        owner.post(f"{BASE}/queue/{open_queue.id}/admit", {"entryId": str(uuid.uuid4())}, format="json").status_code
-        == 404
-    )
+    missing = owner.post(f"{BASE}/queue/{open_queue.id}/admit", {"entryId": str(uuid.uuid4())}, format="json")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "entry_not_found"
+    assert list(missing.json()["error"]["fields"]) == ["entryId"]
     assert owner.get(f"{BASE}/queue/{open_queue.id}?limit=0").status_code == 400
     # issue 15 (negative_data_rejection): ids are UUID strings, `false` is not UUID 0.
     for entry_id in (False, 0, 1, open_queue.id.hex):

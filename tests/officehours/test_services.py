@@ -370,6 +370,10 @@ def test_slot_rules(instructor, student, other_instructor):
         services.office_hours_update(actor=instructor, office_hours_id=slot.id, end_time=time(8))
     with pytest.raises(NotAllowed):
         services.office_hours_update(actor=other_instructor, office_hours_id=slot.id, location="x")
+    with pytest.raises(InvalidInput) as unknown:  # a caller other than the API (the admin, a task)
+        services.office_hours_update(actor=instructor, office_hours_id=slot.id, meeting_link="x")
+    assert unknown.value.fields == {"meetingLink": ["Unknown field."]}
+    assert unknown.value.message == "meetingLink: Unknown field."
     updated = services.office_hours_update(actor=instructor, office_hours_id=slot.id, location="Lab 3")
     assert updated.location == "Lab 3"
     with pytest.raises(NotAllowed):

@@ -350,3 +350,30 @@ def test_course_list_marks_the_course_staff(api, course, instructor, student):
             users = api(student).get(f"/api/presence/course/{course.id}").json()["users"]
         staff = {item["userId"]: item["staff"] for item in users}
         assert staff == {str(instructor.id): True, str(ta.id): True, str(student.id): False}, path
+
+
+# -- the course list's OpenAPI entry says what the route answers ------------------------------
+
+
+def test_the_course_online_list_is_documented_in_full_and_its_refusals_are_the_ones_named(
+    client, api, course, student, other_student
+):
+    operation = client.get("/api/schema?format=json").json()["paths"]["/api/presence/course/{course_id}"]["get"]
+    assert "presence-changed" in operation["description"] and "staff" in operation["description"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert set(parameters) == {"course_id", "limit"}
+    assert all(p.get("description") for p in parameters.values()), parameters
+    responses = operation["responses"]
+    assert {"200", "400", "401", "404", "429", "503"} <= set(responses)
+    assert all(r.get("description") for r in responses.values()), responses
+    # Each refusal's code, as answered, is the one its description names.
+    answers = {
+        "400": api(student).get(f"/api/presence/course/{course.id}?limit=0"),
+        "401": api(None).get(f"/api/presence/course/{course.id}"),
+        "404": api(other_student).get(f"/api/presence/course/{course.id}"),
+    }
+    answers["404 unknown"] = api(student).get(f"/api/presence/course/{uuid.uuid4()}")
+    for status, response in answers.items():
+        status = status.split()[0]
+        assert response.status_code == int(status), (status, response.content)
+        assert response.json()["error"]["code"] in responses[status]["description"], status

@@ -179,6 +179,9 @@ def test_create_in_unknown_course_is_404(api, student):
     response = api(student).post(BASE, {"name": "x", "courseId": str(uuid.uuid4())}, format="json")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "course_not_found"
+    assert response.json()["error"]["fields"] == {"courseId": ["Course not found."]}
+    # An id in the path is no input field: its 404 blames none.
+    assert "fields" not in api(student).get(f"/api/courses/{uuid.uuid4()}").json()["error"]
 
 
 def test_create_with_a_non_json_body_is_400_not_500(api, course, student):

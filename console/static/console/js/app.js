@@ -34,6 +34,12 @@ const ctx = {
   },
   showError,
   notice,
+  /** The course on screen (a course page, or the course of a session or group page): the
+   * header shows my role in it. null: no course. */
+  viewingCourse(courseId) {
+    viewedCourseId = courseId || null;
+    showRole();
+  },
   navigate: (hash) => {
     if (location.hash === hash) route();
     else location.hash = hash;
@@ -89,6 +95,29 @@ socket.addEventListener("recovered", () => {
   if (location.hash) notice("Reconnected: everything you missed is shown.");
 });
 
+// -- my role in the header ---------------------------------------------------------------
+
+const COURSE_ROLE_TEXT = { instructor: "instructor", ta: "TA", student: "student" };
+let viewedCourseId = null;
+
+/** The header badge: my role in the course on screen (instructor, TA or student) where the
+ * console knows it (a course of mine); my account's role (student, instructor, admin)
+ * where no course is on screen, or for an admin looking at a course they are not in. */
+function showRole() {
+  const badge = $("me-role");
+  const course = viewedCourseId ? ctx.courses.get(viewedCourseId) : null;
+  const inCourse = course && COURSE_ROLE_TEXT[course.role];
+  if (inCourse) {
+    badge.textContent = inCourse;
+    badge.title = `Your role in ${course.title}`;
+    badge.dataset.scope = "course";
+  } else if (auth.user) {
+    badge.textContent = auth.user.role;
+    badge.title = "Your account's role";
+    badge.dataset.scope = "account";
+  }
+}
+
 // -- sign in / out -------------------------------------------------------------------
 
 $("signin-form").addEventListener("submit", async (event) => {
@@ -123,6 +152,7 @@ function signedOutLocally(message) {
   currentView?.destroy?.();
   currentView = null;
   ctx.courses.clear();
+  viewedCourseId = null;
   $("whoami").hidden = true;
   $("app-view").hidden = true;
   $("signin-view").hidden = false;
@@ -136,7 +166,7 @@ function signedOutLocally(message) {
 async function startSession() {
   const me = auth.user;
   $("me-name").textContent = me.name;
-  $("me-role").textContent = me.role;
+  showRole();
   $("whoami").hidden = false;
   $("signin-view").hidden = true;
   $("app-view").hidden = false;
@@ -182,6 +212,8 @@ async function loadCourses() {
   ctx.courses.clear();
   for (const course of courses) ctx.courses.set(course.id, course);
   renderCourses();
+  // A role may have changed (course-role-changed), or the list arrived after the page.
+  showRole();
 }
 
 function renderCourses() {
@@ -240,6 +272,8 @@ function route() {
   const container = $("view");
   fill(container);
   const views = { courses: courseView, sessions: sessionView, groups: groupView };
+  // A course page's course is known now; a session's or group's once its view has read it.
+  ctx.viewingCourse(kind === "courses" ? id : null);
   if (views[kind] && id) {
     currentView = views[kind](ctx, container, id);
     currentView.key = key;

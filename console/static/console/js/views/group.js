@@ -40,6 +40,7 @@ export function groupView(ctx, container, groupId) {
     if (!g) return;
     title.textContent = g.name;
     document.title = `${g.name} · collab console`;
+    ctx.viewingCourse(g.courseId);
     container.querySelector("#back-to-course").href = `#/courses/${g.courseId}`;
     fill(
       meta,

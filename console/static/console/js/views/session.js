@@ -48,6 +48,7 @@ export function sessionView(ctx, container, sessionId) {
     title.textContent = s.title;
     document.title = `${s.title} · collab console`;
     const course = ctx.courses.get(s.courseId);
+    ctx.viewingCourse(s.courseId);
     container.querySelector("#back-to-course").href = s.courseId ? `#/courses/${s.courseId}` : "#/";
     fill(meta, h("span", { class: `badge ${s.status}`, id: "session-status" }, s.status), ` ${course ? course.title + " · " : ""}${fmtDateTime(s.scheduledAt)} · ${s.duration} min · host ${s.instructor.name}`);
     seats.textContent = s.capacity ? `Seats: ${s.activeAttendees ?? 0} / ${s.capacity} used` : `Seats: ${s.activeAttendees ?? 0} used (no limit)`;
