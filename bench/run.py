@@ -36,7 +36,12 @@ FULL = {
         "fanout": {"members": 500, "messages": 200, "rate": 5.0},
     },
     "sockets": {"steps": [1000, 2500, 5000, 7500, 10000], "hold": 10.0},
-    "throughput": {"sessions": 20, "members": 200, "rates": [1, 2, 3, 3.5, 4, 5, 7, 10, 15, 20], "step_seconds": 10.0},
+    "throughput": {
+        "sessions": 20,
+        "members": 200,
+        "rates": [1, 2, 3, 3.5, 4, 5, 6.25, 7, 10, 15, 20],
+        "step_seconds": 10.0,
+    },
     "rest": {"online": 200, "concurrency": 64, "duration": 15.0},
     "storm": {"members": 500, "ramp": 5.0, "follow": 25.0},
     "course_students": 500,
