@@ -347,6 +347,50 @@ async def test_a_frame_read_from_the_outbox_is_not_sent_to_the_socket_it_exclude
         await other.disconnect()
 
 
+async def test_members_of_one_process_missing_the_same_frames_share_one_outbox_read(course, monkeypatch):
+    """A frame that overtook another leaves every member of the room in this process with
+    the same gap at once: they fill it with one read of the outbox, not one each, and
+    each still gets every frame once, in order."""
+    from channels.layers import get_channel_layer
+
+    from collab.realtime import socket_rooms
+
+    room = f"course-{course.id}"
+    users = [await db(UserFactory)() for _ in range(6)]
+    for user in users:
+        await db(EnrollmentFactory)(course=course, user=user)
+    sockets = [await ws_connect(user) for user in users]
+    reads = []
+    real = outbox.room_history
+
+    def counted(**kwargs):
+        reads.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(outbox, "room_history", counted)
+    try:
+
+        def record(n: int) -> dict:
+            with transaction.atomic():
+                row = outbox.outbox_record(
+                    room=room, event="test-event", data={"n": n}, message={"type": "room.frame"}, history=True
+                )
+            return row.message
+
+        start = (await db(outbox.room_seqs)([room]))[room]
+        await db(record)(1)
+        second = await db(record)(2)
+        await get_channel_layer().group_send(room, second)  # the first never arrives live
+        for socket in sockets:
+            got = [frame["data"]["n"] for frame in await drain(socket) if frame["event"] == "test-event"]
+            assert got == [1, 2]
+        assert reads == [{"room": room, "after": start, "upto": start + 1}]
+        assert not any(socket_rooms._history_reads.values())  # nothing left in flight
+    finally:
+        for socket in sockets:
+            await socket.disconnect()
+
+
 async def test_prune_keeps_the_last_events_and_the_recent_ones(course, settings):
     room = f"course-{course.id}"
 
