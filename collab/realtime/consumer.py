@@ -253,8 +253,14 @@ class CollabConsumer(SocketRooms, LeanConsumerLoop, AsyncWebsocketConsumer):
     async def _run_hook(self, hook: dispatch.Hook) -> None:
         try:
             await hook(self)
-        except Exception:
-            log.exception("socket hook %s failed", getattr(hook, "__qualname__", hook))
+        except Exception as exc:
+            name = getattr(hook, "__qualname__", hook)
+            if is_service_outage(exc):
+                # Expected while Redis is down (README, "Faults"): the supervisor catches
+                # the socket up when it is back; a traceback per frame would drown the log.
+                log.warning("socket hook %s skipped: a service is unavailable: %s", name, exc)
+                return
+            log.exception("socket hook %s failed", name)
 
     # -- frames from the client --------------------------------------------------------
 
