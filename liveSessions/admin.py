@@ -119,6 +119,3 @@ class SessionMessageAdmin(ChatMessageAdmin):
     search_fields = [*ChatMessageAdmin.search_fields, "session__title"]
     list_select_related = ["author", "session"]
     readonly_fields = [*ChatMessageAdmin.readonly_fields, "session"]
-
-    def has_add_permission(self, request) -> bool:
-        return False

@@ -35,6 +35,11 @@ class ChatMessageAdmin(TextRuleAdminMixin, admin.ModelAdmin):
             deleted += 1
         self.message_user(request, f"Deleted {deleted} message(s).", messages.SUCCESS)
 
+    def has_add_permission(self, request) -> bool:
+        # A message is written by a member through its app's service (stored, sequenced,
+        # sent to the room); the admin's form has no group, session or author to give one.
+        return False
+
     def has_delete_permission(self, request, obj=None) -> bool:
         # Hard deletes would erase history staff need; moderation goes through the action.
         return False

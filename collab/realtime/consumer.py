@@ -132,8 +132,17 @@ class CollabConsumer(SocketRooms, LeanConsumerLoop, AsyncWebsocketConsumer):
         # (the reauth notice and the credentials' expiry) is cancelled with it.
         self._tick_handle: asyncio.TimerHandle | None = None
         self.frames = frame_writer(send)
+        self.handshake_answered = False
         try:
             await super().__call__(scope, receive, self._send_unless_closed(send))
+        except Exception as exc:
+            # The loop's own channel is made before `connect` runs (a Redis subscription
+            # on the pub/sub layer): with Redis down that failed out of the ASGI app and
+            # the upgrade was answered 500. Refused as `connect` refuses in an outage.
+            if self.handshake_answered or not is_service_outage(exc):
+                raise
+            log.warning("socket refused while the channel layer is unavailable: %s", exc)
+            await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN})
         finally:
             if self._tick_handle is not None:
                 self._tick_handle.cancel()
@@ -150,6 +159,8 @@ class CollabConsumer(SocketRooms, LeanConsumerLoop, AsyncWebsocketConsumer):
             if self.socket_closed:
                 log.debug("socket %s: %s after close dropped", self.channel_name, message.get("type"))
                 return
+            if message.get("type") in ("websocket.accept", "websocket.close"):
+                self.handshake_answered = True
             if message.get("type") == "websocket.close":
                 self.socket_closed = True
             try:
@@ -249,8 +260,14 @@ class CollabConsumer(SocketRooms, LeanConsumerLoop, AsyncWebsocketConsumer):
     async def _run_hook(self, hook: dispatch.Hook) -> None:
         try:
             await hook(self)
-        except Exception:
-            log.exception("socket hook %s failed", getattr(hook, "__qualname__", hook))
+        except Exception as exc:
+            name = getattr(hook, "__qualname__", hook)
+            if is_service_outage(exc):
+                # Expected while Redis is down (README, "Faults"): the supervisor catches
+                # the socket up when it is back; a traceback per frame would drown the log.
+                log.warning("socket hook %s skipped: a service is unavailable: %s", name, exc)
+                return
+            log.exception("socket hook %s failed", name)
 
     # -- frames from the client --------------------------------------------------------
 

@@ -64,3 +64,33 @@ def test_createuser_refuses_an_unknown_role():
     with pytest.raises(CommandError):
         run("--email", "r@example.com", "--password", STRONG, "--name", "R", "--role", "superhero")
     assert not User.objects.filter(email="r@example.com").exists()
+
+
+@pytest.mark.parametrize(
+    ("email", "name", "field"),
+    [
+        ("not an email", "Prof", "email"),
+        ("blank@example.com", "   ", "name"),
+        ("esc@example.com", "Prof\x1bX", "name"),
+        ("long@example.com", "x" * 151, "name"),
+    ],
+)
+def test_createuser_refuses_what_registration_refuses(email, name, field):
+    # It used to create "not an email", a blank name or one with an ESC in it: accounts
+    # the API's own rules (the free-text rule, a real address) would have refused.
+    with pytest.raises(CommandError) as excinfo:
+        run("--email", email, "--password", STRONG, "--name", name, "--role", "instructor")
+    assert f"{field}: " in str(excinfo.value)
+    assert not User.objects.exists()
+
+
+def test_createuser_names_the_refused_field_in_words_not_a_dict():
+    with pytest.raises(CommandError) as excinfo:
+        run("--email", "weak@example.com", "--password", "short", "--name", "W")
+    assert str(excinfo.value).startswith("The password is too weak.\n  password: This password is too short.")
+    assert "{" not in str(excinfo.value)
+
+
+def test_createuser_stores_the_name_by_the_text_rule():
+    run("--email", "nfc@example.com", "--password", STRONG, "--name", "  Jose\u0301  ")
+    assert User.objects.get(email="nfc@example.com").name == "Jos\u00e9"

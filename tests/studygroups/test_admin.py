@@ -68,6 +68,17 @@ def test_message_moderation_action(staff_client, course, student, django_capture
     assert sent.named("study-group-message-deleted")[0].room == f"study-group-{group.id}"
 
 
+def test_messages_cannot_be_added_in_the_admin(staff_client, course, student):
+    # The add form had no group, session or author to give: saving it was a 500
+    # (IntegrityError). Messages are written by members through the services only.
+    for url in ("/admin/studygroups/studygroupmessage/add/", "/admin/live_sessions/sessionmessage/add/"):
+        assert staff_client.get(url).status_code == 403
+        assert staff_client.post(url, {"_save": "Save"}).status_code == 403
+    assert StudyGroupMessage.objects.count() == 0
+    listing = staff_client.get("/admin/studygroups/studygroupmessage/").content.decode()
+    assert "/admin/studygroups/studygroupmessage/add/" not in listing
+
+
 def test_students_cannot_open_the_admin(course, student):
     client = Client()
     client.force_login(student)
