@@ -1,6 +1,7 @@
-"""scripts/venv.sh installs a requirements file only when needed, and an install of a file
-counts for the files it includes (`make test`'s requirements-dev.txt includes requirements.txt,
-so `make run` afterwards installs nothing).
+"""scripts/venv.sh installs a requirements file only when its content (or an included
+file's) changed since its install, and an install of a file counts for the files it
+includes (`make test`'s requirements-dev.txt includes requirements.txt, so `make run`
+afterwards installs nothing).
 
 Run on a scratch copy whose .venv/bin/pip only records its calls: no network, and the
 project's own .venv is never touched.
@@ -46,15 +47,9 @@ def _installs(scratch: Path, requirements: str) -> list[str]:
 
 
 def _edit(scratch: Path, name: str) -> None:
-    """`name` is changed after every install so far, the other files before: they are moved
-    20 s back, the stamps 10 s, `name` 5 s (well apart, whatever the file system's time
-    granularity)."""
-    now = time.time()
-    for requirements in scratch.glob("requirements*.txt"):
-        os.utime(requirements, (now - 20, now - 20))
-    for stamp in (scratch / ".venv").glob(".installed-*"):
-        os.utime(stamp, (now - 10, now - 10))
-    os.utime(scratch / name, (now - 5, now - 5))
+    """`name`'s content changes (a pin added)."""
+    with (scratch / name).open("a") as file:
+        file.write("packaging==26.0\n")
 
 
 def test_the_dev_install_counts_for_the_runtime_requirements(scratch):
@@ -82,6 +77,17 @@ def test_a_changed_dev_file_does_not_reinstall_the_runtime_one(scratch):
 def test_the_runtime_install_does_not_count_for_the_dev_file(scratch):
     assert _installs(scratch, "requirements.txt") == ["requirements.txt"]
     assert _installs(scratch, "requirements-dev.txt") == ["requirements-dev.txt"]
+    assert _installs(scratch, "requirements.txt") == []
+
+
+def test_a_newer_file_with_the_same_content_installs_nothing(scratch):
+    """A fresh checkout or a git worktree sharing the venv has newer files with the content
+    installed already: nothing to install (a date check ran pip into the shared venv)."""
+    _installs(scratch, "requirements-dev.txt")
+    later = time.time() + 60
+    for requirements in scratch.glob("requirements*.txt"):
+        os.utime(requirements, (later, later))
+    assert _installs(scratch, "requirements-dev.txt") == []
     assert _installs(scratch, "requirements.txt") == []
 
 
