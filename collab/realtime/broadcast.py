@@ -103,9 +103,11 @@ def _record(room: str, event: str | None, data: Any, message: dict, history: boo
         return record(joins=joins)
 
 
-def _send_recorded(recorded: list[tuple[Any, Any]]) -> None:
-    """After commit: sends recorded frames (`[(OutboxFrame, data)]`) in order in one trip
-    to the loop, then marks each sent (or leaves it to the relay)."""
+def send_recorded(recorded: list[tuple[Any, Any]]) -> None:
+    """After commit: sends written outbox frames (`[(OutboxFrame, data)]`, `data` the
+    payload for the test listeners) in order in one trip to the event loop, then marks
+    each sent, or leaves it unsent for the relay when the channel layer failed (counted
+    by a DeliveryTracker). Never raises for a failed send."""
     from collab.realtime import outbox
 
     frames = [frame for frame, _ in recorded]
@@ -132,7 +134,7 @@ def _record_and_send_on_commit(
     room: str, event: str | None, data: Any, message: dict, history: bool, joins: tuple[str, ...] = ()
 ) -> None:
     frame = _record(room, event, data, message, history, joins)
-    transaction.on_commit(partial(_send_recorded, [(frame, data)]), robust=True)
+    transaction.on_commit(partial(send_recorded, [(frame, data)]), robust=True)
 
 
 def broadcast_on_commit(room: str, event: str, data: Any, *, history: bool = True) -> None:
@@ -174,7 +176,7 @@ def broadcast_committed_many(room: str, frames: list[tuple[str, Any, str | None]
             if exclude_channel:
                 message["exclude"] = exclude_channel
             recorded.append((_record(room, event, data, message, True), data))
-        transaction.on_commit(partial(_send_recorded, recorded), robust=True)
+        transaction.on_commit(partial(send_recorded, recorded), robust=True)
 
 
 async def broadcast_now(room: str, event: str, data: Any, *, exclude_channel: str | None = None) -> None:

@@ -19,7 +19,7 @@ per shape and reused, `Guard`). When it finds no
 row nothing is written and the caller takes its general path, which says why. The frame's
 text is stored as the outbox writes it (`encode_around_seq`: head, seq, tail), and it
 is sent after commit, marked sent, relayed if that fails, exactly as a frame of the
-general path (broadcast._send_recorded).
+general path (`collab.realtime.broadcast.send_recorded`).
 
 What it keeps from the general path: one transaction per change, the room's row lock to
 COMMIT (gapless, commit-ordered seqs), the frame written with its change, nothing sent
@@ -39,6 +39,7 @@ from typing import Any
 import orjson
 from django.db import connection, models, transaction
 
+from collab.realtime.broadcast import send_recorded
 from collab.realtime.models import RoomEvent, RoomSequence
 from collab.realtime.outbox import OutboxFrame, encode_around_seq
 
@@ -126,8 +127,6 @@ def insert_with_frame(
     "room.frame"}`). Returns False, having written nothing, when `guard` has no row.
     Raises what the database raises (an IntegrityError for a duplicate key, say); nothing
     is written then. Only where `available()`."""
-    from collab.realtime.broadcast import _send_recorded
-
     frame = OutboxFrame(
         room=room,
         event=event,
@@ -152,5 +151,5 @@ def insert_with_frame(
     frame.written = True
     obj._state.adding, obj._state.db = False, connection.alias
     # Committed already (one statement, autocommit): on_commit runs the send at once.
-    transaction.on_commit(partial(_send_recorded, [(frame, data)]), robust=True)
+    transaction.on_commit(partial(send_recorded, [(frame, data)]), robust=True)
     return True
