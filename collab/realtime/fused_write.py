@@ -23,8 +23,9 @@ general path (broadcast._send_recorded).
 
 What it keeps from the general path: one transaction per change, the room's row lock to
 COMMIT (gapless, commit-ordered seqs), the frame written with its change, nothing sent
-for a change that did not commit. It takes one room's lock only, so it needs no lock
-order. Only on PostgreSQL (SQLite has no data-modifying WITH) and only outside
+for a change that did not commit. It takes one room's lock only, after a key-share lock
+on the guard's rows (the change's parent, which a foreign-key check would otherwise
+lock after the room: see `_compile`). Only on PostgreSQL (SQLite has no data-modifying WITH) and only outside
 `transaction.atomic()` (inside one the caller's other frames must share the
 transaction's sorted locking): `available()` says whether it applies.
 """
@@ -71,8 +72,15 @@ _statements: dict[tuple, tuple[str, list[str | None], list[Any]] | bool] = {}
 
 def _compile(model: type[models.Model], guard: Guard) -> tuple[str, list[Any]]:
     fields = model._meta.concrete_fields
-    guard_sql, guard_params = guard.build(**guard.ids).values("pk").query.sql_with_params()
+    guarded = guard.build(**guard.ids)
+    guard_sql, guard_params = guarded.values("pk").query.sql_with_params()
     quote = connection.ops.quote_name
+    # The guard's rows (the change's parent: the row its foreign key points at) are
+    # key-share locked before the room's seq, not after it by the foreign-key check at
+    # the statement's end: a transaction that locks the parent FOR UPDATE and then bumps
+    # the room at its COMMIT (a session's end) would otherwise deadlock with this one.
+    # Re-checked on the row's newest version if that transaction changed it.
+    guard_sql = f"{guard_sql} FOR KEY SHARE OF {quote(guarded.model._meta.db_table)}"
     sequences, events = quote(RoomSequence._meta.db_table), quote(RoomEvent._meta.db_table)
     sql = (
         f"WITH change AS (INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
