@@ -54,7 +54,8 @@ class Guard:
     `Guard(build, shape, **ids)`, `build(**ids)` a queryset that has a row when the change
     is allowed. Its SQL is compiled once per `shape` (the ORM's compile costs more than
     the statement; a shape is any hashable naming the queryset's structure, e.g. whether
-    the user is an admin) and reused with these `ids` in place of the first call's."""
+    the user is an admin, within one `build` function) and reused with these `ids` in place
+    of the first call's."""
 
     __slots__ = ("build", "ids", "shape")
 
@@ -65,9 +66,20 @@ class Guard:
         }
 
 
-# (model, guard shape) -> (SQL, one slot per parameter: an ids key, or None for the value
-# in the compiled statement's own parameters, kept in `constants`), or False: not reusable.
+# (model, guard function, guard shape) -> (SQL, one slot per parameter: an ids key, or
+# None for the value in the compiled statement's own parameters, kept in `constants`), or
+# False: not reusable.
 _statements: dict[tuple, tuple[str, list[str | None], list[Any]] | bool] = {}
+
+
+def _function_of(build: Callable[..., models.QuerySet]) -> object:
+    """What tells two guards' builders apart in the statement cache: the code of the
+    function under any `partial` (one per definition, so a closure or partial made per
+    call still hits the cache; what its arguments change in the query is the shape's to
+    name). Two guard functions of one model never share a statement, whatever their shape."""
+    while isinstance(build, partial):
+        build = build.func
+    return getattr(build, "__code__", build)
 
 
 def _compile(model: type[models.Model], guard: Guard) -> tuple[str, list[Any]]:
@@ -102,7 +114,7 @@ def _statement(model: type[models.Model], guard: Guard) -> tuple[str, list[Any]]
     """The statement and the guard's parameters for these ids: compiled once per shape.
     The first compile is checked against a second with other ids (every parameter that
     changed must be one of the ids, unchanged): if not, this shape is compiled every time."""
-    key = (model, guard.shape)
+    key = (model, _function_of(guard.build), guard.shape)
     known = _statements.get(key)
     if known is None:
         sql, params = _compile(model, guard)
