@@ -187,3 +187,61 @@ def test_guards_of_one_model_built_by_different_functions_never_share_a_statemen
     assert insert(scheduled_only, scheduled)
     assert not insert(scheduled_only, live) and not insert(live_only, scheduled)
     assert SessionMessage.objects.count() == 2
+
+
+def _outcome(actor, session_id) -> str:
+    try:
+        services.session_message_send(actor=actor, session_id=session_id, message="hi")
+    except (NotFound, Conflict) as exc:
+        return exc.code
+    return "stored"
+
+
+@pytest.mark.parametrize("status", [SessionStatus.LIVE, SessionStatus.SCHEDULED, SessionStatus.ENDED])
+def test_who_may_chat_is_the_same_on_both_paths(status, instructor, student, admin_user):
+    """Every kind of actor against a course session and a session without a course, each
+    asked first down the one statement (compiling its shape with that actor's own ids),
+    then in a transaction (the general path): the same answer, and what was stored is
+    what each answer says."""
+    from collab.courses.models import EnrollmentRole
+    from tests.factories import InstructorFactory
+
+    course = CourseFactory(instructor=instructor)
+    EnrollmentFactory(course=course, user=student)
+    ta = UserFactory()
+    EnrollmentFactory(course=course, user=ta, role=EnrollmentRole.TA)
+    host = InstructorFactory()  # hosts the course's session without teaching the course
+    outsider, elsewhere = UserFactory(), UserFactory()
+    EnrollmentFactory(course=CourseFactory(), user=elsewhere)
+    sessions = {
+        "course": live_session(course, instructor=host, status=status),
+        "open": live_session(None, instructor=host, status=status),
+    }
+    actors = {
+        "course instructor": instructor,
+        "student": student,
+        "ta": ta,
+        "host": host,
+        "admin": admin_user,
+        "outsider": outsider,
+        "member elsewhere": elsewhere,
+    }
+    strangers = {"outsider", "member elsewhere"}  # may chat in the open session only
+    for kind, session in sessions.items():
+        allowed = [name for name in actors if kind == "open" or name not in strangers]
+        for name, actor in actors.items():
+            if name not in allowed:
+                expected = "session_not_found"
+            else:
+                expected = "stored" if status == SessionStatus.LIVE else "session_not_live"
+            fused_write._statements.clear()  # compiled with this actor's own ids
+            assert (_outcome(actor, session.id), name, kind) == (expected, name, kind)
+            with transaction.atomic():  # the general path
+                assert (_outcome(actor, session.id), name, kind) == (expected, name, kind)
+            # Once more with the shape compiled by a refused caller (a stranger, a missing session).
+            fused_write._statements.clear()
+            assert _outcome(outsider if name != "admin" else actor, uuid.uuid4()) == "session_not_found"
+            assert (_outcome(actor, session.id), name, kind) == (expected, name, kind)
+        stored = SessionMessage.objects.filter(session_id=session.id).count()
+        assert stored == (3 * len(allowed) if status == SessionStatus.LIVE else 0)
+    assert RoomEvent.objects.count() == SessionMessage.objects.count()
