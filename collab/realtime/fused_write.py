@@ -55,7 +55,9 @@ class Guard:
     is allowed. Its SQL is compiled once per `shape` (the ORM's compile costs more than
     the statement; a shape is any hashable naming the queryset's structure, e.g. whether
     the user is an admin, within one `build` function) and reused with these `ids` in place
-    of the first call's."""
+    of the first call's. Its rows are key-share locked (`_compile`): a plain query of
+    the change's parent, no DISTINCT, GROUP BY or aggregate (PostgreSQL refuses to lock
+    those)."""
 
     __slots__ = ("build", "ids", "shape")
 
