@@ -245,3 +245,22 @@ def test_who_may_chat_is_the_same_on_both_paths(status, instructor, student, adm
         stored = SessionMessage.objects.filter(session_id=session.id).count()
         assert stored == (3 * len(allowed) if status == SessionStatus.LIVE else 0)
     assert RoomEvent.objects.count() == SessionMessage.objects.count()
+
+
+def test_a_statement_that_fails_writes_nothing_uses_no_seq_and_sends_nothing(course, student):
+    """A duplicate key (here the message's id) fails the whole statement: no frame, the
+    room's seq unchanged, nothing sent; the connection goes on working."""
+    from django.db import IntegrityError
+
+    live = live_session(course, status=SessionStatus.LIVE)
+    room = session_room(live.id)
+    first = services.session_message_send(actor=student, session_id=live.id, message="one")
+    again = SessionMessage(id=first.id, session_id=live.id, author=student, body="two")
+    guard = fused_write.Guard(
+        lambda *, session_id: LiveSession.objects.filter(id=session_id), "any", session_id=live.id
+    )
+    with capture_broadcasts() as sent, pytest.raises(IntegrityError):
+        fused_write.insert_with_frame(again, guard=guard, room=room, event="session-new-message", data={"n": 2})
+    assert sent.events() == [] and seq_of(room) == 1 and [f["seq"] for f in frames(room)] == [1]
+    services.session_message_send(actor=student, session_id=live.id, message="three")
+    assert [f["seq"] for f in frames(room)] == [1, 2]
