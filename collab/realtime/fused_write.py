@@ -23,8 +23,9 @@ general path (`collab.realtime.broadcast.send_recorded`).
 
 What it keeps from the general path: one transaction per change, the room's row lock to
 COMMIT (gapless, commit-ordered seqs), the frame written with its change, nothing sent
-for a change that did not commit. It takes one room's lock only, so it needs no lock
-order. Only on PostgreSQL (SQLite has no data-modifying WITH) and only outside
+for a change that did not commit. It takes one room's lock only, after a key-share lock
+on the guard's rows (the change's parent, which a foreign-key check would otherwise
+lock after the room: see `_compile`). Only on PostgreSQL (SQLite has no data-modifying WITH) and only outside
 `transaction.atomic()` (inside one the caller's other frames must share the
 transaction's sorted locking): `available()` says whether it applies.
 """
@@ -54,7 +55,10 @@ class Guard:
     `Guard(build, shape, **ids)`, `build(**ids)` a queryset that has a row when the change
     is allowed. Its SQL is compiled once per `shape` (the ORM's compile costs more than
     the statement; a shape is any hashable naming the queryset's structure, e.g. whether
-    the user is an admin) and reused with these `ids` in place of the first call's."""
+    the user is an admin, within one `build` function) and reused with these `ids` in place
+    of the first call's. Its rows are key-share locked (`_compile`): a plain query of
+    the change's parent, no DISTINCT, GROUP BY or aggregate (PostgreSQL refuses to lock
+    those)."""
 
     __slots__ = ("build", "ids", "shape")
 
@@ -65,15 +69,33 @@ class Guard:
         }
 
 
-# (model, guard shape) -> (SQL, one slot per parameter: an ids key, or None for the value
-# in the compiled statement's own parameters, kept in `constants`), or False: not reusable.
+# (model, guard function, guard shape) -> (SQL, one slot per parameter: an ids key, or
+# None for the value in the compiled statement's own parameters, kept in `constants`), or
+# False: not reusable.
 _statements: dict[tuple, tuple[str, list[str | None], list[Any]] | bool] = {}
+
+
+def _function_of(build: Callable[..., models.QuerySet]) -> object:
+    """What tells two guards' builders apart in the statement cache: the code of the
+    function under any `partial` (one per definition, so a closure or partial made per
+    call still hits the cache; what its arguments change in the query is the shape's to
+    name). Two guard functions of one model never share a statement, whatever their shape."""
+    while isinstance(build, partial):
+        build = build.func
+    return getattr(build, "__code__", build)
 
 
 def _compile(model: type[models.Model], guard: Guard) -> tuple[str, list[Any]]:
     fields = model._meta.concrete_fields
-    guard_sql, guard_params = guard.build(**guard.ids).values("pk").query.sql_with_params()
+    guarded = guard.build(**guard.ids)
+    guard_sql, guard_params = guarded.values("pk").query.sql_with_params()
     quote = connection.ops.quote_name
+    # The guard's rows (the change's parent: the row its foreign key points at) are
+    # key-share locked before the room's seq, not after it by the foreign-key check at
+    # the statement's end: a transaction that locks the parent FOR UPDATE and then bumps
+    # the room at its COMMIT (a session's end) would otherwise deadlock with this one.
+    # Re-checked on the row's newest version if that transaction changed it.
+    guard_sql = f"{guard_sql} FOR KEY SHARE OF {quote(guarded.model._meta.db_table)}"
     sequences, events = quote(RoomSequence._meta.db_table), quote(RoomEvent._meta.db_table)
     sql = (
         f"WITH change AS (INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
@@ -95,7 +117,7 @@ def _statement(model: type[models.Model], guard: Guard) -> tuple[str, list[Any]]
     """The statement and the guard's parameters for these ids: compiled once per shape.
     The first compile is checked against a second with other ids (every parameter that
     changed must be one of the ids, unchanged): if not, this shape is compiled every time."""
-    key = (model, guard.shape)
+    key = (model, _function_of(guard.build), guard.shape)
     known = _statements.get(key)
     if known is None:
         sql, params = _compile(model, guard)

@@ -37,7 +37,15 @@ _history_reads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple,
 async def shared_room_history(room: str, after: int, upto: int | None = None) -> tuple[int, list[ReplayFrame]]:
     """`outbox.room_history` on the socket pool, one read for all the callers of this
     process asking the same question at once. A caller cancelled while waiting (its
-    socket closed) does not cancel the read of the others."""
+    socket closed) does not cancel the read of the others.
+
+    Only a bounded read (`upto` given: a gap fill) is shared: every frame up to `upto`
+    had committed when the gap was seen, so a read begun before this caller asked still
+    holds them all. An unbounded one (a catch-up: "every frame after `after`, now") is
+    the caller's own: a read begun before this socket subscribed misses a frame that
+    committed in between and was sent live before the socket listened."""
+    if upto is None:
+        return await socket_db(outbox.room_history)(room=room, after=after)
     reads = _history_reads.setdefault(asyncio.get_running_loop(), {})
     key = (room, after, upto)
     read = reads.get(key)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from functools import partial
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.utils import timezone
 
@@ -43,13 +43,25 @@ def _live_session_open_to(*, user_id: uuid.UUID, session_id: uuid.UUID, admin: b
 
 
 def _session_chat_access(*, user: User, session_id: uuid.UUID) -> str:
-    """One query: the session's status if `user` may join it; NotFound otherwise."""
-    row = (
+    """One query: the session's status if `user` may join it; NotFound otherwise. On
+    PostgreSQL the session's row is key-share locked to the end of the transaction: the
+    message's foreign-key check would take that lock at COMMIT, after the room's seq
+    (outbox), the other order from a session's end (its row, then the room), and the two
+    would deadlock."""
+    rows = (
         LiveSession.objects.filter(id=session_id)
         .annotate(allowed=ExpressionWrapper(_chat_access_q(user.id, admin=user.is_admin), output_field=BooleanField()))
         .values("status", "allowed")
-        .first()
     )
+    if connection.vendor != "postgresql":
+        row = rows.first()
+    else:
+        # Django's select_for_update has no KEY SHARE, the one mode chatters share.
+        sql, params = rows[:1].query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"{sql} FOR KEY SHARE OF {connection.ops.quote_name(LiveSession._meta.db_table)}", params)
+            found = cursor.fetchone()
+        row = None if found is None else {"status": found[0], "allowed": found[1]}
     if row is None or not row["allowed"]:
         raise NotFound("Live session not found.", code="session_not_found")
     return row["status"]

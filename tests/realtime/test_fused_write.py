@@ -153,7 +153,7 @@ def test_a_guard_whose_parameters_are_not_the_ids_is_compiled_every_time(course,
         assert fused_write.insert_with_frame(
             message, guard=guard, room=session_room(target.id), event="session-new-message", data={"n": 1}
         )
-    assert fused_write._statements[(SessionMessage, "by text")] is False
+    assert [known for key, known in fused_write._statements.items() if key[-1] == "by text"] == [False]
     assert [f["seq"] for f in frames(session_room(other.id))] == [1]
 
 
@@ -161,3 +161,106 @@ def test_it_does_not_apply_inside_a_transaction():
     assert fused_write.available()
     with transaction.atomic():
         assert not fused_write.available()
+
+
+def test_guards_of_one_model_built_by_different_functions_never_share_a_statement(course, student):
+    """The shape names a queryset's structure within one guard function; two functions
+    guarding writes of the same model with the same shape (a bare True/False, say) are
+    still two statements, or the second would run the first's check."""
+    live = live_session(course, status=SessionStatus.LIVE)
+    scheduled = live_session(course, status=SessionStatus.SCHEDULED)
+
+    def live_only(*, session_id):
+        return LiveSession.objects.filter(id=session_id, status=SessionStatus.LIVE)
+
+    def scheduled_only(*, session_id):
+        return LiveSession.objects.filter(id=session_id, status=SessionStatus.SCHEDULED)
+
+    def insert(build, target) -> bool:
+        message = SessionMessage(id=uuid.uuid4(), session_id=target.id, author=student, body="x")
+        guard = fused_write.Guard(build, False, session_id=target.id)
+        return fused_write.insert_with_frame(
+            message, guard=guard, room=session_room(target.id), event="session-new-message", data={"n": 1}
+        )
+
+    assert insert(live_only, live)
+    assert insert(scheduled_only, scheduled)
+    assert not insert(scheduled_only, live) and not insert(live_only, scheduled)
+    assert SessionMessage.objects.count() == 2
+
+
+def _outcome(actor, session_id) -> str:
+    try:
+        services.session_message_send(actor=actor, session_id=session_id, message="hi")
+    except (NotFound, Conflict) as exc:
+        return exc.code
+    return "stored"
+
+
+@pytest.mark.parametrize("status", [SessionStatus.LIVE, SessionStatus.SCHEDULED, SessionStatus.ENDED])
+def test_who_may_chat_is_the_same_on_both_paths(status, instructor, student, admin_user):
+    """Every kind of actor against a course session and a session without a course, each
+    asked first down the one statement (compiling its shape with that actor's own ids),
+    then in a transaction (the general path): the same answer, and what was stored is
+    what each answer says."""
+    from collab.courses.models import EnrollmentRole
+    from tests.factories import InstructorFactory
+
+    course = CourseFactory(instructor=instructor)
+    EnrollmentFactory(course=course, user=student)
+    ta = UserFactory()
+    EnrollmentFactory(course=course, user=ta, role=EnrollmentRole.TA)
+    host = InstructorFactory()  # hosts the course's session without teaching the course
+    outsider, elsewhere = UserFactory(), UserFactory()
+    EnrollmentFactory(course=CourseFactory(), user=elsewhere)
+    sessions = {
+        "course": live_session(course, instructor=host, status=status),
+        "open": live_session(None, instructor=host, status=status),
+    }
+    actors = {
+        "course instructor": instructor,
+        "student": student,
+        "ta": ta,
+        "host": host,
+        "admin": admin_user,
+        "outsider": outsider,
+        "member elsewhere": elsewhere,
+    }
+    strangers = {"outsider", "member elsewhere"}  # may chat in the open session only
+    for kind, session in sessions.items():
+        allowed = [name for name in actors if kind == "open" or name not in strangers]
+        for name, actor in actors.items():
+            if name not in allowed:
+                expected = "session_not_found"
+            else:
+                expected = "stored" if status == SessionStatus.LIVE else "session_not_live"
+            fused_write._statements.clear()  # compiled with this actor's own ids
+            assert (_outcome(actor, session.id), name, kind) == (expected, name, kind)
+            with transaction.atomic():  # the general path
+                assert (_outcome(actor, session.id), name, kind) == (expected, name, kind)
+            # Once more with the shape compiled by a refused caller (a stranger, a missing session).
+            fused_write._statements.clear()
+            assert _outcome(outsider if name != "admin" else actor, uuid.uuid4()) == "session_not_found"
+            assert (_outcome(actor, session.id), name, kind) == (expected, name, kind)
+        stored = SessionMessage.objects.filter(session_id=session.id).count()
+        assert stored == (3 * len(allowed) if status == SessionStatus.LIVE else 0)
+    assert RoomEvent.objects.count() == SessionMessage.objects.count()
+
+
+def test_a_statement_that_fails_writes_nothing_uses_no_seq_and_sends_nothing(course, student):
+    """A duplicate key (here the message's id) fails the whole statement: no frame, the
+    room's seq unchanged, nothing sent; the connection goes on working."""
+    from django.db import IntegrityError
+
+    live = live_session(course, status=SessionStatus.LIVE)
+    room = session_room(live.id)
+    first = services.session_message_send(actor=student, session_id=live.id, message="one")
+    again = SessionMessage(id=first.id, session_id=live.id, author=student, body="two")
+    guard = fused_write.Guard(
+        lambda *, session_id: LiveSession.objects.filter(id=session_id), "any", session_id=live.id
+    )
+    with capture_broadcasts() as sent, pytest.raises(IntegrityError):
+        fused_write.insert_with_frame(again, guard=guard, room=room, event="session-new-message", data={"n": 2})
+    assert sent.events() == [] and seq_of(room) == 1 and [f["seq"] for f in frames(room)] == [1]
+    services.session_message_send(actor=student, session_id=live.id, message="three")
+    assert [f["seq"] for f in frames(room)] == [1, 2]
