@@ -47,9 +47,18 @@ def check_max_members(value: int) -> int:
 def lock_group(*, actor: User, group_id: uuid.UUID | str, any_group: bool = False) -> StudyGroup:
     """The group, row-locked until the transaction ends, if `actor` may see it (any
     group with `any_group`: staff moderation). `of=("self",)` locks the group row only,
-    not its course or creator."""
+    not its course or creator. FOR NO KEY UPDATE: changes of the group wait for each
+    other, but a chat message's foreign key (KEY SHARE, checked at its COMMIT, after it
+    took the group room's seq) does not wait for them: with FOR UPDATE a message and a
+    join, which takes the room's seq at its own COMMIT, deadlocked
+    (tests/studygroups/test_chat_concurrency.py)."""
     visible = StudyGroup.objects.all() if any_group else groups_visible_to(actor)
-    group = visible.select_for_update(of=("self",)).select_related("course", "created_by").filter(id=group_id).first()
+    group = (
+        visible.select_for_update(of=("self",), no_key=True)
+        .select_related("course", "created_by")
+        .filter(id=group_id)
+        .first()
+    )
     if group is None:
         raise NotFound("Study group not found.", code="study_group_not_found")
     return group
