@@ -33,6 +33,7 @@ def upgrade_required(request: HttpRequest) -> JsonResponse:
         ),
         status=426,
     )
+    # Upgrade is what RFC 9110 requires of a 426. No `Connection: Upgrade`: a hop-by-hop
+    # header that a WSGI server (wsgiref) refuses from an application.
     response["Upgrade"] = "websocket"
-    response["Connection"] = "Upgrade"
     return response

@@ -23,6 +23,8 @@ def test_a_plain_get_on_the_socket_path_is_a_json_426_naming_websocket(client, p
     assert response.status_code == 426
     assert response["Content-Type"] == "application/json"
     assert response["Upgrade"] == "websocket"
+    # No hop-by-hop header: a WSGI server (wsgiref) refuses one from an application.
+    assert "Connection" not in response
     error = response.json()["error"]
     assert error["code"] == "upgrade_required"
     assert "WebSocket" in error["message"]
