@@ -12,7 +12,6 @@ from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-
 STRONG = "correct-horse-battery-77"
 
 

@@ -23,7 +23,6 @@ ACTORS = [
     "ta",
 ]
 
-
 # action -> expected status per actor, in ACTORS order. A TA is course staff but may not
 # change the course's enrolments or roles.
 EXPECTED = {
@@ -36,7 +35,6 @@ EXPECTED = {
     "set_role": [401, 403, 404, 200, 404, 200, 403],
     "unenroll": [401, 403, 404, 204, 404, 204, 403],
 }
-
 
 MATRIX = [
     (action, actor, status) for action, row in EXPECTED.items() for actor, status in zip(ACTORS, row, strict=True)

@@ -51,7 +51,6 @@ ACTIONS = {
     "delete_message": ("delete", "/{id}/messages/{message}", S.LIVE),
 }
 
-
 # Course session: expected status per role, in ROLES order. `ta`: a TA of the course
 # (course staff: attendance and chat moderation; never the session's lifecycle).
 COURSE_MATRIX = {
@@ -69,7 +68,6 @@ COURSE_MATRIX = {
     "attendance": [200, 404, 403, 404, 200, 401, 200],
     "delete_message": [204, 404, 403, 404, 204, 401, 204],
 }
-
 
 # Open session (no course), owned by `instructor`: every signed-in user may join. A TA
 # of some course is nobody special here.

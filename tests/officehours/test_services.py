@@ -85,8 +85,6 @@ def test_database_enforces_one_open_entry(open_queue, student):
 # -- transitions -------------------------------------------------------------------------
 
 ACTIONS = ["admit", "complete", "leave", "remove", "requeue"]
-
-
 ALLOWED = {
     ("waiting", "admit"),
     ("waiting", "leave"),
@@ -95,8 +93,6 @@ ALLOWED = {
     ("admitted", "remove"),
     ("admitted", "requeue"),
 }
-
-
 RESULT = {"admit": "admitted", "complete": "completed", "leave": "left", "remove": "removed", "requeue": "waiting"}
 
 

@@ -59,8 +59,6 @@ MATRIX = {
     "messages": [200, 200, 403, 403, 404, 403, 401, 403],
     "delete_message": [403, 204, 403, 204, 404, 204, 401, 204],
 }
-
-
 CODES = {
     ("create", "stranger"): "course_not_found",
     ("create", "site_admin"): "not_course_member",
