@@ -5,8 +5,10 @@ another instructor, an admin, a TA)."""
 from __future__ import annotations
 
 import pytest
+from channels.db import database_sync_to_async
 
 from collab.courses.models import EnrollmentRole
+from collab.courses.services import enrollment_delete
 from tests.factories import AdminFactory, CourseFactory, EnrollmentFactory, InstructorFactory, UserFactory
 
 
@@ -43,3 +45,10 @@ def world(db):
             "ta": ta,
         },
     }
+
+
+db = database_sync_to_async
+
+
+async def unenroll(instructor, course, user) -> None:
+    await db(enrollment_delete)(actor=instructor, course=course, user_id=user.id)
