@@ -255,6 +255,23 @@ class AppCommunicator(WebsocketCommunicator):
                 return False
 
 
+async def handshake_settled(*users) -> None:
+    """Waits until the sockets of `users` in this process have finished what their
+    handshake started behind the accept (the re-read of their rooms' seqs and a catch-up
+    of a room that moved, S19): a test that then writes frames knows they reach the
+    sockets live, not through that catch-up."""
+    import asyncio
+
+    from collab.realtime import supervisor
+
+    sockets = [s for s in supervisor.open_sockets() if getattr(s, "user", None) in users]
+    for _ in range(1000):
+        if not any(task is not s._layer_reader for s in sockets for task in s._helpers):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the handshakes' catch-up did not finish within 10 s")
+
+
 async def ws_connect(
     user=None,
     *,

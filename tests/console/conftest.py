@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.console.browser import Page, start_celery, stop_process
+from tests.factories import CourseFactory, EnrollmentFactory, InstructorFactory, UserFactory
 from tests.servers import AsgiServer, free_port, start_server, test_database_url
 
 
@@ -88,3 +89,14 @@ def browsers(request, stack, tmp_path):
                 print(f"screenshot of {page.name}: {shot}")
         finally:
             page.close()
+
+
+@pytest.fixture
+def klass():
+    """A course with its instructor and two students (committed: the server reads them)."""
+    instructor = InstructorFactory(name="Ada Instructor")
+    course = CourseFactory(instructor=instructor, title="JavaScript Fundamentals")
+    students = [UserFactory(name="Bea Student"), UserFactory(name="Cal Student")]
+    for student in students:
+        EnrollmentFactory(course=course, user=student)
+    return instructor, course, students

@@ -1,7 +1,15 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from liveSessions.models import SessionStatus
 from tests.liveSessions.factories import live_session
+
+S = SessionStatus
+BASE = "/api/live-sessions"
 
 
 @pytest.fixture
@@ -23,3 +31,14 @@ def session(make_session):
 @pytest.fixture
 def live(make_session):
     return make_session(SessionStatus.LIVE)
+
+
+def _create_body(**extra):
+    return {
+        "title": "Week 2",
+        "description": "Loops",
+        "scheduledAt": (timezone.now() + timedelta(days=1)).isoformat(),
+        "duration": 50,
+        "capacity": 25,
+        **extra,
+    }

@@ -10,6 +10,8 @@ from collab.courses.models import EnrollmentRole
 from studygroups.models import MemberRole, StudyGroup, StudyGroupMember
 from tests.factories import EnrollmentFactory, UserFactory
 
+BASE = "/api/study-groups"
+
 
 def make_group(course, creator, *, max_members: int = 10, name: str = "Algebra crew", **extra) -> StudyGroup:
     group = StudyGroup.objects.create(course=course, created_by=creator, name=name, max_members=max_members, **extra)
