@@ -68,3 +68,16 @@ def run_at_once(calls: list[Callable[[], object]], *, timeout: float = 120) -> l
     causes = [repr(result) for result in results if isinstance(result, BaseException) and result not in broken]
     assert not broken, f"{len(broken)} of {len(calls)} threads never started together; first failures: {causes[:3]}"
     return results
+
+
+def waiting_on_a_lock() -> bool:
+    """Whether a session of this test database waits for a row or table lock now
+    (PostgreSQL's pg_stat_activity): how a test knows a thread reached the lock it is
+    meant to meet."""
+    from django.db import connections
+
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0

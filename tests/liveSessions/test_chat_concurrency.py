@@ -11,7 +11,7 @@ import time
 
 import orjson
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 
 from collab.core.errors import Conflict
 from collab.realtime.models import RoomEvent, RoomSequence
@@ -19,6 +19,7 @@ from liveSessions import services
 from liveSessions.events import session_room
 from liveSessions.models import SessionMessage, SessionStatus
 from liveSessions.services.common import session_lock
+from tests.concurrency import waiting_on_a_lock
 from tests.factories import EnrollmentFactory, UserFactory
 from tests.liveSessions.factories import live_session
 
@@ -26,14 +27,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.postgres_only(reason="row locks and the one-statement chat write are PostgreSQL's"),
 ]
-
-
-def _waiting_on_a_lock() -> bool:
-    with connections["default"].cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0] > 0
 
 
 @pytest.mark.parametrize("in_transaction", [False, True], ids=["one statement", "general transaction"])
@@ -77,7 +70,7 @@ def test_a_message_sent_while_the_end_holds_the_session_is_refused_or_stored_bef
     sender = threading.Thread(target=chat)
     sender.start()
     deadline = time.monotonic() + 10
-    while not _waiting_on_a_lock() and time.monotonic() < deadline:
+    while not waiting_on_a_lock() and time.monotonic() < deadline:
         time.sleep(0.02)
     go.set()
     ender.join(15)

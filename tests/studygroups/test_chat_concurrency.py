@@ -9,26 +9,19 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 
 from studygroups import services
 from studygroups.events import group_room
 from studygroups.models import StudyGroupMember, StudyGroupMessage
 from studygroups.services.common import lock_group
+from tests.concurrency import waiting_on_a_lock
 from tests.studygroups.conftest import enrolled_student, make_group
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.postgres_only(reason="row locks are PostgreSQL's (SQLite has one writer at a time)"),
 ]
-
-
-def _waiting_on_a_lock() -> bool:
-    with connections["default"].cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0] > 0
 
 
 def test_a_message_sent_while_a_join_holds_the_group_is_stored_and_neither_deadlocks(course, student):
@@ -66,7 +59,7 @@ def test_a_message_sent_while_a_join_holds_the_group_is_stored_and_neither_deadl
     sender.start()
     # The message must not wait for the join's lock (it needs only the key of the row).
     sender.join(5)
-    waited = _waiting_on_a_lock()
+    waited = waiting_on_a_lock()
     go.set()
     joining.join(15)
     sender.join(15)
