@@ -7,7 +7,9 @@ first of these happens:
   being unenrolled) or closes;
 - TYPING_TIMEOUT seconds pass without a renewed `session-typing-start`.
 
-A renewed start only moves the deadline (no new frame). The state lives in the socket
+A renewed start only moves the deadline (no new frame). A start whose frame could not be
+sent (Redis down: the client gets `service_unavailable`) is not recorded, so no stop
+follows it; the client's next start is a first one again. The state lives in the socket
 (`socket.state["typing"]`: session id -> deadline and its watcher task), so nothing
 outlives the socket and no shared store is written per keystroke.
 """
@@ -46,14 +48,24 @@ async def typing_started(socket, session_id: str) -> None:
     if current is not None:
         current.deadline = deadline
         return
+    # Recorded before the send (a start arriving meanwhile is a renewal, not a second
+    # frame), forgotten if the send fails: a stop is only announced for a start that was
+    # (the start refused with service_unavailable during an outage left an entry whose stop
+    # reached the others, once Redis was back, for a start they never saw).
     entry = _typing(socket)[session_id] = _Typing(deadline)
-    entry.watcher = asyncio.create_task(_expire(socket, session_id, entry))
-    await broadcast_now(
-        events.session_room(session_id),
-        events.USER_TYPING,
-        events.participant_payload(session_id, socket.user),
-        exclude_channel=socket.channel_name,
-    )
+    try:
+        await broadcast_now(
+            events.session_room(session_id),
+            events.USER_TYPING,
+            events.participant_payload(session_id, socket.user),
+            exclude_channel=socket.channel_name,
+        )
+    except BaseException:
+        if _typing(socket).get(session_id) is entry:
+            del _typing(socket)[session_id]
+        raise
+    if _typing(socket).get(session_id) is entry:
+        entry.watcher = asyncio.create_task(_expire(socket, session_id, entry))
 
 
 async def typing_stopped(socket, session_id: str) -> bool:

@@ -6,7 +6,8 @@
   Redis round trip per frame.
 - `presence-heartbeat`: renews the lease now and lastSeenAt (coalesced). A client that
   sends nothing else should send it at least every PRESENCE_OFFLINE_AFTER / 2 seconds.
-- disconnect: the lease is released. A process killed before it can do this leaves a
+- disconnect: the lease is released (a release that fails with Redis unreachable is
+  retried by the re-assert, below). A process killed before it can do this leaves a
   lease that lapses on its own; the sweep then announces the user offline.
 - re-assert: each web process re-takes the leases of all its open sockets every
   PRESENCE_REASSERT_INTERVAL seconds and at once when Redis is back after an outage or a
@@ -30,6 +31,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from collab.core.asgi_fast.socket_db import socket_db
+from collab.core.errors import is_service_outage
 from collab.realtime import leases, supervisor
 from collab.realtime.dispatch import (
     Socket,
@@ -124,13 +126,49 @@ async def presence_renew_on_traffic(socket: Socket) -> None:
         await _renew(socket)
 
 
+# Releases that failed because Redis was unreachable (even after the client's retry on a
+# fresh connection): (user id, lease id). Retried on the supervisor's re-assert (at once
+# when Redis is back, then every PRESENCE_REASSERT_INTERVAL), so the user goes offline
+# then instead of when the lease lapses (PRESENCE_OFFLINE_AFTER). A process that dies
+# with some left leaves them to lapse, as it leaves its open sockets' leases.
+_unreleased: dict[tuple, None] = {}
+
+
 @on_socket_disconnect
 async def presence_release_lease(socket: Socket) -> None:
     lease_id = socket.state.pop(STATE_LEASE, None)
     if lease_id is None:
         return
-    if await leases.lease_release_async(user_id=socket.user.id, lease_id=lease_id):
-        await _sync(socket.user.id)
+    await _release(socket.user.id, lease_id)
+
+
+async def _release(user_id, lease_id: str) -> bool:
+    """Releases a lease and syncs the user on their last; False when Redis is unreachable
+    (the release is kept in `_unreleased` for a later try)."""
+    try:
+        last = await leases.lease_release_async(user_id=user_id, lease_id=lease_id)
+    except Exception as exc:
+        if not is_service_outage(exc):
+            raise
+        if (user_id, lease_id) not in _unreleased:
+            log.warning("presence: a lease release failed (%s); retrying it when Redis answers", exc)
+        _unreleased[(user_id, lease_id)] = None
+        return False
+    _unreleased.pop((user_id, lease_id), None)
+    if last:
+        await _sync(user_id)
+    return True
+
+
+async def presence_release_pending() -> int:
+    """Retries the releases that failed, oldest first; stops at the first that fails
+    again (Redis is still away). Returns how many went through."""
+    done = 0
+    for user_id, lease_id in list(_unreleased):
+        if not await _release(user_id, lease_id):
+            break
+        done += 1
+    return done
 
 
 @socket_event(events.UPDATE_PRESENCE)
@@ -170,7 +208,11 @@ async def presence_reassert_leases(sockets: list) -> None:
     showed offline until their next transition. The users of the other sockets are
     checked SYNC_CHUNK at a time (one indexed query each, returning only the stale ones:
     selectors.presence_unannounced_among) and the stale ones synced with the others, which
-    announces them online as their first lease would have."""
+    announces them online as their first lease would have.
+
+    First it retries the lease releases of closed sockets that failed (`_unreleased`)."""
+    if _unreleased:
+        await presence_release_pending()
     held = [(socket.user.id, socket.state[STATE_LEASE]) for socket in sockets if socket.state.get(STATE_LEASE)]
     if not held:
         return

@@ -8,7 +8,8 @@ import uuid
 from collections.abc import Iterable
 
 from collab.courses.membership import member_course_ids_many
-from collab.realtime.dispatch import socket_rooms
+from collab.courses.selectors import enrollment_admitted_seq
+from collab.realtime.dispatch import room_floor, socket_rooms
 from collab.realtime.rooms import course_room
 
 
@@ -17,3 +18,13 @@ def course_rooms(users: list) -> dict[uuid.UUID, Iterable[str]]:
     """`course-<id>` for each course each of `users` is a member of (one query)."""
     courses = member_course_ids_many(user.id for user in users)
     return {user_id: [course_room(course_id) for course_id in ids] for user_id, ids in courses.items()}
+
+
+@room_floor("course-")
+def course_room_floor(user_id: uuid.UUID, course_id: str) -> int | None:
+    """The seq the user was admitted to the course room at (their enrolment), for `resume`."""
+    try:
+        course_id = uuid.UUID(course_id)
+    except ValueError:
+        return None
+    return enrollment_admitted_seq(user_id=user_id, course_id=course_id)

@@ -35,6 +35,10 @@ class Enrollment(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrollments")
     role = models.CharField(max_length=16, choices=EnrollmentRole.choices, default=EnrollmentRole.STUDENT)
     enrolled_at = models.DateTimeField(auto_now_add=True)
+    # The course room's seq when this enrolment committed (its sockets joined there): a
+    # `resume` of the room never replays a frame at or below it (from before the user
+    # was admitted). Null for enrolments made before it was recorded: no such bound.
+    admitted_seq = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [

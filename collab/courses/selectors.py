@@ -82,3 +82,11 @@ def course_mate_ids(*, user_id: uuid.UUID) -> QuerySet:
     """Ids of every user sharing a course with `user_id` (a subquery, not a list)."""
     courses = Course.objects.filter(membership.member_q(user_id))
     return User.objects.filter(membership.members_of_q(courses)).values("id")
+
+
+def enrollment_admitted_seq(*, user_id: uuid.UUID | str, course_id: uuid.UUID | str) -> int | None:
+    """The course room's seq when the user's enrolment committed (Enrollment.admitted_seq),
+    or None: not enrolled (the instructor), or enrolled before it was recorded."""
+    return (
+        Enrollment.objects.filter(user_id=user_id, course_id=course_id).values_list("admitted_seq", flat=True).first()
+    )

@@ -63,11 +63,20 @@ def enrollment_create(
             enrollment = Enrollment.objects.create(course=course, user=user, role=role)
     except IntegrityError:
         raise Conflict("This user is already enrolled.", code="already_enrolled")
+    room = course_room(course.id)
+
+    def admitted_at(join_seqs: dict[str, int]) -> None:
+        # The seq the user's sockets join the room at, kept in this same transaction:
+        # `resume` never replays the room's frames from before it (docs/protocol.md).
+        enrollment.admitted_seq = join_seqs[room]
+        Enrollment.objects.filter(pk=enrollment.pk).update(admitted_seq=enrollment.admitted_seq)
+
     sockets_control_on_commit(
         user_room(user.id),
-        join=[course_room(course.id)],
+        join=[room],
         event=events.COURSE_ENROLLED,
         data=events.course_payload(course, role=enrollment.role),
+        on_joined=admitted_at,
     )
     return enrollment
 

@@ -93,14 +93,22 @@ def _group_send_all_sync(messages: list[tuple[str, dict]]) -> list[bool]:
         return [False] * len(messages)
 
 
-def _record(room: str, event: str | None, data: Any, message: dict, history: bool, joins: tuple[str, ...] = ()):
+def _record(
+    room: str,
+    event: str | None,
+    data: Any,
+    message: dict,
+    history: bool,
+    joins: tuple[str, ...] = (),
+    on_joined: Callable[[dict[str, int]], None] | None = None,
+):
     from collab.realtime import outbox
 
     record = partial(outbox.outbox_record, room=room, event=event, data=data, message=message, history=history)
     if transaction.get_connection().in_atomic_block:
-        return record(joins=joins)
+        return record(joins=joins, on_joined=on_joined)
     with transaction.atomic():
-        return record(joins=joins)
+        return record(joins=joins, on_joined=on_joined)
 
 
 def send_recorded(recorded: list[tuple[Any, Any]]) -> None:
@@ -131,9 +139,15 @@ def send_recorded(recorded: list[tuple[Any, Any]]) -> None:
 
 
 def _record_and_send_on_commit(
-    room: str, event: str | None, data: Any, message: dict, history: bool, joins: tuple[str, ...] = ()
+    room: str,
+    event: str | None,
+    data: Any,
+    message: dict,
+    history: bool,
+    joins: tuple[str, ...] = (),
+    on_joined: Callable[[dict[str, int]], None] | None = None,
 ) -> None:
-    frame = _record(room, event, data, message, history, joins)
+    frame = _record(room, event, data, message, history, joins, on_joined)
     transaction.on_commit(partial(send_recorded, [(frame, data)]), robust=True)
 
 
@@ -210,6 +224,7 @@ def sockets_control_on_commit(
     close: bool = False,
     event: str | None = None,
     data: Any = None,
+    on_joined: Callable[[dict[str, int]], None] | None = None,
 ) -> None:
     """After commit, every socket in `room` joins `join`, leaves `leave`, then receives
     `event` (if given, a history frame of `room` with its seq) and is closed if `close`.
@@ -220,10 +235,12 @@ def sockets_control_on_commit(
     Each joined room's seq is read (and locked) in this transaction, just before its
     COMMIT, and travels in the message: a joining socket starts from it, so it gets every
     frame of the room committed after the grant, also those sent before the control
-    message reached it (read from the outbox), and none committed before."""
+    message reached it (read from the outbox), and none committed before.
+    `on_joined({room: seq})`: called with those seqs in this transaction, before its
+    COMMIT, to persist the grant's point (an enrolment's `admitted_seq`)."""
     join = list(join)
     message = control_message(join=join, leave=leave, close=close)
-    _record_and_send_on_commit(room, event, data, message, True, tuple(join))
+    _record_and_send_on_commit(room, event, data, message, True, tuple(join), on_joined)
 
 
 def call_tracking_delivery(service: Callable[..., Any], /, **kwargs: Any) -> tuple[Any, str]:

@@ -17,6 +17,9 @@ the app registers for the room's prefix: `@room_entry("session-")` on
 `async def enter(socket, ident: str) -> None`, which must apply the same permission as the
 app's join event (usually it *is* the join event) and raise a DomainError when refused.
 `on_room_resumed` hooks run after a room was resumed (presence sends the course's state).
+`@room_floor("course-")` on `def floor(user_id, ident) -> int | None` (sync, run in a
+database thread) says from which seq a user was admitted to a room (the courses core:
+their enrolment): `resume` never replays a frame at or below it.
 
 `socket_rooms` hooks name the rooms a socket joins before its handshake is accepted
 (the courses core: the course room of every course the user belongs to). They are
@@ -58,12 +61,14 @@ Hook = Callable[[Socket], Awaitable[None]]
 RoomEntry = Callable[[Socket, str], Awaitable[None]]
 RoomHook = Callable[[Socket, str], Awaitable[None]]
 RoomsHook = Callable[[list], dict[Any, Iterable[str]]]
+RoomFloor = Callable[[Any, str], "int | None"]
 
 _handlers: dict[str, Handler] = {}
 connect_hooks: list[Hook] = []
 disconnect_hooks: list[Hook] = []
 traffic_hooks: list[Hook] = []
 _room_entries: dict[str, RoomEntry] = {}
+_room_floors: dict[str, RoomFloor] = {}
 room_resumed_hooks: list[RoomHook] = []
 room_left_hooks: list[RoomHook] = []
 rooms_hooks: list[RoomsHook] = []
@@ -118,6 +123,24 @@ def room_entry_for(room: str) -> tuple[RoomEntry, str] | None:
     for prefix, entry in _room_entries.items():
         if room.startswith(prefix) and len(room) > len(prefix):
             return entry, room[len(prefix) :]
+    return None
+
+
+def room_floor(prefix: str) -> Callable[[RoomFloor], RoomFloor]:
+    """Registers the admission point of rooms named `<prefix><ident>` (module docstring)."""
+
+    def register(floor: RoomFloor) -> RoomFloor:
+        _room_floors[prefix] = floor
+        return floor
+
+    return register
+
+
+def room_floor_for(room: str) -> tuple[RoomFloor, str] | None:
+    """The floor registered for the room's prefix and the rest of its name, or None."""
+    for prefix, floor in _room_floors.items():
+        if room.startswith(prefix) and len(room) > len(prefix):
+            return floor, room[len(prefix) :]
     return None
 
 

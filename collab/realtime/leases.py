@@ -24,6 +24,16 @@ Each change is one Lua script, atomic in Redis. That is what decides "first leas
 one user connect or disconnect at once in different processes: exactly one of them
 sees the transition. Opening a second tab or closing one of two is no transition.
 
+Every command here goes through the clients that retry a connection error once
+(collab.core.redis_client, `repeatable=True`): after Redis restarts, a pooled connection
+is dead until a command finds out, and a lost release kept its user online for
+PRESENCE_OFFLINE_AFTER. A script run twice (Redis ran it, the reply was lost) is
+repaired: a repeated touch misses "first lease" (the re-assert announces a connected
+user shown offline: presence.consumers.presence_reassert_leases), a repeated release or
+sweep misses "last lease" (the sweep reconciles a user announced visible without a live
+lease). A release that fails even so is kept by its process and retried
+(presence.consumers).
+
 The scripts touch the per-user key named from ARGV inside the sweep, which is fine on
 a single Redis (what the channel layer uses too) but not on Redis Cluster.
 """
@@ -53,13 +63,18 @@ return 0
 """
 
 # KEYS: leases, online. ARGV: userId, leaseId, now.
-# Returns 1 when this release took the user's last live lease (the user turned offline).
+# Returns 1 when the user has no live lease left after this release (the user turned
+# offline), even when the user was no longer in `online`: a release run twice (a lost
+# reply), or of a lease Redis lost (it restarted empty), still has the caller reconcile
+# the user, who would otherwise show online until the sweep. Of two releases of a
+# user's last two leases, only the later one sees none left.
 _RELEASE = """
 redis.call('ZREM', KEYS[1], ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 if redis.call('ZCARD', KEYS[1]) == 0 then
   redis.call('DEL', KEYS[1])
-  return redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return 1
 end
 local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 redis.call('ZADD', KEYS[2], top[2], ARGV[1])
@@ -137,25 +152,27 @@ def _touch_args(user_id, lease_id: str, now: float) -> tuple[list[str], list]:
 def lease_touch(*, user_id: uuid.UUID | str, lease_id: str, now: float | None = None) -> bool:
     """Takes or renews a lease; True when the user just turned live."""
     keys, args = _touch_args(user_id, lease_id, time.time() if now is None else now)
-    return bool(sync_redis().register_script(_TOUCH)(keys=keys, args=args))
+    return bool(sync_redis(repeatable=True).register_script(_TOUCH)(keys=keys, args=args))
 
 
 def lease_release(*, user_id: uuid.UUID | str, lease_id: str, now: float | None = None) -> bool:
     """Releases a lease; True when it was the user's last live one."""
     now = time.time() if now is None else now
     keys = [leases_key(user_id), online_key()]
-    return bool(sync_redis().register_script(_RELEASE)(keys=keys, args=[str(user_id), lease_id, now]))
+    return bool(sync_redis(repeatable=True).register_script(_RELEASE)(keys=keys, args=[str(user_id), lease_id, now]))
 
 
 def leases_drop_all(*, user_id: uuid.UUID | str) -> bool:
     keys = [leases_key(user_id), online_key()]
-    return bool(sync_redis().register_script(_DROP_ALL)(keys=keys, args=[str(user_id)]))
+    return bool(sync_redis(repeatable=True).register_script(_DROP_ALL)(keys=keys, args=[str(user_id)]))
 
 
 def leases_sweep(*, now: float | None = None, batch: int = 1000) -> list[tuple[str, float]]:
     """Takes out of `online` the users whose leases all lapsed: [(userId, lastExpiry)]."""
     now = time.time() if now is None else now
-    flat = sync_redis().register_script(_SWEEP)(keys=[online_key()], args=[now, f"{_prefix()}:leases:", batch])
+    flat = sync_redis(repeatable=True).register_script(_SWEEP)(
+        keys=[online_key()], args=[now, f"{_prefix()}:leases:", batch]
+    )
     return [(flat[i], float(flat[i + 1])) for i in range(0, len(flat), 2)]
 
 
@@ -165,7 +182,7 @@ def live_expiries(user_ids: list, *, now: float | None = None) -> dict[str, floa
         return {}
     now = time.time() if now is None else now
     ids = [str(user_id) for user_id in user_ids]
-    scores = sync_redis().zmscore(online_key(), ids)
+    scores = sync_redis(repeatable=True).zmscore(online_key(), ids)
     return {uid: score for uid, score in zip(ids, scores, strict=True) if score is not None and score > now}
 
 
@@ -175,7 +192,7 @@ def is_live(user_id: uuid.UUID | str) -> bool:
 
 def live_user_ids() -> list[str]:
     """Every live user (the `online` set is bounded by the users actually connected)."""
-    return sync_redis().zrangebyscore(online_key(), f"({time.time()}", "+inf")
+    return sync_redis(repeatable=True).zrangebyscore(online_key(), f"({time.time()}", "+inf")
 
 
 def seen_write_slot_take(*, user_id: uuid.UUID | str) -> bool:
@@ -219,15 +236,15 @@ async def seen_write_slot_take_async(*, user_id: uuid.UUID | str) -> bool:
 
 async def lease_touch_async(*, user_id: uuid.UUID | str, lease_id: str, now: float | None = None) -> bool:
     keys, args = _touch_args(user_id, lease_id, time.time() if now is None else now)
-    return bool(await async_redis().register_script(_TOUCH)(keys=keys, args=args))
+    return bool(await async_redis(repeatable=True).register_script(_TOUCH)(keys=keys, args=args))
 
 
 async def leases_touch_many_async(held: list[tuple]) -> list:
     """Renews many (userId, leaseId) leases in one pipelined round trip; returns the user
     ids that had no live lease before (Redis lost them, e.g. it restarted)."""
     now = time.time()
-    script = async_redis().register_script(_TOUCH)
-    pipe = async_redis().pipeline(transaction=False)
+    script = async_redis(repeatable=True).register_script(_TOUCH)
+    pipe = async_redis(repeatable=True).pipeline(transaction=False)
     for user_id, lease_id in held:
         keys, args = _touch_args(user_id, lease_id, now)
         await script(keys=keys, args=args, client=pipe)
@@ -240,11 +257,13 @@ def leases_settled() -> bool:
     Redis is younger than two re-assert periods (plus a margin), i.e. when it may have
     restarted without its data and the web processes have not all re-taken their sockets'
     leases yet. The sweep does nothing meanwhile."""
-    uptime = int(sync_redis().info("server").get("uptime_in_seconds", 0))
+    uptime = int(sync_redis(repeatable=True).info("server").get("uptime_in_seconds", 0))
     return uptime >= 2 * float(settings.PRESENCE_REASSERT_INTERVAL) + 5
 
 
 async def lease_release_async(*, user_id: uuid.UUID | str, lease_id: str, now: float | None = None) -> bool:
     now = time.time() if now is None else now
     keys = [leases_key(user_id), online_key()]
-    return bool(await async_redis().register_script(_RELEASE)(keys=keys, args=[str(user_id), lease_id, now]))
+    return bool(
+        await async_redis(repeatable=True).register_script(_RELEASE)(keys=keys, args=[str(user_id), lease_id, now])
+    )

@@ -36,7 +36,8 @@ import logging
 import threading
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -85,6 +86,8 @@ class OutboxFrame:
     history: bool
     id: uuid.UUID
     joins: tuple[str, ...] = ()  # rooms whose seq at commit goes in message["join_seqs"]
+    # Called with message["join_seqs"] once read, still in the transaction (before COMMIT).
+    on_joined: Callable[[dict[str, int]], None] | None = field(default=None, repr=False)
     seq: int | None = None
     pos: int | None = None
     written: bool = False
@@ -120,7 +123,14 @@ def encode_around_seq(frame: OutboxFrame) -> tuple[str, str]:
 
 
 def outbox_record(
-    *, room: str, event: str | None, data: Any, message: dict, history: bool, joins: tuple[str, ...] = ()
+    *,
+    room: str,
+    event: str | None,
+    data: Any,
+    message: dict,
+    history: bool,
+    joins: tuple[str, ...] = (),
+    on_joined: Callable[[dict[str, int]], None] | None = None,
 ) -> OutboxFrame:
     """Queues one outgoing message in the current transaction (see the module docstring).
 
@@ -132,6 +142,9 @@ def outbox_record(
     `joins` (a control message's `join` rooms): `message["join_seqs"]` = {room: the room's
     seq before this transaction's own frames of it}, read and locked just before COMMIT,
     so a socket that joins later knows exactly which frames came after the grant.
+    `on_joined(join_seqs)`: called with those seqs right after they are read, before
+    COMMIT and in the same transaction (to persist a user's admission point: the
+    enrolment's `admitted_seq`, read by `resume`).
     Must run inside `transaction.atomic()`."""
     frame = OutboxFrame(
         room=room,
@@ -141,6 +154,7 @@ def outbox_record(
         history=history and event is not None,
         id=uuid.uuid4(),
         joins=tuple(joins),
+        on_joined=on_joined,
     )
     # One hook per frame: a frame queued in a savepoint that rolls back loses its hook.
     before_commit(partial(_stage, frame))
@@ -174,6 +188,8 @@ def _write_staged() -> None:
     for frame in frames:  # seqs of a room in the order its frames were recorded
         if frame.joins:
             frame.message["join_seqs"] = {room: before[room] for room in frame.joins}
+            if frame.on_joined is not None:
+                frame.on_joined(frame.message["join_seqs"])
         if frame.history:
             frame.seq = following[frame.room]
             following[frame.room] += 1

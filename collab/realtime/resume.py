@@ -8,7 +8,10 @@ For each room, in the order given:
    may not be); every other room through the entry its app registered
    (dispatch.room_entry), which applies the permission of that room's join event and
    enters it. A refusal is `denied` (with the refusal's code); the socket is not in it.
-2. replay: the retained frames with seq > lastSeq are sent in order. If the outbox no
+2. replay: the retained frames with seq > lastSeq are sent in order; never one from
+   before the user was admitted to the room (a course room joined by enrolment: lastSeq
+   is raised to the room's seq at the enrolment's commit, `Enrollment.admitted_seq`,
+   through the room's `dispatch.room_floor`). If the outbox no
    longer holds seq lastSeq + 1 (older than retention), or lastSeq is ahead of the room,
    or the client gave the id of its frame lastSeq and ours differs or is gone (a
    database restored or reset: another history), nothing is sent and the room is
@@ -88,6 +91,22 @@ async def _enter(socket, room: str) -> None:
         raise DomainError("You may not enter this room.", code="not_a_member")
 
 
+def _history_since_admission(user_id, room: str, last: int) -> tuple[int, int, list[outbox.ReplayFrame]]:
+    """(the room's current seq, `after`, its retained frames with seq > `after`), where
+    `after` is `last` raised to the seq the user was admitted to the room at (the room's
+    `dispatch.room_floor`: a course room's enrolment), so a frame from before the user
+    was admitted is never replayed to them. One database trip for both reads."""
+    after = last
+    found = dispatch.room_floor_for(room)
+    if found is not None:
+        floor, ident = found
+        admitted = floor(user_id, ident)
+        if admitted is not None and admitted > last:
+            after = admitted
+    current, frames = outbox.room_history(room=room, after=after)
+    return current, after, frames
+
+
 async def _resume_room(
     socket, room: str, last: int, event_id: uuid.UUID | None, pending: list[tuple[str, int | None]]
 ) -> dict:
@@ -103,7 +122,9 @@ async def _resume_room(
     socket.sequencer.begin_replay(room, last)
     try:
         await _enter(socket, room)
-        current, frames = await socket_db(outbox.room_history)(room=room, after=last)
+        current, after, frames = await socket_db(_history_since_admission)(socket.user.id, room, last)
+        if after > last:
+            socket.sequencer.begin_replay(room, after)  # nothing from before the admission
         # The client's frame `last` must be ours (same id): else its history is another one.
         unknown = False
         if event_id is not None and last > 0:
@@ -118,7 +139,7 @@ async def _resume_room(
         log.exception("resume could not enter %s", room)
         return {"status": DENIED, "seq": None, "code": "internal_error"}
 
-    if unknown or last > current or (current > last and (not frames or frames[0].seq != last + 1)):
+    if unknown or after > current or (current > after and (not frames or frames[0].seq != after + 1)):
         pending.append((room, current))
         return {"status": RESYNC, "seq": current}
     pending.append((room, None))

@@ -4,6 +4,8 @@ the session ending, or TYPING_TIMEOUT without renewal."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from channels.db import database_sync_to_async
 
@@ -12,6 +14,7 @@ from liveSessions import services
 from liveSessions.models import SessionStatus
 from tests.conftest import ws_connect
 from tests.liveSessions.factories import live_session
+from tests.servers import RedisServer
 from tests.sockets import drain, request
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -107,6 +110,59 @@ async def test_the_session_ending_ends_typing_and_clears_the_socket_state(course
         # The learner's socket no longer holds a typing entry (its room is gone).
         reply = await request(learner, "session-typing-stop", {"sessionId": str(session.id)})
         assert reply["event"] == "error" and reply["data"]["code"] == "not_in_session"
+    finally:
+        await teacher.disconnect()
+        await learner.disconnect()
+
+
+@pytest.fixture
+def own_redis(settings):
+    """Our own redis-server for the channel layer and REDIS_URL, to stop and restart."""
+    server = RedisServer()
+    server.start()
+    settings.REDIS_URL = server.url
+    layer = settings.CHANNEL_LAYERS["default"]
+    hosts = [{**host, "address": server.url} for host in layer["CONFIG"]["hosts"]]
+    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": hosts}}}
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+async def _until_delivered(sender, receiver, session) -> None:
+    """Until the channel layer carries frames again after Redis came back (a typing of
+    `sender` reaches `receiver`), leaving `sender` not typing and both drained."""
+    sid = {"sessionId": str(session.id)}
+    for _ in range(40):
+        if (await request(sender, "session-typing-start", sid))["event"] == "ack":
+            if "session-user-typing" in typing_events(await drain(receiver, quiet=0.3)):
+                await request(sender, "session-typing-stop", sid)
+                await drain(receiver, quiet=0.3)
+                return
+            await request(sender, "session-typing-stop", sid)
+        await asyncio.sleep(0.25)
+    raise AssertionError("the channel layer did not carry frames after Redis came back")
+
+
+async def test_a_start_refused_during_an_outage_is_never_followed_by_a_stop(course, instructor, student, own_redis):
+    """A new-user pass: `session-typing-start` answered service_unavailable while Redis was
+    down, yet once it was back the others got a stop for a start they never saw."""
+    session, teacher, learner = await _in_session(course, instructor, student)
+    sid = {"sessionId": str(session.id)}
+    try:
+        own_redis.kill()
+        refused = await request(learner, "session-typing-start", sid)
+        assert refused["event"] == "error" and refused["data"]["code"] == "service_unavailable"
+        own_redis.start()
+        await _until_delivered(teacher, learner, session)
+
+        assert (await request(learner, "session-typing-stop", sid))["event"] == "ack"
+        assert typing_events(await drain(teacher, quiet=0.5)) == []  # was: a lone stop
+        # The next start is a first one again: announced, then its stop.
+        await _start(learner, session)
+        assert (await request(learner, "session-typing-stop", sid))["event"] == "ack"
+        assert typing_events(await drain(teacher, quiet=0.5)) == ["session-user-typing", "session-user-stop-typing"]
     finally:
         await teacher.disconnect()
         await learner.disconnect()

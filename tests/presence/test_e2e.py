@@ -128,3 +128,61 @@ async def test_socket_on_one_server_and_rest_on_another_agree(settings):
             await tab2.close()
             await _presence_of(mate_ws, str(student.id), "offline")
             assert await _status_seen_by(http, mate_token, str(student.id)) == "offline"
+
+
+async def test_a_socket_closed_after_redis_restarted_goes_offline_promptly(settings):
+    """A new-user pass: a socket closed ~12 s after "Redis is back" lost its lease release
+    on a pooled connection the restart had killed ("Connection closed by server"), and its
+    user showed online for PRESENCE_OFFLINE_AFTER. Our own redis-server, restarted here;
+    a real web process; several sockets, so the process's pool holds several connections."""
+    from collab.realtime import leases
+    from presence.models import UserPresence
+    from tests.servers import RedisServer
+
+    course = await sync_to_async(CourseFactory)()
+    users = [await sync_to_async(UserFactory)() for _ in range(6)]
+    for user in users:
+        await sync_to_async(EnrollmentFactory)(course=course, user=user)
+    tokens = [await sync_to_async(access_token_for)(user) for user in users]
+    redis_server = RedisServer()
+    redis_server.start()
+    settings.REDIS_URL = redis_server.url
+    env = {"REDIS_URL": redis_server.url, "PRESENCE_OFFLINE_AFTER": "300", "PRESENCE_REASSERT_INTERVAL": "2"}
+
+    def announced(user) -> str | None:
+        row = UserPresence.objects.filter(user=user).values_list("announced_status", flat=True).first()
+        return row
+
+    async def until(condition, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not await sync_to_async(condition)():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            await asyncio.sleep(0.1)
+
+    try:
+        with running_servers(1, env) as (server,):
+            sockets = await asyncio.gather(
+                *(
+                    websockets.connect(server.ws_url, additional_headers={"Authorization": f"Bearer {t}"})
+                    for t in tokens
+                )
+            )
+            try:
+                await until(lambda: all(announced(user) == "online" for user in users), 20, "everyone online")
+                redis_server.kill()
+                redis_server.start()  # empty, same port: every pooled connection is dead
+                # The process re-takes its sockets' leases once it sees Redis back.
+                ids = [str(user.id) for user in users]
+                await until(lambda: len(leases.live_expiries(ids)) == len(ids), 30, "leases re-taken")
+                await asyncio.sleep(3)  # past a re-assert tick: the renewals cycled through the pool
+                for ws in sockets[:3]:
+                    await ws.close()
+                # Was: online until the lease lapsed (PRESENCE_OFFLINE_AFTER, 300 s).
+                await until(lambda: all(announced(user) == "offline" for user in users[:3]), 10, "closed ones offline")
+                still = await sync_to_async(lambda: [announced(user) for user in users[3:]])()
+                assert still == ["online"] * 3
+            finally:
+                for ws in sockets:
+                    await ws.close()
+    finally:
+        redis_server.kill()
