@@ -20,6 +20,16 @@ from tests.realtime.test_resume import db, drain
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def _record(room: str, n: int, exclude: str | None = None) -> dict:
+    """Commits a history frame `test-event` {"n": n} of `room` without sending it (as if the
+    process died between commit and send, or the send was lost); returns its channel-layer
+    message, to send by hand."""
+    message = {"type": "room.frame", **({"exclude": exclude} if exclude else {})}
+    with transaction.atomic():
+        row = outbox.outbox_record(room=room, event="test-event", data={"n": n}, message=message, history=True)
+    return row.message
+
+
 async def test_the_relay_sends_what_was_committed_but_never_sent_and_sockets_drop_repeats(course, student, settings):
     room = f"course-{course.id}"
     learner = await ws_connect(student)
@@ -28,16 +38,8 @@ async def test_the_relay_sends_what_was_committed_but_never_sent_and_sockets_dro
     # through its catch-up at once, which is not what this test is about.
     await handshake_settled(student)
     try:
-
-        def committed_but_never_sent(n: int) -> None:
-            # As if the process died between commit and send: the row is there, unsent.
-            with transaction.atomic():
-                outbox.outbox_record(
-                    room=room, event="test-event", data={"n": n}, message={"type": "room.frame"}, history=True
-                )
-
         for n in range(3):
-            await db(committed_but_never_sent)(n)
+            await db(_record)(room, n)
         assert await learner.receive_nothing(timeout=0.3)
         await supervisor.Supervisor().relay()
         got = await drain(learner)
@@ -58,16 +60,8 @@ async def test_a_frame_that_overtook_an_earlier_one_waits_for_it(course, student
     room = f"course-{course.id}"
     learner = await ws_connect(student)
     try:
-
-        def record(n: int) -> dict:
-            with transaction.atomic():
-                row = outbox.outbox_record(
-                    room=room, event="test-event", data={"n": n}, message={"type": "room.frame"}, history=True
-                )
-            return row.message
-
-        first = await db(record)(1)
-        second = await db(record)(2)
+        first = await db(_record)(room, 1)
+        second = await db(_record)(room, 2)
         from channels.layers import get_channel_layer
 
         await get_channel_layer().group_send(room, second)
@@ -91,14 +85,8 @@ async def test_a_frame_read_from_the_outbox_is_not_sent_to_the_socket_it_exclude
     try:
         (sender,) = [s for s in supervisor.open_sockets() if getattr(s, "user", None) == student]
 
-        def record(n: int, exclude: str | None) -> dict:
-            message = {"type": "room.frame", **({"exclude": exclude} if exclude else {})}
-            with transaction.atomic():
-                row = outbox.outbox_record(room=room, event="test-event", data={"n": n}, message=message, history=True)
-            return row.message
-
-        await db(record)(1, sender.channel_name)
-        second = await db(record)(2, None)
+        await db(_record)(room, 1, sender.channel_name)
+        second = await db(_record)(room, 2)
         # Only the second reaches the room live (the first was lost): each socket fills
         # the gap from the outbox.
         await get_channel_layer().group_send(room, second)
@@ -132,17 +120,9 @@ async def test_members_of_one_process_missing_the_same_frames_share_one_outbox_r
 
     monkeypatch.setattr(outbox, "room_history", counted)
     try:
-
-        def record(n: int) -> dict:
-            with transaction.atomic():
-                row = outbox.outbox_record(
-                    room=room, event="test-event", data={"n": n}, message={"type": "room.frame"}, history=True
-                )
-            return row.message
-
         start = (await db(outbox.room_seqs)([room]))[room]
-        await db(record)(1)
-        second = await db(record)(2)
+        await db(_record)(room, 1)
+        second = await db(_record)(room, 2)
         await get_channel_layer().group_send(room, second)  # the first never arrives live
         for socket in sockets:
             got = [frame["data"]["n"] for frame in await drain(socket) if frame["event"] == "test-event"]
