@@ -40,6 +40,7 @@ from typing import Any
 import orjson
 from django.db import connection, models, transaction
 
+from collab.core.db.locks import key_share_sql
 from collab.realtime.broadcast import send_recorded
 from collab.realtime.models import RoomEvent, RoomSequence
 from collab.realtime.outbox import OutboxFrame, encode_around_seq
@@ -87,15 +88,13 @@ def _function_of(build: Callable[..., models.QuerySet]) -> object:
 
 def _compile(model: type[models.Model], guard: Guard) -> tuple[str, list[Any]]:
     fields = model._meta.concrete_fields
-    guarded = guard.build(**guard.ids)
-    guard_sql, guard_params = guarded.values("pk").query.sql_with_params()
-    quote = connection.ops.quote_name
     # The guard's rows (the change's parent: the row its foreign key points at) are
     # key-share locked before the room's seq, not after it by the foreign-key check at
     # the statement's end: a transaction that locks the parent FOR UPDATE and then bumps
     # the room at its COMMIT (a session's end) would otherwise deadlock with this one.
     # Re-checked on the row's newest version if that transaction changed it.
-    guard_sql = f"{guard_sql} FOR KEY SHARE OF {quote(guarded.model._meta.db_table)}"
+    guard_sql, guard_params = key_share_sql(guard.build(**guard.ids).values("pk"))
+    quote = connection.ops.quote_name
     sequences, events = quote(RoomSequence._meta.db_table), quote(RoomEvent._meta.db_table)
     sql = (
         f"WITH change AS (INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
@@ -149,28 +148,22 @@ def insert_with_frame(
     "room.frame"}`). Returns False, having written nothing, when `guard` has no row.
     Raises what the database raises (an IntegrityError for a duplicate key, say); nothing
     is written then. Only where `available()`."""
-    frame = OutboxFrame(
-        room=room,
-        event=event,
-        data=orjson.dumps(data, option=orjson.OPT_UTC_Z),
-        message=dict(message or {"type": "room.frame"}),
-        history=True,
-        id=uuid.uuid4(),
+    frame = OutboxFrame.new(
+        room=room, event=event, data=data, message=dict(message or {"type": "room.frame"}), history=True
     )
     head, tail = encode_around_seq(frame)
-    frame.message["room"] = room
     values = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in obj._meta.concrete_fields]
     sql, guard_params = _statement(type(obj), guard)
-    params = [*values, *guard_params, room, frame.id, room, event, orjson.dumps(frame.message).decode(), head, tail]
+    # The message as `number` will complete it: the statement stores it with its seq and text.
+    stored = orjson.dumps({**frame.message, "room": room}).decode()
+    params = [*values, *guard_params, room, frame.id, room, event, stored, head, tail]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return False
-    frame.pos, frame.seq = int(row[0]), int(row[1])
-    frame.message["seq"] = frame.seq
-    frame.message["text"] = f"{head}{frame.seq}{tail}"
-    frame.written = True
+    frame.number(int(row[1]))
+    frame.pos, frame.written = int(row[0]), True
     obj._state.adding, obj._state.db = False, connection.alias
     # Committed already (one statement, autocommit): on_commit runs the send at once.
     transaction.on_commit(partial(send_recorded, [(frame, data)]), robust=True)

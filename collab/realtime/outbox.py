@@ -92,6 +92,38 @@ class OutboxFrame:
     pos: int | None = None
     written: bool = False
 
+    @classmethod
+    def new(
+        cls,
+        *,
+        room: str,
+        event: str | None,
+        data: Any,
+        message: dict,
+        history: bool,
+        joins: tuple[str, ...] = (),
+        on_joined: Callable[[dict[str, int]], None] | None = None,
+    ) -> OutboxFrame:
+        """A frame not yet written: `data` encoded now (once for every recipient), a new
+        `id`; a control-only message (`event` None) is never history."""
+        return cls(
+            room=room,
+            event=event,
+            data=orjson.dumps(data, option=orjson.OPT_UTC_Z) if event is not None else b"null",
+            message=message,
+            history=history and event is not None,
+            id=uuid.uuid4(),
+            joins=tuple(joins),
+            on_joined=on_joined,
+        )
+
+    def number(self, seq: int) -> None:
+        """Gives a history frame its seq: in its message (`room` and `seq`, the sockets'
+        duplicate check) and in its text."""
+        self.seq = seq
+        self.message["room"], self.message["seq"] = self.room, seq
+        self.message["text"] = _encode(self)
+
 
 def _bump_seqs(room: str, count: int) -> int:
     """Adds `count` to the room's counter and returns the new value. The row lock is held
@@ -146,15 +178,8 @@ def outbox_record(
     COMMIT and in the same transaction (to persist a user's admission point: the
     enrolment's `admitted_seq`, read by `resume`).
     Must run inside `transaction.atomic()`."""
-    frame = OutboxFrame(
-        room=room,
-        event=event,
-        data=orjson.dumps(data, option=orjson.OPT_UTC_Z) if event is not None else b"null",
-        message=message,
-        history=history and event is not None,
-        id=uuid.uuid4(),
-        joins=tuple(joins),
-        on_joined=on_joined,
+    frame = OutboxFrame.new(
+        room=room, event=event, data=data, message=message, history=history, joins=joins, on_joined=on_joined
     )
     # One hook per frame: a frame queued in a savepoint that rolls back loses its hook.
     before_commit(partial(_stage, frame))
@@ -191,10 +216,9 @@ def _write_staged() -> None:
             if frame.on_joined is not None:
                 frame.on_joined(frame.message["join_seqs"])
         if frame.history:
-            frame.seq = following[frame.room]
+            frame.number(following[frame.room])
             following[frame.room] += 1
-            frame.message["room"], frame.message["seq"] = frame.room, frame.seq
-        if frame.event is not None:
+        elif frame.event is not None:
             frame.message["text"] = _encode(frame)
     rows = RoomEvent.objects.bulk_create(
         [RoomEvent(id=f.id, room=f.room, seq=f.seq, event=f.event or "", message=f.message) for f in frames]

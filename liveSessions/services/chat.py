@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from collab.accounts.models import User
 from collab.chat.services import chat_clean_body, chat_payload, chat_soft_delete
+from collab.core.db.locks import key_share_sql
 from collab.core.errors import NotFound
 from collab.courses.membership import member_q
 from collab.realtime import fused_write
@@ -57,9 +58,8 @@ def _session_chat_access(*, user: User, session_id: uuid.UUID) -> str:
         row = rows.first()
     else:
         # Django's select_for_update has no KEY SHARE, the one mode chatters share.
-        sql, params = rows[:1].query.sql_with_params()
         with connection.cursor() as cursor:
-            cursor.execute(f"{sql} FOR KEY SHARE OF {connection.ops.quote_name(LiveSession._meta.db_table)}", params)
+            cursor.execute(*key_share_sql(rows[:1]))
             found = cursor.fetchone()
         row = None if found is None else {"status": found[0], "allowed": found[1]}
     if row is None or not row["allowed"]:
