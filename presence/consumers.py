@@ -24,8 +24,10 @@ of the process's sockets are reconciled in batches (a group commit, below).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
+from collections import Counter
 
 from django.conf import settings
 from django.utils import timezone
@@ -95,6 +97,9 @@ async def _renew(socket: Socket) -> bool:
 
 # Connect-time syncs running behind their sockets: kept so none is collected mid-run.
 _background: set[asyncio.Task] = set()
+# Users with a first-lease sync still running ({user id: how many}): the re-assert's repair
+# leaves them to it (their row says offline only because the sync has not committed yet).
+_first_syncs: Counter = Counter()
 
 
 @on_socket_connect
@@ -108,13 +113,17 @@ async def presence_take_lease(socket: Socket) -> None:
     socket.state[STATE_LEASE] = leases.new_socket_lease_id()
     socket.state[STATE_RENEWED] = time.monotonic()
     if await leases.lease_touch_async(user_id=socket.user.id, lease_id=socket.state[STATE_LEASE]):
+        _first_syncs[socket.user.id] += 1
         task = asyncio.ensure_future(_sync(socket.user.id))
         _background.add(task)
-        task.add_done_callback(_sync_done)
+        task.add_done_callback(functools.partial(_sync_done, socket.user.id))
 
 
-def _sync_done(task: asyncio.Task) -> None:
+def _sync_done(user_id, task: asyncio.Task) -> None:
     _background.discard(task)
+    _first_syncs[user_id] -= 1
+    if _first_syncs[user_id] <= 0:
+        del _first_syncs[user_id]
     if not task.cancelled() and task.exception() is not None:
         log.error("presence: a first-lease sync failed", exc_info=task.exception())
 
@@ -208,7 +217,9 @@ async def presence_reassert_leases(sockets: list) -> None:
     showed offline until their next transition. The users of the other sockets are
     checked SYNC_CHUNK at a time (one indexed query each, returning only the stale ones:
     selectors.presence_unannounced_among) and the stale ones synced with the others, which
-    announces them online as their first lease would have.
+    announces them online as their first lease would have. A user whose first-lease sync
+    is still running is left to it (the supervisor starts with a process's first socket
+    and re-asserts at once: that socket's own sync had not committed yet).
 
     First it retries the lease releases of closed sockets that failed (`_unreleased`)."""
     if _unreleased:
@@ -222,7 +233,11 @@ async def presence_reassert_leases(sockets: list) -> None:
         if socket.state.get(STATE_LEASE):
             socket.state[STATE_RENEWED] = now
     known = set(firsts)
-    others = [user_id for user_id in dict.fromkeys(user_id for user_id, _ in held) if user_id not in known]
+    others = [
+        user_id
+        for user_id in dict.fromkeys(user_id for user_id, _ in held)
+        if user_id not in known and user_id not in _first_syncs
+    ]
     stale = (
         await socket_db(selectors.presence_unannounced_among)(user_ids=others, chunk=services.SYNC_CHUNK)
         if others

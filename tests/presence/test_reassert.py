@@ -182,6 +182,30 @@ async def test_the_periodic_reassert_announces_connected_users_a_failed_sync_lef
     assert batches == [] and again == []
 
 
+async def test_a_user_whose_first_lease_sync_is_still_running_is_left_to_it(batches, monkeypatch, caplog):
+    """The supervisor starts with a process's first socket and re-asserts at once, while
+    that socket's first-lease sync is still on its way: its row says offline only because
+    the sync has not committed. The repair leaves the user to their own sync (no warning,
+    no second announcement); once the sync is done, a user still offline is repaired."""
+    course = await sync_to_async(CourseFactory)()
+    (joining,) = await sync_to_async(_members)(1, course, announced_status="offline")
+    socket = _socket(joining)
+    await leases.lease_touch_async(user_id=joining.id, lease_id=socket.state[consumers.STATE_LEASE])
+    monkeypatch.setitem(consumers._first_syncs, joining.id, 1)  # its sync is on its way
+
+    with capture_broadcasts() as sent, caplog.at_level("WARNING", logger="presence.consumers"):
+        await consumers.presence_reassert_leases([socket])
+    assert batches == [] and sent == [] and "shown offline" not in caplog.text
+
+    del consumers._first_syncs[joining.id]  # done, yet the row still says offline: it failed
+    with capture_broadcasts() as sent:
+        await consumers.presence_reassert_leases([socket])
+    assert batches == [1]
+    assert [(item.data["userId"], item.data["status"]) for item in sent.named("presence-changed")] == [
+        (str(joining.id), "online")
+    ]
+
+
 async def test_a_socket_whose_first_lease_sync_failed_is_announced_by_the_next_reassert(
     course, instructor, student, monkeypatch
 ):
